@@ -1,0 +1,244 @@
+import {
+  AssignerProtocol,
+  Kafka,
+  logLevel as KafkaLogLevel,
+  type Admin,
+  type Consumer,
+  type LogEntry,
+  type PartitionAssigner,
+  type Producer,
+  type SASLOptions,
+} from 'kafkajs';
+import { ConsentgateError } from '../errors.ts';
+import type { Config } from '../config.ts';
+import type { Logger } from './logger.ts';
+
+/** A record as read from a topic: raw bytes, offsets as decimal strings (int64). */
+export interface InRecord {
+  topic: string;
+  partition: number;
+  offset: string;
+  timestamp: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+}
+
+/** A record to write. `partition` pins it (co-partitioned outputs); otherwise the key decides (murmur2, as Java). */
+export interface OutRecord {
+  topic: string;
+  key: string | Buffer | null;
+  value: Buffer | null;
+  partition?: number;
+  headers?: Record<string, string | Buffer>;
+}
+
+export interface TopicPartitionOffset {
+  topic: string;
+  partition: number;
+  /** The next offset to read, as committed. */
+  offset: string;
+}
+
+export interface TopicSpec {
+  name: string;
+  partitions: number;
+  config: Record<string, string>;
+}
+
+function kafkaLogCreator(logger: Logger) {
+  const log = logger.child({ component: 'kafkajs' });
+  return () => ({ level, log: entry }: LogEntry) => {
+    const { message, ...extra } = entry;
+    const fields = { namespace: entry.namespace, error: extra.error, groupId: extra.groupId, topic: extra.topic };
+    if (level === KafkaLogLevel.ERROR) log.error(fields, message);
+    else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
+    else if (level === KafkaLogLevel.INFO) log.debug(fields, message);
+  };
+}
+
+export function createKafka(cfg: Config['kafka'], logger: Logger, clientId = cfg.clientId): Kafka {
+  return new Kafka({
+    clientId,
+    brokers: cfg.brokers,
+    ssl: cfg.ssl,
+    ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
+    logLevel: KafkaLogLevel.WARN,
+    logCreator: kafkaLogCreator(logger),
+    retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+  });
+}
+
+export function isFencedError(err: unknown): boolean {
+  const e = err as { type?: string; name?: string; cause?: unknown; message?: string };
+  return (
+    e?.type === 'INVALID_PRODUCER_EPOCH' ||
+    e?.type === 'PRODUCER_FENCED' ||
+    e?.type === 'TRANSACTIONAL_ID_AUTHORIZATION_FAILED' ||
+    (e?.cause !== undefined && isFencedError(e.cause))
+  );
+}
+
+/** Creates missing topics and aligns the configs of existing ones; never changes partition counts. */
+export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<{ created: string[]; updated: string[] }> {
+  const existing = new Set(await admin.listTopics());
+  const toCreate = specs.filter((s) => !existing.has(s.name));
+  if (toCreate.length) {
+    await admin.createTopics({
+      waitForLeaders: true,
+      topics: toCreate.map((s) => ({
+        topic: s.name,
+        numPartitions: s.partitions,
+        replicationFactor: -1,
+        configEntries: Object.entries(s.config).map(([name, value]) => ({ name, value })),
+      })),
+    });
+  }
+  const toCheck = specs.filter((s) => existing.has(s.name));
+  const updated: string[] = [];
+  if (toCheck.length) {
+    const meta = await admin.fetchTopicMetadata({ topics: toCheck.map((s) => s.name) });
+    for (const t of meta.topics) {
+      const spec = toCheck.find((s) => s.name === t.name)!;
+      if (t.partitions.length !== spec.partitions) {
+        throw new ConsentgateError('CONFIG_INVALID',
+          `topic ${t.name} has ${t.partitions.length} partitions, the topology wants ${spec.partitions}: ` +
+          `partition counts of keyed, co-partitioned topics are never changed automatically (it would move keys)`);
+      }
+    }
+    const described = await admin.describeConfigs({
+      includeSynonyms: false,
+      resources: toCheck.map((s) => ({ type: 2, name: s.name, configNames: Object.keys(s.config) })),
+    });
+    for (const r of described.resources) {
+      const spec = toCheck.find((s) => s.name === r.resourceName)!;
+      const drift = Object.entries(spec.config).filter(([k, v]) => r.configEntries.find((e) => e.configName === k)?.configValue !== v);
+      if (drift.length === 0) continue;
+      await admin.alterConfigs({
+        validateOnly: false,
+        resources: [{ type: 2, name: spec.name, configEntries: Object.entries(spec.config).map(([name, value]) => ({ name, value })) }],
+      });
+      updated.push(spec.name);
+    }
+  }
+  return { created: toCreate.map((s) => s.name), updated };
+}
+
+/** Next offset per partition at the end of the log (the high watermark). */
+export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
+  const offsets = await admin.fetchTopicOffsets(topic);
+  return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+}
+
+/** Committed offsets of a consumer group for the given topics (partitions with none are absent). */
+export async function committedOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, bigint>> {
+  const res = await admin.fetchOffsets({ groupId, topics });
+  const out = new Map<string, bigint>();
+  for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
+  return out;
+}
+
+/**
+ * One transactional producer per task: transactional id = application id + partition, so that the next owner of
+ * the partition fences a zombie (kafkajs has no KIP-447 group-metadata fencing).
+ */
+export class TaskProducer {
+  private constructor(private readonly producer: Producer, readonly transactionalId: string) {}
+
+  /** Connecting runs InitProducerId: completes or aborts the previous owner's open transaction and fences it. */
+  static async open(kafka: Kafka, transactionalId: string): Promise<TaskProducer> {
+    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    await producer.connect();
+    return new TaskProducer(producer, transactionalId);
+  }
+
+  /** Writes records and input offsets in one transaction; on failure aborts and throws (PRODUCER_FENCED when fenced). */
+  async commit(records: OutRecord[], groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    const tx = await this.producer.transaction();
+    try {
+      const byTopic = new Map<string, OutRecord[]>();
+      for (const r of records) {
+        const list = byTopic.get(r.topic);
+        if (list) list.push(r);
+        else byTopic.set(r.topic, [r]);
+      }
+      if (byTopic.size) {
+        await tx.sendBatch({
+          topicMessages: [...byTopic].map(([topic, rs]) => ({
+            topic,
+            messages: rs.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
+          })),
+        });
+      }
+      if (offsets.length) {
+        const topics = new Map<string, { partition: number; offset: string }[]>();
+        for (const o of offsets) {
+          const list = topics.get(o.topic) ?? [];
+          list.push({ partition: o.partition, offset: o.offset });
+          topics.set(o.topic, list);
+        }
+        await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+      }
+      await tx.commit();
+    } catch (err) {
+      await tx.abort().catch(() => {});
+      if (isFencedError(err)) throw new ConsentgateError('PRODUCER_FENCED', `${this.transactionalId} was fenced by a newer owner`, false, { cause: err });
+      throw new ConsentgateError('TRANSACTION_FAILED', `transaction of ${this.transactionalId} failed: ${(err as Error).message}`, true, { cause: err });
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.producer.disconnect().catch(() => {});
+  }
+}
+
+/**
+ * Assigns partition p of every subscribed topic to the same member (members sorted by id, p → member p mod n), so
+ * a task sees its consent partition and its record partitions together.
+ */
+export function coPartitionedAssigner(): PartitionAssigner {
+  return ({ cluster }) => ({
+    name: 'consentgate-copartitioned',
+    version: 1,
+    protocol({ topics }) {
+      return { name: 'consentgate-copartitioned', metadata: AssignerProtocol.MemberMetadata.encode({ version: 1, topics, userData: Buffer.alloc(0) }) };
+    },
+    async assign({ members, topics }) {
+      const memberIds = members.map((m) => m.memberId).sort();
+      const plan = new Map<string, Record<string, number[]>>(memberIds.map((id) => [id, {}]));
+      for (const topic of topics) {
+        const partitions = cluster.findTopicPartitionMetadata(topic).map((m) => m.partitionId).sort((a, b) => a - b);
+        for (const p of partitions) {
+          const member = plan.get(memberIds[p % memberIds.length]!)!;
+          (member[topic] ??= []).push(p);
+        }
+      }
+      return memberIds.map((memberId) => ({
+        memberId,
+        memberAssignment: AssignerProtocol.MemberAssignment.encode({ version: 1, assignment: plan.get(memberId)!, userData: Buffer.alloc(0) }),
+      }));
+    },
+  });
+}
+
+export type { Admin, Consumer, Kafka };
+
+/** A plain idempotent producer (acks=all) for sources, the demo and tests. */
+export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRecord[]): Promise<void>; close(): Promise<void> }> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  await producer.connect();
+  return {
+    async send(records) {
+      const byTopic = new Map<string, OutRecord[]>();
+      for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
+      await producer.sendBatch({
+        acks: -1,
+        topicMessages: [...byTopic].map(([topic, rs]) => ({
+          topic,
+          messages: rs.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
+        })),
+      });
+    },
+    close: () => producer.disconnect(),
+  };
+}

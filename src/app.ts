@@ -1,0 +1,97 @@
+import { resolve } from 'node:path';
+import { applyTopics, createKafka, type Admin, type Kafka } from './adapters/kafka.ts';
+import { createFieldTransforms, NO_KEY_TRANSFORMS } from './adapters/fieldCrypto.ts';
+import type { Logger } from './adapters/logger.ts';
+import { registerSchemas, type SerdeRegistry } from './adapters/schemaRegistry.ts';
+import type { Config } from './config.ts';
+import type { Clock } from './domain/clock.ts';
+import type { SinkRecord } from './domain/fieldRules.ts';
+import type { Policy } from './domain/policy.ts';
+import type { ConsentState, Decision } from './domain/types.ts';
+import { ConsentgateError } from './errors.ts';
+import { consentTableProcessor } from './processors/consentTable.ts';
+import { enforcementProcessor } from './processors/enforcement.ts';
+import { Engine } from './runtime/engine.ts';
+import { StagedStore } from './runtime/store.ts';
+import { loadPolicy, loadTopology, type Topology } from './runtime/topology.ts';
+
+export const systemClock: Clock = { now: () => Date.now() };
+
+/** Project root (where topologies/ and schemas/ live), independent of the working directory. */
+export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+
+export function loadDefinitions(config: Config): { topology: Topology; policy: Policy } {
+  const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), config.topicPrefix);
+  const policy = loadPolicy(resolve(PROJECT_ROOT, config.policyFile), topology);
+  const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
+  if (keyed && !config.fieldKey) {
+    throw new ConsentgateError('CONFIG_INVALID', `policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`);
+  }
+  return { topology, policy };
+}
+
+export async function applyTopology(admin: Admin, topology: Topology) {
+  return applyTopics(admin, [...topology.topics.values()].map((t) => ({ name: t.name, partitions: t.partitions, config: t.config })));
+}
+
+export interface Pipeline {
+  kafka: Kafka;
+  admin: Admin;
+  topology: Topology;
+  policy: Policy;
+  serdes: SerdeRegistry;
+  engine: Engine;
+  stop(): Promise<void>;
+}
+
+/** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
+export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
+  const { topology, policy } = loadDefinitions(config);
+  const kafka = createKafka(config.kafka, logger);
+  const admin = kafka.admin();
+  await admin.connect();
+  const serdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+  const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
+  const sinks = new Map([...topology.sinks].map(([name, def]) => [name, { topic: def.name, serde: serdes.forTopic<SinkRecord>(def.logical) }]));
+  const changelog = topology.stores['consent-table']!.changelog;
+
+  const engine = new Engine({
+    kafka,
+    admin,
+    topology,
+    serdes,
+    clock,
+    logger,
+    consentWaitMs: config.consentWaitMs,
+    maxBatchRecords: config.maxBatchRecords,
+    createTask: () => {
+      const store = new StagedStore<ConsentState>();
+      return {
+        processors: [
+          consentTableProcessor(store),
+          enforcementProcessor({
+            store,
+            policy,
+            sinks,
+            decisionsTopic: topology.topic('audit.decisions').name,
+            decisionSerde: serdes.forTopic<Decision>('audit.decisions'),
+            transforms,
+          }),
+        ],
+        stores: new Map([[changelog, store as StagedStore<unknown>]]),
+      };
+    },
+  });
+  return {
+    kafka,
+    admin,
+    topology,
+    policy,
+    serdes,
+    engine,
+    async stop() {
+      await engine.stop();
+      await admin.disconnect().catch(() => {});
+    },
+  };
+}

@@ -1,0 +1,91 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { z } from 'zod';
+
+const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
+
+export const ConfigSchema = z.object({
+  kafka: z.object({
+    brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1, 'set KAFKA_BROKERS (host:port,…)'),
+    clientId: z.string().default('consentgate'),
+    ssl: z.boolean().default(false),
+    sasl: z
+      .object({
+        mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
+        username: z.string().min(1),
+        password: z.string().min(1),
+      })
+      .optional(),
+  }),
+  schemaRegistry: z.object({
+    url: z.url('set SCHEMA_REGISTRY_URL (e.g. http://127.0.0.1:8080/apis/ccompat/v7)'),
+    username: z.string().optional(),
+    password: z.string().optional(),
+  }),
+  /** Prepended to every topic name (and the application id), so several pipelines can share a cluster. */
+  topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
+  topologyFile: z.string().default('topologies/consentgate.json'),
+  policyFile: z.string().default('topologies/policy.json'),
+  /** How long a record may wait for its consent partition to catch up before it is blocked CONSENT_UNCONFIRMED. */
+  consentWaitMs: z.number().int().positive().default(500),
+  /** Upper bound of input records decided in one transaction. */
+  maxBatchRecords: z.number().int().positive().default(2000),
+  /** 32-byte hex secret for pseudonyms (HMAC) and field encryption (AES-256-GCM); required by such field rules. */
+  fieldKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
+  logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export type ConfigResult = { ok: true; config: Config } | { ok: false; problems: string[] };
+
+function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const kafka: Record<string, unknown> = {};
+  if (env.KAFKA_BROKERS) kafka.brokers = csv(env.KAFKA_BROKERS);
+  if (env.KAFKA_SSL) kafka.ssl = env.KAFKA_SSL === 'true';
+  if (env.KAFKA_SASL_MECHANISM) {
+    kafka.sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
+  }
+  if (Object.keys(kafka).length) out.kafka = kafka;
+  if (env.SCHEMA_REGISTRY_URL) {
+    out.schemaRegistry = { url: env.SCHEMA_REGISTRY_URL, username: env.SCHEMA_REGISTRY_USERNAME, password: env.SCHEMA_REGISTRY_PASSWORD };
+  }
+  if (env.CONSENTGATE_TOPIC_PREFIX !== undefined) out.topicPrefix = env.CONSENTGATE_TOPIC_PREFIX;
+  if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
+  if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
+  if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  return out;
+}
+
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    const b = out[k];
+    out[k] = b && typeof b === 'object' && !Array.isArray(b) && v && typeof v === 'object' && !Array.isArray(v)
+      ? merge(b as Record<string, unknown>, v as Record<string, unknown>)
+      : v;
+  }
+  return out;
+}
+
+/**
+ * Reads the optional JSON config file (`--config` or CONSENTGATE_CONFIG), overlays the environment, and validates
+ * once. A bad config lists every problem, each with its path.
+ */
+export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overrides?: Record<string, unknown> } = {}): ConfigResult {
+  const env = opts.env ?? process.env;
+  const file = opts.file ?? env.CONSENTGATE_CONFIG;
+  let raw: Record<string, unknown> = {};
+  if (file) {
+    if (!existsSync(file)) return { ok: false, problems: [`config file ${file}: not found`] };
+    try {
+      raw = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+    } catch (err) {
+      return { ok: false, problems: [`config file ${file}: ${(err as Error).message}`] };
+    }
+  }
+  const merged = merge(merge(merge({ kafka: {}, schemaRegistry: {} }, raw), fromEnv(env)), opts.overrides ?? {});
+  const parsed = ConfigSchema.safeParse(merged);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+}

@@ -1,0 +1,54 @@
+import type { Channel, ConsentState, DecisionReason, Purpose } from './types.ts';
+
+export const FIELD_ACTIONS = ['keep', 'drop', 'pseudonymize', 'encrypt'] as const;
+export type FieldAction = (typeof FIELD_ACTIONS)[number];
+
+/** Personal-data fields of a conversation record that field rules govern; ids are always kept. */
+export const PERSONAL_FIELDS = ['participants.name', 'participants.address', 'ani', 'dnis', 'attributes', 'transcript'] as const;
+export type PersonalField = (typeof PERSONAL_FIELDS)[number];
+
+export interface SinkPolicy {
+  /** Sink name as in topologies (crm, analytics, thirdparty). */
+  name: string;
+  /** Every one must be granted for a record to reach the sink. */
+  requires: Purpose[];
+  /** What happens to each personal field; a field not listed gets `defaultAction`. */
+  fields: Partial<Record<PersonalField, FieldAction>>;
+  defaultAction: FieldAction;
+}
+
+export interface Policy {
+  version: string;
+  sinks: SinkPolicy[];
+}
+
+export type Grant = 'granted' | 'withdrawn' | 'unknown';
+
+/** The flag that governs `purpose` on `channel`: the channel override if there is one, else the purpose level. */
+export function effectiveGrant(state: ConsentState | undefined, purpose: Purpose, channel: Channel): Grant {
+  const slot = state?.purposes.find((p) => p.purpose === purpose);
+  if (!slot) return 'unknown';
+  const entry = slot.channels.find((c) => c.channel === channel) ?? slot.entry;
+  if (!entry) return 'unknown';
+  return entry.granted ? 'granted' : 'withdrawn';
+}
+
+export type Verdict =
+  | { kind: 'forward'; consentVersion: number }
+  | { kind: 'block'; reason: DecisionReason; denied: Purpose[]; consentVersion: number | null };
+
+/**
+ * Decides one record for one sink. Fails closed: no subject, no known state, or any required purpose not
+ * granted → block. A withdrawal outranks an unknown purpose as the reason.
+ */
+export function evaluate(sink: SinkPolicy, subject: { customerId: string | null; channel: Channel }, state: ConsentState | undefined): Verdict {
+  if (subject.customerId === null || subject.customerId === '') {
+    return { kind: 'block', reason: 'NO_SUBJECT', denied: [...sink.requires], consentVersion: null };
+  }
+  if (!state) return { kind: 'block', reason: 'CONSENT_UNKNOWN', denied: [...sink.requires], consentVersion: null };
+  const grants = sink.requires.map((purpose) => ({ purpose, grant: effectiveGrant(state, purpose, subject.channel) }));
+  const denied = grants.filter((g) => g.grant !== 'granted');
+  if (denied.length === 0) return { kind: 'forward', consentVersion: state.version };
+  const reason = denied.some((g) => g.grant === 'withdrawn') ? 'CONSENT_WITHDRAWN' : 'CONSENT_UNKNOWN';
+  return { kind: 'block', reason, denied: denied.map((g) => g.purpose), consentVersion: state.version };
+}

@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent, type ConversationRecord } from './types.ts';
+
+/** Semantic checks beyond the Avro schema: ids present, statements well-formed, the key that placed the record. */
+export const ConsentEventRules = z.object({
+  eventId: z.string().min(1),
+  customerId: z.string().min(1),
+  capturedAt: z.number().int().positive(),
+  source: z.enum(CONSENT_SOURCES),
+  purposes: z
+    .array(z.object({ purpose: z.enum(PURPOSES), granted: z.boolean(), channel: z.enum(CHANNELS).nullable() }))
+    .min(1, 'states no purpose')
+    .refine((ps) => new Set(ps.map((p) => `${p.purpose}/${p.channel}`)).size === ps.length, 'states the same purpose and channel twice'),
+});
+
+export const ConversationRecordRules = z.object({
+  recordId: z.string().min(1),
+  conversationId: z.string().min(1),
+  customerId: z.string().nullable(),
+  channel: z.enum(CHANNELS),
+  occurredAt: z.number().int().nonnegative(),
+  kind: z.string().min(1),
+});
+
+export type Check = { ok: true } | { ok: false; reason: string };
+
+function firstIssue(r: z.ZodSafeParseResult<unknown>): Check {
+  if (r.success) return { ok: true };
+  return { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.') || 'value'}: ${i.message}`).join('; ') };
+}
+
+/** The key must be the customer id: it placed the record on the partition whose task holds that customer's consent. */
+function keyMatches(key: string | null, customerId: string | null): Check {
+  if (customerId === null || key === customerId) return { ok: true };
+  return { ok: false, reason: 'record key is not the customerId, so it may sit on a partition without that customer\'s consent' };
+}
+
+export function checkConsentEvent(key: string | null, e: ConsentEvent): Check {
+  const c = firstIssue(ConsentEventRules.safeParse(e));
+  return c.ok ? keyMatches(key, e.customerId) : c;
+}
+
+export function checkConversationRecord(key: string | null, r: ConversationRecord): Check {
+  const c = firstIssue(ConversationRecordRules.safeParse(r));
+  return c.ok ? keyMatches(key, r.customerId) : c;
+}

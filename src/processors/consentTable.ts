@@ -1,0 +1,25 @@
+import { applyConsentEvent } from '../domain/consentState.ts';
+import type { ConsentEvent, ConsentState } from '../domain/types.ts';
+import { checkConsentEvent } from '../domain/validation.ts';
+import type { KeyValueStore, Processor } from '../runtime/processor.ts';
+
+/**
+ * consent.events → consent-table store (changelog consent.state). Events are ordered by capturedAt, not arrival;
+ * an event that moves no flag changes nothing. Table updates never emit to sinks.
+ */
+export function consentTableProcessor(store: KeyValueStore<ConsentState>): Processor<ConsentEvent> {
+  return {
+    name: 'consent-table',
+    role: 'table',
+    inputs: ['consent.events'],
+    process(input, event, ctx) {
+      const check = checkConsentEvent(input.key?.toString('utf8') ?? null, event);
+      if (!check.ok) {
+        ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
+        return;
+      }
+      const r = applyConsentEvent(store.get(event.customerId), event, ctx.clock.now());
+      if (r.changed) store.put(event.customerId, r.state);
+    },
+  };
+}

@@ -1,0 +1,86 @@
+import type { Serde } from '../adapters/schemaRegistry.ts';
+import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
+import { reduceForSink } from '../domain/fieldRules.ts';
+import { evaluate, type Policy, type Verdict } from '../domain/policy.ts';
+import type { ConsentState, ConversationRecord, Decision, ExportRecord } from '../domain/types.ts';
+import { checkConversationRecord } from '../domain/validation.ts';
+import type { KeyValueStore, Processor } from '../runtime/processor.ts';
+
+export const HEADER_POLICY_VERSION = 'consentgate-policy-version';
+export const HEADER_CONSENT_VERSION = 'consentgate-consent-version';
+export const HEADER_RECORD_ID = 'consentgate-record-id';
+
+export interface EnforcementDeps {
+  store: KeyValueStore<ConsentState>;
+  policy: Policy;
+  /** Sink name → physical topic and the serde registered for it. */
+  sinks: Map<string, { topic: string; serde: Serde<SinkRecord> }>;
+  decisionsTopic: string;
+  decisionSerde: Serde<Decision>;
+  transforms: FieldTransforms;
+}
+
+/**
+ * Stream–table join of conversation and export records against the consent table, on customerId. Each valid
+ * record gets exactly one decision per sink on audit.decisions; a record reaches a sink only when every purpose the
+ * sink requires is granted (for the record's channel) and the table is confirmed current; forwarded records are
+ * reduced by the sink's field rules and carry the policy and consent versions as headers. Invalid records go to
+ * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
+ */
+export function enforcementProcessor(d: EnforcementDeps): Processor<ConversationRecord | ExportRecord> {
+  return {
+    name: 'enforcement',
+    role: 'stream',
+    inputs: ['genesys.conversations', 'genesys.exports'],
+    process(input, record, ctx) {
+      const check = checkConversationRecord(input.key?.toString('utf8') ?? null, record);
+      if (!check.ok) {
+        ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
+        return;
+      }
+      const state = record.customerId ? d.store.get(record.customerId) : undefined;
+      const sinkRecord: SinkRecord = {
+        ...record,
+        exportJobId: 'exportJobId' in record ? record.exportJobId : null,
+        exportVersion: 'exportVersion' in record ? record.exportVersion : null,
+      };
+      const now = ctx.clock.now();
+      for (const sink of d.policy.sinks) {
+        let verdict: Verdict = evaluate(sink, record, state);
+        if (verdict.kind === 'forward' && !ctx.tablesCurrent) {
+          verdict = { kind: 'block', reason: 'CONSENT_UNCONFIRMED', denied: [...sink.requires], consentVersion: verdict.consentVersion };
+        }
+        const out = d.sinks.get(sink.name)!;
+        if (verdict.kind === 'forward') {
+          ctx.emit({
+            topic: out.topic,
+            key: record.customerId,
+            partition: ctx.partition,
+            value: out.serde.encode(reduceForSink(sinkRecord, sink, d.transforms)),
+            headers: {
+              [HEADER_POLICY_VERSION]: d.policy.version,
+              [HEADER_CONSENT_VERSION]: String(verdict.consentVersion),
+              [HEADER_RECORD_ID]: record.recordId,
+            },
+          });
+        }
+        const decision: Decision = {
+          recordId: record.recordId,
+          customerId: record.customerId,
+          conversationId: record.conversationId,
+          sink: sink.name,
+          outcome: verdict.kind === 'forward' ? 'FORWARDED' : 'BLOCKED',
+          reason: verdict.kind === 'forward' ? 'CONSENT_GRANTED' : verdict.reason,
+          deniedPurposes: verdict.kind === 'forward' ? [] : verdict.denied,
+          policyVersion: d.policy.version,
+          consentVersion: verdict.consentVersion,
+          decidedAt: now,
+          inputTopic: input.topic,
+          inputPartition: input.partition,
+          inputOffset: input.offset,
+        };
+        ctx.emit({ topic: d.decisionsTopic, key: record.customerId, partition: ctx.partition, value: d.decisionSerde.encode(decision) });
+      }
+    },
+  };
+}

@@ -1,0 +1,33 @@
+import { performance } from 'node:perf_hooks';
+
+/**
+ * Coalesces end-offset look-ups of the table topics for all tasks of an instance. `after(t)` resolves with offsets
+ * fetched by a request that started at or after monotonic time `t`, so a caller that took records from its queues
+ * at `t` learns an end offset that includes every table record acknowledged before those records were fetched.
+ */
+export class EndOffsetsProbe {
+  private current?: { startedAt: number; promise: Promise<Map<string, bigint>> };
+  private next?: Promise<Map<string, bigint>>;
+
+  /** `fetch` returns "topic:partition" → end offset. */
+  constructor(private readonly fetch: () => Promise<Map<string, bigint>>) {}
+
+  static now(): number {
+    return performance.now();
+  }
+
+  after(t: number): Promise<Map<string, bigint>> {
+    if (this.current && this.current.startedAt >= t) return this.current.promise;
+    if (!this.next) {
+      const previous = this.current?.promise.catch(() => undefined) ?? Promise.resolve(undefined);
+      this.next = previous.then(() => {
+        this.next = undefined;
+        const startedAt = EndOffsetsProbe.now();
+        const promise = this.fetch();
+        this.current = { startedAt, promise };
+        return promise;
+      });
+    }
+    return this.next;
+  }
+}

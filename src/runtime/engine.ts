@@ -1,0 +1,242 @@
+import { EventEmitter } from 'node:events';
+import type { Admin, Consumer, InRecord, Kafka, TaskProducer } from '../adapters/kafka.ts';
+import { TaskProducer as TaskProducerImpl, committedOffsets, coPartitionedAssigner } from '../adapters/kafka.ts';
+import type { Logger } from '../adapters/logger.ts';
+import type { Serde, SerdeRegistry } from '../adapters/schemaRegistry.ts';
+import type { Clock } from '../domain/clock.ts';
+import { EndOffsetsProbe } from './endOffsets.ts';
+import type { Processor } from './processor.ts';
+import type { StagedStore } from './store.ts';
+import { PartitionTask, type DeadLetterValue, type TaskInput } from './task.ts';
+import type { Topology } from './topology.ts';
+
+/** What one task runs: its processors (by logical input topic) and its stores (by logical changelog topic). */
+export interface TaskBlueprint {
+  processors: Processor[];
+  stores: Map<string, StagedStore<unknown>>;
+}
+
+export interface EngineOptions {
+  kafka: Kafka;
+  admin: Admin;
+  topology: Topology;
+  serdes: SerdeRegistry;
+  createTask(partition: number): TaskBlueprint;
+  clock: Clock;
+  logger: Logger;
+  consentWaitMs: number;
+  maxBatchRecords: number;
+  /** Consumer session timeout; a crashed instance's partitions move after this long. */
+  sessionTimeoutMs?: number;
+}
+
+export interface EngineMetrics {
+  committedTransactions: number;
+  processedRecords: number;
+  deadLettered: number;
+  unconfirmed: number;
+  assignedPartitions: number[];
+}
+
+const MAX_BACKLOG_FACTOR = 5;
+
+/**
+ * Runs the topology's tasks on this instance: one group consumer with the co-partitioning assignor feeds
+ * per-partition tasks; each task restores its stores, then processes and commits on its own (see PartitionTask).
+ * Emits 'error' when a task fails for good; the caller decides (default policy: stop and exit non-zero).
+ */
+export class Engine extends EventEmitter {
+  private consumer?: Consumer;
+  private readonly tasks = new Map<number, PartitionTask>();
+  private readonly paused = new Set<number>();
+  private readonly inputTopics: string[];
+  private readonly changelogTopics: string[];
+  private readonly tableTopics: string[];
+  private readonly probe: EndOffsetsProbe;
+  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, unconfirmed: 0, assignedPartitions: [] };
+  private stopping = false;
+
+  constructor(private readonly o: EngineOptions) {
+    super();
+    const sample = o.createTask(0);
+    this.inputTopics = sample.processors.flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
+    this.tableTopics = sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
+    this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
+    this.probe = new EndOffsetsProbe(async () => {
+      const out = new Map<string, bigint>();
+      for (const t of this.tableTopics) {
+        for (const o2 of await this.o.admin.fetchTopicOffsets(t)) out.set(`${t}:${o2.partition}`, BigInt(o2.high));
+      }
+      return out;
+    });
+  }
+
+  get groupId(): string {
+    return this.o.topology.applicationId;
+  }
+
+  async start(): Promise<void> {
+    const consumer = this.o.kafka.consumer({
+      groupId: this.groupId,
+      partitionAssigners: [coPartitionedAssigner()],
+      sessionTimeout: this.o.sessionTimeoutMs ?? 10_000,
+      heartbeatInterval: 1000,
+      readUncommitted: false,
+      maxWaitTimeInMs: 100,
+    });
+    this.consumer = consumer;
+    consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
+    consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
+      this.tasks.get(e.payload.partition)?.advance(e.payload.topic, BigInt(e.payload.lastOffset) + 1n);
+    });
+    consumer.on(consumer.events.CRASH, (e) => {
+      if (!this.stopping) this.o.logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed');
+    });
+    await consumer.connect();
+    await consumer.subscribe({ topics: [...this.inputTopics, ...this.changelogTopics], fromBeginning: true });
+    await consumer.run({
+      autoCommit: false,
+      eachBatchAutoResolve: true,
+      partitionsConsumedConcurrently: 1,
+      eachBatch: async ({ batch }) => {
+        const task = this.tasks.get(batch.partition);
+        if (!task) return;
+        const records: InRecord[] = batch.messages.map((m) => ({
+          topic: batch.topic,
+          partition: batch.partition,
+          offset: m.offset,
+          timestamp: m.timestamp,
+          key: m.key ?? null,
+          value: m.value ?? null,
+          headers: normalizeHeaders(m.headers),
+        }));
+        task.enqueue(batch.topic, records);
+        this.applyBackPressure(task);
+      },
+    });
+  }
+
+  private streamTopicsOf(): string[] {
+    return this.inputTopics.filter((t) => !this.tableTopics.includes(t));
+  }
+
+  private applyBackPressure(task: PartitionTask): void {
+    const p = task.partition;
+    const backlog = task.streamBacklog;
+    const topics = this.streamTopicsOf();
+    if (!this.paused.has(p) && backlog > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
+      this.paused.add(p);
+      this.consumer?.pause(topics.map((topic) => ({ topic, partitions: [p] })));
+    } else if (this.paused.has(p) && backlog <= this.o.maxBatchRecords) {
+      this.paused.delete(p);
+      this.consumer?.resume(topics.map((topic) => ({ topic, partitions: [p] })));
+    }
+  }
+
+  private onAssignment(assignment: Record<string, number[]>): void {
+    const partitions = new Set(assignment[this.tableTopics[0] ?? this.inputTopics[0]!] ?? []);
+    this.metrics.assignedPartitions = [...partitions].sort((a, b) => a - b);
+    this.o.logger.info({ partitions: this.metrics.assignedPartitions }, 'partitions assigned');
+    for (const [p, task] of this.tasks) {
+      if (partitions.has(p)) continue;
+      this.tasks.delete(p);
+      void task.close();
+    }
+    for (const p of partitions) if (!this.tasks.has(p)) this.createTask(p);
+  }
+
+  private createTask(p: number): void {
+    const bp = this.o.createTask(p);
+    const inputs = new Map<string, TaskInput>();
+    for (const proc of bp.processors) {
+      for (const logical of proc.inputs) inputs.set(this.o.topology.topic(logical).name, { processor: proc, serde: this.o.serdes.forTopic(logical) });
+    }
+    const changelogs = new Map<string, { store: StagedStore<unknown>; serde: Serde }>();
+    for (const [logical, store] of bp.stores) changelogs.set(this.o.topology.topic(logical).name, { store, serde: this.o.serdes.forTopic(logical) });
+    const dlq = this.o.topology.topic('dlq');
+    const task = new PartitionTask({
+      partition: p,
+      groupId: this.groupId,
+      inputs,
+      changelogs,
+      deadLetter: { topic: dlq.name, serde: this.o.serdes.forTopic<DeadLetterValue>(dlq.logical) },
+      probe: this.probe,
+      clock: this.o.clock,
+      logger: this.o.logger,
+      consentWaitMs: this.o.consentWaitMs,
+      maxBatchRecords: this.o.maxBatchRecords,
+      onCommitted: (s) => {
+        this.metrics.committedTransactions++;
+        this.metrics.processedRecords += s.records;
+        this.metrics.deadLettered += s.deadLettered;
+        this.metrics.unconfirmed += s.unconfirmed;
+        this.applyBackPressure(task);
+      },
+      onRestored: () => this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] }))),
+      onFailed: (err) => this.onTaskFailed(p, task, err),
+    });
+    this.tasks.set(p, task);
+    this.consumer?.resume(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
+    void task
+      .start(
+        () => TaskProducerImpl.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`),
+        () => this.startOffsets(p),
+      )
+      .catch((err) => this.onTaskFailed(p, task, err as Error));
+  }
+
+  private async startOffsets(p: number) {
+    const committed = await committedOffsets(this.o.admin, this.groupId, this.inputTopics);
+    const inputs = new Map<string, bigint>();
+    for (const t of this.inputTopics) {
+      const c = committed.get(`${t}:${p}`);
+      if (c !== undefined) inputs.set(t, c);
+    }
+    const changelogEnds = new Map<string, bigint>();
+    const changelogStarts = new Map<string, bigint>();
+    for (const t of this.changelogTopics) {
+      const o = (await this.o.admin.fetchTopicOffsets(t)).find((x) => x.partition === p);
+      changelogEnds.set(t, BigInt(o?.high ?? '0'));
+      changelogStarts.set(t, BigInt(o?.low ?? '0'));
+    }
+    return { inputs, changelogEnds, changelogStarts };
+  }
+
+  private onTaskFailed(p: number, task: PartitionTask, err: Error): void {
+    if (this.tasks.get(p) === task) this.tasks.delete(p);
+    void task.close();
+    if (this.stopping) return;
+    const code = (err as { code?: string }).code;
+    if (code === 'PRODUCER_FENCED') {
+      this.o.logger.warn({ partition: p }, 'task fenced by a newer owner; dropped');
+      return;
+    }
+    this.o.logger.error({ partition: p, code, err: err.message }, 'task failed');
+    this.emit('error', err);
+  }
+
+  /** Stops fetching, lets each task finish its current transaction, and leaves the group. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await this.consumer?.stop().catch(() => {});
+    await Promise.all([...this.tasks.values()].map((t) => t.close()));
+    this.tasks.clear();
+    await this.consumer?.disconnect().catch(() => {});
+  }
+
+  /** True once every assigned task has restored and runs. */
+  get ready(): boolean {
+    return this.tasks.size > 0 && [...this.tasks.values()].every((t) => t.isRunning);
+  }
+}
+
+function normalizeHeaders(h: Record<string, unknown> | undefined): Record<string, Buffer> {
+  const out: Record<string, Buffer> = {};
+  if (!h) return out;
+  for (const [k, v] of Object.entries(h)) {
+    if (Buffer.isBuffer(v)) out[k] = v;
+    else if (typeof v === 'string') out[k] = Buffer.from(v);
+    else if (Array.isArray(v) && v.length) out[k] = Buffer.isBuffer(v[0]) ? (v[0] as Buffer) : Buffer.from(String(v[0]));
+  }
+  return out;
+}

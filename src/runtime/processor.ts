@@ -1,0 +1,38 @@
+import type { Clock } from '../domain/clock.ts';
+import type { InRecord, OutRecord } from '../adapters/kafka.ts';
+import type { ErrorCode } from '../errors.ts';
+
+/** A task-local key-value store; writes are staged until the task's transaction commits and logged to its changelog. */
+export interface KeyValueStore<V> {
+  get(key: string): V | undefined;
+  put(key: string, value: V): void;
+  readonly size: number;
+}
+
+export interface ProcessorContext {
+  /** The partition number of the task running this processor. */
+  readonly partition: number;
+  readonly clock: Clock;
+  /**
+   * For stream inputs: true when every table input of the task was applied up to the end offset observed after
+   * this record was fetched (read-your-revocation); false when that could not be confirmed in time.
+   */
+  readonly tablesCurrent: boolean;
+  /** Buffers an output record; it is written in the task's next transaction, with the input offsets. */
+  emit(record: OutRecord): void;
+  /** Sends the input record, with its original bytes, to the dead-letter topic. */
+  deadLetter(input: InRecord, code: ErrorCode, reason: string): void;
+}
+
+/**
+ * One stage of the topology: init once per task, process each decoded input record, close on revocation.
+ * `process` must not perform I/O: everything it produces goes through the context, inside the task's transaction.
+ */
+export interface Processor<V = unknown> {
+  readonly name: string;
+  /** 'table' inputs are applied before any 'stream' input of the same task is processed. */
+  readonly role: 'table' | 'stream';
+  /** Logical input topics. */
+  readonly inputs: readonly string[];
+  process(input: InRecord, value: V, ctx: ProcessorContext): void;
+}

@@ -1,0 +1,358 @@
+import type { Logger } from '../adapters/logger.ts';
+import type { InRecord, OutRecord, TaskProducer, TopicPartitionOffset } from '../adapters/kafka.ts';
+import type { Serde } from '../adapters/schemaRegistry.ts';
+import type { Clock } from '../domain/clock.ts';
+import { ConsentgateError, type ErrorCode } from '../errors.ts';
+import { EndOffsetsProbe } from './endOffsets.ts';
+import type { Processor, ProcessorContext } from './processor.ts';
+import type { StagedStore } from './store.ts';
+
+export interface TaskInput {
+  processor: Processor;
+  serde: Serde;
+}
+
+export interface TaskDeps {
+  partition: number;
+  groupId: string;
+  /** Physical topic → its processor and serde. */
+  inputs: Map<string, TaskInput>;
+  /** Physical changelog topic → the store it restores. */
+  changelogs: Map<string, { store: StagedStore<unknown>; serde: Serde }>;
+  deadLetter: { topic: string; serde: Serde<DeadLetterValue> };
+  probe: EndOffsetsProbe;
+  clock: Clock;
+  logger: Logger;
+  consentWaitMs: number;
+  maxBatchRecords: number;
+  /** Called with counts after each committed transaction. */
+  onCommitted(stats: { records: number; deadLettered: number; unconfirmed: number }): void;
+  /** The stores are restored; the task starts processing. */
+  onRestored(): void;
+  /** Fatal for the task (fenced, or retries exhausted). */
+  onFailed(err: Error): void;
+}
+
+export interface DeadLetterValue {
+  topic: string;
+  partition: number;
+  offset: string;
+  key: Buffer | null;
+  value: Buffer | null;
+  headers: Record<string, Buffer>;
+  errorCode: string;
+  error: string;
+  processor: string;
+  failedAt: number;
+}
+
+type State = 'restoring' | 'running' | 'closed';
+
+const MAX_COMMIT_ATTEMPTS = 8;
+
+/**
+ * The unit of work and of ownership for partition p: it reads partition p of every input and changelog topic,
+ * applies table inputs before stream inputs, and commits outputs, changelog writes and input offsets in one
+ * transaction with its own transactional producer.
+ *
+ * Read-your-revocation: before processing stream records taken from the queue at time t, the task waits until it
+ * has applied each table topic's partition p up to the end offset fetched after t (bounded by `consentWaitMs`);
+ * when that cannot be confirmed, the records are still processed but see `tablesCurrent = false` and must fail
+ * closed.
+ */
+export class PartitionTask {
+  private state: State = 'restoring';
+  private readonly queues = new Map<string, InRecord[]>();
+  /** Next offset expected per topic: every record below it was queued already (re-deliveries are dropped). */
+  private readonly position = new Map<string, bigint>();
+  private producer?: TaskProducer;
+  private wake?: () => void;
+  private loop?: Promise<void>;
+  private restoreTargets = new Map<string, bigint>();
+  private failures = 0;
+
+  /** Changelog writes of the stores, staged with the current cycle's outputs. */
+  private readonly changelogOut: OutRecord[] = [];
+
+  constructor(private readonly d: TaskDeps) {
+    for (const t of [...d.inputs.keys(), ...d.changelogs.keys()]) this.queues.set(t, []);
+    for (const [topic, { store, serde }] of d.changelogs) {
+      store.logTo((key, value) => this.changelogOut.push({ topic, key, value: serde.encode(value), partition: d.partition }));
+    }
+  }
+
+  get partition(): number {
+    return this.d.partition;
+  }
+
+  get isRunning(): boolean {
+    return this.state === 'running';
+  }
+
+  /** Records queued for stream inputs, for back-pressure. */
+  get streamBacklog(): number {
+    let n = 0;
+    for (const [t, input] of this.d.inputs) if (input.processor.role === 'stream') n += this.queues.get(t)!.length;
+    return n;
+  }
+
+  /** Takes a fetched batch; records below the known position (re-deliveries after a rejoin) are dropped. */
+  enqueue(topic: string, records: InRecord[]): void {
+    const q = this.queues.get(topic);
+    if (!q || this.state === 'closed' || records.length === 0) return;
+    const pos = this.position.get(topic);
+    const restoring = this.d.changelogs.has(topic);
+    // Changelog records matter only while restoring; afterwards this task is their writer.
+    if (!restoring || this.state === 'restoring') {
+      for (const r of records) if (pos === undefined || BigInt(r.offset) >= pos) q.push(r);
+    }
+    this.advance(topic, BigInt(records[records.length - 1]!.offset) + 1n);
+  }
+
+  /** The consumer moved past `next` on `topic` (also for batches holding only transaction markers). */
+  advance(topic: string, next: bigint): void {
+    const pos = this.position.get(topic);
+    if (pos === undefined || next > pos) this.position.set(topic, next);
+    this.wake?.();
+  }
+
+  /**
+   * Fences the previous owner (opening the transactional producer), then learns where to start: committed input
+   * offsets read after fencing, and the changelog end offsets to restore up to.
+   */
+  async start(open: () => Promise<TaskProducer>, starts: () => Promise<{ inputs: Map<string, bigint>; changelogEnds: Map<string, bigint>; changelogStarts: Map<string, bigint> }>): Promise<void> {
+    this.producer = await open();
+    const s = await starts();
+    for (const [topic, offset] of s.inputs) {
+      const q = this.queues.get(topic)!;
+      const kept = q.filter((r) => BigInt(r.offset) >= offset);
+      q.splice(0, q.length, ...kept);
+      const pos = this.position.get(topic);
+      if (pos === undefined || pos < offset) this.position.set(topic, offset);
+    }
+    for (const [topic, start] of s.changelogStarts) {
+      const pos = this.position.get(topic);
+      if (pos === undefined) this.position.set(topic, start);
+    }
+    this.restoreTargets = s.changelogEnds;
+    this.loop = this.run();
+  }
+
+  async close(): Promise<void> {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.wake?.();
+    await this.loop?.catch(() => {});
+    await this.producer?.close();
+  }
+
+  private waitForWork(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = ms === undefined ? undefined : setTimeout(done, ms);
+      const self = this;
+      function done() {
+        if (t) clearTimeout(t);
+        self.wake = undefined;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async run(): Promise<void> {
+    try {
+      await this.restore();
+      if (this.state !== 'closed') {
+        this.state = 'running';
+        this.d.onRestored();
+        this.d.logger.info({ partition: this.d.partition }, 'task running');
+      }
+      while (this.state === 'running') {
+        if (!this.hasWork()) {
+          await this.waitForWork();
+          continue;
+        }
+        await this.cycle();
+      }
+    } catch (err) {
+      if (this.state !== 'closed') {
+        this.state = 'closed';
+        this.d.onFailed(err as Error);
+      }
+    }
+  }
+
+  private async restore(): Promise<void> {
+    for (const [topic, { store, serde }] of this.d.changelogs) {
+      const target = this.restoreTargets.get(topic) ?? 0n;
+      const q = this.queues.get(topic)!;
+      let restored = 0;
+      while (this.state === 'restoring') {
+        for (const r of q.splice(0)) {
+          if (BigInt(r.offset) >= target) continue;
+          store.restore(r.key?.toString('utf8') ?? '', r.value === null ? null : await serde.decode(r.value));
+          restored++;
+        }
+        if ((this.position.get(topic) ?? 0n) >= target) break;
+        await this.waitForWork(1000);
+      }
+      this.d.logger.info({ partition: this.d.partition, changelog: topic, restored, entries: store.size }, 'store restored');
+    }
+  }
+
+  private hasWork(): boolean {
+    for (const t of this.d.inputs.keys()) if (this.queues.get(t)!.length) return true;
+    return false;
+  }
+
+  private tableTopics(): string[] {
+    return [...this.d.inputs].filter(([, i]) => i.processor.role === 'table').map(([t]) => t);
+  }
+
+  private streamTopics(): string[] {
+    return [...this.d.inputs].filter(([, i]) => i.processor.role === 'stream').map(([t]) => t);
+  }
+
+  /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records. */
+  private async cycle(): Promise<void> {
+    const outputs: OutRecord[] = [];
+    let deadLettered = 0;
+    const taken = new Map<string, number>();
+    const lastOffset = new Map<string, bigint>();
+    const self = this;
+    const baseCtx = {
+      partition: this.d.partition,
+      clock: this.d.clock,
+      emit: (r: OutRecord) => outputs.push(r),
+      deadLetter(input: InRecord, code: ErrorCode, reason: string, processor = 'runtime') {
+        deadLettered++;
+        outputs.push(self.deadLetterRecord(input, code, reason, processor));
+      },
+    };
+
+    const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
+      const q = this.queues.get(topic)!;
+      const from = taken.get(topic) ?? 0;
+      const input = this.d.inputs.get(topic)!;
+      const ctx: ProcessorContext = { ...baseCtx, tablesCurrent, deadLetter: (i, c, r) => baseCtx.deadLetter(i, c, r, input.processor.name) };
+      for (let i = from; i < upTo; i++) {
+        const rec = q[i]!;
+        let value: unknown;
+        try {
+          value = await input.serde.decode(rec.value);
+        } catch (err) {
+          const code = err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED';
+          baseCtx.deadLetter(rec, code, (err as Error).message, input.processor.name);
+          lastOffset.set(topic, BigInt(rec.offset));
+          continue;
+        }
+        input.processor.process(rec, value, ctx);
+        lastOffset.set(topic, BigInt(rec.offset));
+      }
+      taken.set(topic, upTo);
+    };
+
+    const tables = this.tableTopics();
+    const applyTables = async () => {
+      for (const t of tables) await processQueued(t, this.queues.get(t)!.length, true);
+    };
+    await applyTables();
+
+    // Stream records taken now; the barrier below refers to this moment.
+    const takenAt = EndOffsetsProbe.now();
+    const streamTake = new Map<string, number>();
+    let budget = this.d.maxBatchRecords;
+    for (const t of this.streamTopics()) {
+      const n = Math.min(budget, this.queues.get(t)!.length);
+      streamTake.set(t, n);
+      budget -= n;
+    }
+    let unconfirmed = 0;
+    const streamCount = [...streamTake.values()].reduce((a, b) => a + b, 0);
+    if (streamCount > 0) {
+      const current = await this.barrier(tables, takenAt, applyTables);
+      if (!current) unconfirmed = streamCount;
+      for (const [t, n] of streamTake) await processQueued(t, n, current);
+    }
+
+    const offsets: TopicPartitionOffset[] = [];
+    for (const topic of this.d.inputs.keys()) {
+      const last = lastOffset.get(topic);
+      const drained = (taken.get(topic) ?? 0) === this.queues.get(topic)!.length;
+      // A drained queue is done up to the consumer position, which also moves over transaction markers.
+      const next = drained ? this.position.get(topic) : last === undefined ? undefined : last + 1n;
+      if (next !== undefined) offsets.push({ topic, partition: this.d.partition, offset: next.toString() });
+    }
+    outputs.push(...this.changelogOut.splice(0));
+    await this.commit(outputs, offsets);
+    for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
+    this.d.onCommitted({ records: [...taken.values()].reduce((a, b) => a + b, 0), deadLettered, unconfirmed });
+  }
+
+  /**
+   * Waits until every table topic's partition has been applied up to the end offset fetched after `takenAt`.
+   * Returns false when that is not confirmed within consentWaitMs (or the end offsets cannot be read).
+   */
+  private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>): Promise<boolean> {
+    if (tables.length === 0) return true;
+    const deadline = takenAt + this.d.consentWaitMs;
+    let ends: Map<string, bigint>;
+    try {
+      ends = await withTimeout(this.d.probe.after(takenAt), deadline - EndOffsetsProbe.now());
+    } catch (err) {
+      this.d.logger.warn({ partition: this.d.partition, err: (err as Error).message }, 'table end offsets unavailable; failing closed');
+      return false;
+    }
+    for (;;) {
+      await applyTables();
+      const behind = tables.some((t) => (this.position.get(t) ?? 0n) < (ends.get(`${t}:${this.d.partition}`) ?? 0n));
+      if (!behind) return true;
+      const left = deadline - EndOffsetsProbe.now();
+      if (left <= 0 || this.state !== 'running') return false;
+      await this.waitForWork(Math.min(left, 50));
+    }
+  }
+
+  private async commit(outputs: OutRecord[], offsets: TopicPartitionOffset[]): Promise<void> {
+    const stores = [...this.d.changelogs.values()].map((c) => c.store);
+    for (;;) {
+      try {
+        await this.producer!.commit(outputs, this.d.groupId, offsets);
+        for (const s of stores) s.commit();
+        this.failures = 0;
+        return;
+      } catch (err) {
+        const e = err as ConsentgateError;
+        if (!e.retriable || ++this.failures >= MAX_COMMIT_ATTEMPTS || this.state !== 'running') {
+          for (const s of stores) s.rollback();
+          throw err;
+        }
+        this.d.logger.warn({ partition: this.d.partition, code: e.code, attempt: this.failures }, 'transaction failed; retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** this.failures));
+      }
+    }
+  }
+
+  private deadLetterRecord(input: InRecord, code: ErrorCode, reason: string, processor: string): OutRecord {
+    const value: DeadLetterValue = {
+      topic: input.topic,
+      partition: input.partition,
+      offset: input.offset,
+      key: input.key,
+      value: input.value,
+      headers: input.headers,
+      errorCode: code,
+      error: reason.slice(0, 1000),
+      processor,
+      failedAt: this.d.clock.now(),
+    };
+    return { topic: this.d.deadLetter.topic, key: input.key, value: this.d.deadLetter.serde.encode(value) };
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`timed out after ${Math.round(ms)} ms`)), Math.max(0, ms));
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
+}

@@ -1,0 +1,149 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { FIELD_ACTIONS, PERSONAL_FIELDS, type Policy } from '../domain/policy.ts';
+import { PURPOSES } from '../domain/types.ts';
+
+const TopicSpec = z.object({
+  valueSchema: z.string(),
+  partitions: z.number().int().positive().optional(),
+  config: z.record(z.string(), z.string()).default({}),
+});
+
+const TopologyFile = z.object({
+  applicationId: z.string().min(1),
+  description: z.string().default(''),
+  copartitioned: z.object({ partitions: z.number().int().positive(), topics: z.array(z.string()) }),
+  topics: z.record(z.string(), TopicSpec),
+  processors: z.array(z.object({
+    name: z.string(),
+    doc: z.string().default(''),
+    inputs: z.array(z.string()),
+    stores: z.array(z.string()).default([]),
+    outputs: z.array(z.string()),
+  })),
+  stores: z.record(z.string(), z.object({ changelog: z.string(), key: z.string(), value: z.string() })),
+  sinks: z.record(z.string(), z.string()),
+  deadLetter: z.string(),
+  decisions: z.string(),
+});
+
+const PolicyFile = z.object({
+  version: z.string().min(1),
+  description: z.string().default(''),
+  sinks: z.record(z.string(), z.object({
+    requires: z.array(z.enum(PURPOSES)).min(1),
+    defaultAction: z.enum(FIELD_ACTIONS),
+    fields: z.partialRecord(z.enum(PERSONAL_FIELDS), z.enum(FIELD_ACTIONS)).default({}),
+  })),
+});
+
+export interface TopicDef {
+  /** Logical name, as in docs/DESIGN.md (e.g. consent.events). */
+  logical: string;
+  /** Name on the cluster: prefix + logical name. */
+  name: string;
+  partitions: number;
+  valueSchema: string;
+  config: Record<string, string>;
+}
+
+/** The topology with every name resolved against the topic prefix: the single source of names at run time. */
+export interface Topology {
+  applicationId: string;
+  description: string;
+  topics: Map<string, TopicDef>;
+  processors: z.infer<typeof TopologyFile>['processors'];
+  stores: z.infer<typeof TopologyFile>['stores'];
+  /** Sink name → topic def. */
+  sinks: Map<string, TopicDef>;
+  /** Resolves a logical topic name; throws on a name the topology does not declare. */
+  topic(logical: string): TopicDef;
+}
+
+function parseJson<T>(schema: z.ZodType<T>, file: string): T {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new Error(`${file}: ${(err as Error).message}`);
+  }
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new Error(`${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  return r.data;
+}
+
+export function loadTopology(file: string, prefix = ''): Topology {
+  const t = parseJson(TopologyFile, file);
+  const topics = new Map<string, TopicDef>();
+  for (const [logical, spec] of Object.entries(t.topics)) {
+    const copart = t.copartitioned.topics.includes(logical);
+    topics.set(logical, {
+      logical,
+      name: prefix + logical,
+      partitions: copart ? t.copartitioned.partitions : (spec.partitions ?? 1),
+      valueSchema: spec.valueSchema,
+      config: spec.config,
+    });
+  }
+  const topic = (logical: string): TopicDef => {
+    const def = topics.get(logical);
+    if (!def) throw new Error(`topology ${file} declares no topic ${logical}`);
+    return def;
+  };
+  const referenced = [
+    ...t.copartitioned.topics,
+    ...t.processors.flatMap((p) => [...p.inputs, ...p.outputs]),
+    ...Object.values(t.stores).map((s) => s.changelog),
+    ...Object.values(t.sinks),
+    t.deadLetter,
+    t.decisions,
+  ];
+  for (const r of referenced) topic(r);
+  return {
+    applicationId: prefix + t.applicationId,
+    description: t.description,
+    topics,
+    processors: t.processors,
+    stores: t.stores,
+    sinks: new Map(Object.entries(t.sinks).map(([sink, logical]) => [sink, topic(logical)])),
+    topic,
+  };
+}
+
+export function loadPolicy(file: string, topology: Topology): Policy {
+  const p = parseJson(PolicyFile, file);
+  const unknown = Object.keys(p.sinks).filter((s) => !topology.sinks.has(s));
+  const missing = [...topology.sinks.keys()].filter((s) => !(s in p.sinks));
+  if (unknown.length || missing.length) {
+    throw new Error(`${file}: policy sinks must match the topology's (unknown: ${unknown.join(', ') || '-'}; missing: ${missing.join(', ') || '-'})`);
+  }
+  return {
+    version: p.version,
+    sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields })),
+  };
+}
+
+/** A readable, diffable picture of the graph, in the spirit of Kafka Streams' Topology#describe(). */
+export function describeTopology(t: Topology, policy: Policy): string {
+  const lines = [`Topology ${t.applicationId}: ${t.description}`, ''];
+  lines.push('Topics:');
+  for (const d of t.topics.values()) {
+    const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
+    lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema}  ${cfg}`);
+  }
+  lines.push('', 'Stores:');
+  for (const [name, s] of Object.entries(t.stores)) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}`);
+  lines.push('', 'Sub-topology 0 (one task per partition; inputs co-partitioned):');
+  for (const p of t.processors) {
+    lines.push(`  Processor: ${p.name} (stores: ${p.stores.join(', ') || '-'})`);
+    lines.push(`    <-- ${p.inputs.map((i) => t.topic(i).name).join(', ')}`);
+    lines.push(`    --> ${p.outputs.map((o) => t.topic(o).name).join(', ')}`);
+    if (p.doc) lines.push(`    ${p.doc}`);
+  }
+  lines.push('', `Policy ${policy.version}:`);
+  for (const s of policy.sinks) {
+    const fields = Object.entries(s.fields).map(([f, a]) => `${f}:${a}`).join(' ');
+    lines.push(`  ${s.name} -> ${t.sinks.get(s.name)!.name}  requires ${s.requires.join('+')}  fields ${fields} (others: ${s.defaultAction})`);
+  }
+  return lines.join('\n');
+}
