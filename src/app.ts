@@ -64,6 +64,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     logger,
     consentWaitMs: config.consentWaitMs,
     maxBatchRecords: config.maxBatchRecords,
+    sessionTimeoutMs: config.sessionTimeoutMs,
     createTask: () => {
       const store = new StagedStore<ConsentState>();
       return {

@@ -5,7 +5,9 @@ const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 export const ConfigSchema = z.object({
   kafka: z.object({
-    brokers: z.array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port')).min(1, 'set KAFKA_BROKERS (host:port,…)'),
+    brokers: z
+      .array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port'), { error: 'required: set KAFKA_BROKERS (host:port,…)' })
+      .min(1, 'required: set KAFKA_BROKERS (host:port,…)'),
     clientId: z.string().default('consentgate'),
     ssl: z.boolean().default(false),
     sasl: z
@@ -17,7 +19,7 @@ export const ConfigSchema = z.object({
       .optional(),
   }),
   schemaRegistry: z.object({
-    url: z.url('set SCHEMA_REGISTRY_URL (e.g. http://127.0.0.1:8080/apis/ccompat/v7)'),
+    url: z.url({ error: 'required: set SCHEMA_REGISTRY_URL (e.g. http://127.0.0.1:8080/apis/ccompat/v7)' }),
     username: z.string().optional(),
     password: z.string().optional(),
   }),
@@ -31,6 +33,8 @@ export const ConfigSchema = z.object({
   maxBatchRecords: z.number().int().positive().default(2000),
   /** 32-byte hex secret for pseudonyms (HMAC) and field encryption (AES-256-GCM); required by such field rules. */
   fieldKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
+  /** Consumer session timeout: how soon a crashed instance's partitions move to another. */
+  sessionTimeoutMs: z.number().int().min(6000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -53,6 +57,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_TOPIC_PREFIX !== undefined) out.topicPrefix = env.CONSENTGATE_TOPIC_PREFIX;
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
+  if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   return out;
 }

@@ -1,6 +1,7 @@
 import {
   AssignerProtocol,
   Kafka,
+  Partitioners,
   logLevel as KafkaLogLevel,
   type Admin,
   type Consumer,
@@ -51,7 +52,10 @@ function kafkaLogCreator(logger: Logger) {
   return () => ({ level, log: entry }: LogEntry) => {
     const { message, ...extra } = entry;
     const fields = { namespace: entry.namespace, error: extra.error, groupId: extra.groupId, topic: extra.topic };
-    if (level === KafkaLogLevel.ERROR) log.error(fields, message);
+    // kafkajs logs these retriable answers as errors although it retries them; they are routine after a commit.
+    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading/i.test(`${message} ${String(extra.error ?? '')}`);
+    if (routine) log.debug(fields, message);
+    else if (level === KafkaLogLevel.ERROR) log.error(fields, message);
     else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
     else if (level === KafkaLogLevel.INFO) log.debug(fields, message);
   };
@@ -121,18 +125,37 @@ export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<{ c
       updated.push(spec.name);
     }
   }
+  // Answer only once every new partition has a leader that serves offsets.
+  for (const s of toCreate) await topicOffsets(admin, s.name);
   return { created: toCreate.map((s) => s.name), updated };
 }
 
-/** Next offset per partition at the end of the log (the high watermark). */
-export async function endOffsets(admin: Admin, topic: string): Promise<Map<number, bigint>> {
-  const offsets = await admin.fetchTopicOffsets(topic);
-  return new Map(offsets.map((o) => [o.partition, BigInt(o.high)]));
+/**
+ * Retries a metadata-sensitive admin call while the cluster settles (a topic just created, a leader moving):
+ * kafkajs surfaces those retriable protocol errors once its own retries run out.
+ */
+export async function settled<T>(fn: () => Promise<T>, attempts = 30): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (err) {
+      const e = err as { retriable?: boolean; type?: string; name?: string };
+      const retriable = e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || /LEADER|UNKNOWN_TOPIC|NOT_COORDINATOR|COORDINATOR/.test(e.type ?? '');
+      if (!retriable || i >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, Math.min(1000, 50 * i)));
+    }
+  }
+}
+
+/** Low and high watermark per partition. */
+export async function topicOffsets(admin: Admin, topic: string): Promise<Map<number, { low: bigint; high: bigint }>> {
+  const offsets = await settled(() => admin.fetchTopicOffsets(topic));
+  return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
 }
 
 /** Committed offsets of a consumer group for the given topics (partitions with none are absent). */
 export async function committedOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, bigint>> {
-  const res = await admin.fetchOffsets({ groupId, topics });
+  const res = await settled(() => admin.fetchOffsets({ groupId, topics }));
   const out = new Map<string, bigint>();
   for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
   return out;
@@ -147,7 +170,12 @@ export class TaskProducer {
 
   /** Connecting runs InitProducerId: completes or aborts the previous owner's open transaction and fences it. */
   static async open(kafka: Kafka, transactionalId: string): Promise<TaskProducer> {
-    const producer = kafka.producer({ transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000 });
+    // Short retries: right after a commit the coordinator answers CONCURRENT_TRANSACTIONS until its markers are written.
+    const producer = kafka.producer({
+      transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 30 },
+    });
     await producer.connect();
     return new TaskProducer(producer, transactionalId);
   }
@@ -225,7 +253,7 @@ export type { Admin, Consumer, Kafka };
 
 /** A plain idempotent producer (acks=all) for sources, the demo and tests. */
 export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRecord[]): Promise<void>; close(): Promise<void> }> {
-  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5 });
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
   await producer.connect();
   return {
     async send(records) {

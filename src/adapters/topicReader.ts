@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import type { InRecord } from './kafka.ts';
+import { topicOffsets, type InRecord } from './kafka.ts';
 
 /**
  * Reads every committed record of `topic` from the beginning up to the end offsets observed at the start
@@ -9,9 +9,10 @@ import type { InRecord } from './kafka.ts';
 export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<InRecord[]> {
   const admin = kafka.admin();
   await admin.connect();
-  const ends = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.high)]));
-  const starts = new Map((await admin.fetchTopicOffsets(topic)).map((o) => [o.partition, BigInt(o.low)]));
+  const offsets = await topicOffsets(admin, topic);
   await admin.disconnect();
+  const ends = new Map([...offsets].map(([p, o]) => [p, o.high]));
+  const starts = new Map([...offsets].map(([p, o]) => [p, o.low]));
   const remaining = new Set([...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p));
   const out: InRecord[] = [];
   if (remaining.size === 0) return out;

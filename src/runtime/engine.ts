@@ -1,6 +1,6 @@
 import { EventEmitter } from 'node:events';
 import type { Admin, Consumer, InRecord, Kafka, TaskProducer } from '../adapters/kafka.ts';
-import { TaskProducer as TaskProducerImpl, committedOffsets, coPartitionedAssigner } from '../adapters/kafka.ts';
+import { TaskProducer as TaskProducerImpl, committedOffsets, coPartitionedAssigner, topicOffsets } from '../adapters/kafka.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { Serde, SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -65,7 +65,7 @@ export class Engine extends EventEmitter {
     this.probe = new EndOffsetsProbe(async () => {
       const out = new Map<string, bigint>();
       for (const t of this.tableTopics) {
-        for (const o2 of await this.o.admin.fetchTopicOffsets(t)) out.set(`${t}:${o2.partition}`, BigInt(o2.high));
+        for (const [p, o2] of await topicOffsets(this.o.admin, t)) out.set(`${t}:${p}`, o2.high);
       }
       return out;
     });
@@ -195,9 +195,9 @@ export class Engine extends EventEmitter {
     const changelogEnds = new Map<string, bigint>();
     const changelogStarts = new Map<string, bigint>();
     for (const t of this.changelogTopics) {
-      const o = (await this.o.admin.fetchTopicOffsets(t)).find((x) => x.partition === p);
-      changelogEnds.set(t, BigInt(o?.high ?? '0'));
-      changelogStarts.set(t, BigInt(o?.low ?? '0'));
+      const o = (await topicOffsets(this.o.admin, t)).get(p);
+      changelogEnds.set(t, o?.high ?? 0n);
+      changelogStarts.set(t, o?.low ?? 0n);
     }
     return { inputs, changelogEnds, changelogStarts };
   }

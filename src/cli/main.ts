@@ -1,0 +1,114 @@
+import { parseArgs } from 'node:util';
+import { resolve } from 'node:path';
+import { createKafka } from '../adapters/kafka.ts';
+import { createLogger } from '../adapters/logger.ts';
+import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT } from '../app.ts';
+import { ConfigSchema, loadConfig, type Config } from '../config.ts';
+import { describeTopology, loadPolicy, loadTopology } from '../runtime/topology.ts';
+import { runDemo } from '../demo/demo.ts';
+import { devDown, devUp } from './devStack.ts';
+
+const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
+
+Usage: consentgate <command> [--config FILE]
+
+Commands:
+  dev up          start a local Apache Kafka (KRaft) and Apicurio schema registry in the background,
+                  fetching their jars from Maven Central on first use; prints KAFKA_BROKERS=… and
+                  SCHEMA_REGISTRY_URL=… lines (eval "$(consentgate dev up)")
+  dev down        stop them and delete their data
+  topics apply    create missing topics and align topic configs with topologies/ (idempotent)
+  describe        print the topology graph, topics, stores and the consent policy
+  run             run the pipeline against the configured cluster until SIGTERM/SIGINT
+  demo            run the whole pipeline on synthetic contact-centre traffic and print a summary
+                  (starts a local stack unless KAFKA_BROKERS is set)
+
+Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
+  KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL,
+  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), CONSENTGATE_CONSENT_WAIT_MS (default 500),
+  LOG_LEVEL (default info). A bad configuration fails at start and lists every problem.
+`;
+
+function fail(message: string, code = 2): never {
+  console.error(message);
+  process.exit(code);
+}
+
+function config(file: string | undefined): Config {
+  const r = loadConfig({ file });
+  if (!r.ok) fail(`invalid configuration:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+  return r.config;
+}
+
+async function topicsApply(cfg: Config): Promise<void> {
+  const { topology } = loadDefinitions(cfg);
+  const kafka = createKafka(cfg.kafka, createLogger(cfg.logLevel));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const r = await applyTopology(admin, topology);
+    for (const t of topology.topics.values()) {
+      const what = r.created.includes(t.name) ? 'created' : r.updated.includes(t.name) ? 'updated' : 'unchanged';
+      console.log(`${what.padEnd(9)} ${t.name} (${t.partitions} partitions)`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+function describe(): void {
+  const base = ConfigSchema.shape;
+  const prefix = process.env.CONSENTGATE_TOPIC_PREFIX ?? '';
+  const topology = loadTopology(resolve(PROJECT_ROOT, base.topologyFile.parse(undefined)), prefix);
+  console.log(describeTopology(topology, loadPolicy(resolve(PROJECT_ROOT, base.policyFile.parse(undefined)), topology)));
+}
+
+async function run(cfg: Config): Promise<void> {
+  const logger = createLogger(cfg.logLevel);
+  const pipeline = await createPipeline(cfg, logger);
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down: finishing in-flight transactions');
+    await pipeline.stop();
+    logger.info(pipeline.engine.metrics, 'stopped');
+    process.exit(code);
+  };
+  pipeline.engine.on('error', () => void stop(1));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  await pipeline.engine.start();
+  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version }, 'pipeline running');
+  setInterval(() => logger.info(pipeline.engine.metrics, 'progress'), 30_000).unref();
+}
+
+async function main(): Promise<void> {
+  const { values, positionals } = parseArgs({
+    allowPositionals: true,
+    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  const [cmd, sub] = positionals;
+  if (values.help || !cmd) {
+    console.log(HELP);
+    return;
+  }
+  switch (`${cmd}${sub ? ' ' + sub : ''}`) {
+    case 'dev up':
+      return devUp();
+    case 'dev down':
+      return devDown();
+    case 'topics apply':
+      return topicsApply(config(values.config));
+    case 'describe':
+      return describe();
+    case 'run':
+      return run(config(values.config));
+    case 'demo':
+      return runDemo();
+    default:
+      fail(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
+  }
+}
+
+main().catch((err: Error & { code?: string }) => fail(`consentgate: ${err.code ? `[${err.code}] ` : ''}${err.message}`, 1));

@@ -1,0 +1,112 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { createKafka, openProducer, type InRecord, type OutRecord } from '../../src/adapters/kafka.ts';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { readTopic } from '../../src/adapters/topicReader.ts';
+import { applyTopology, createPipeline, type Pipeline } from '../../src/app.ts';
+import { loadConfig, type Config } from '../../src/config.ts';
+import type { ConsentEvent, ConversationRecord, Purpose, Channel } from '../../src/domain/types.ts';
+
+export const FIELD_KEY = 'a1'.repeat(32);
+
+/** Config for one test: the shared broker and registry, and a topic prefix of its own. */
+export function testConfig(prefix = `t${randomUUID().slice(0, 8)}.`, extra: Record<string, string> = {}): Config {
+  const r = loadConfig({
+    env: {
+      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+      SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
+      CONSENTGATE_TOPIC_PREFIX: prefix,
+      CONSENTGATE_FIELD_KEY: FIELD_KEY,
+      CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
+      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+      ...extra,
+    },
+  });
+  if (!r.ok) throw new Error(`test config: ${r.problems.join('; ')} (run through npm test, which starts the stack)`);
+  return r.config;
+}
+
+export async function waitFor(what: string, cond: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await cond()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Starts a pipeline on fresh topics and waits until its tasks run. */
+export async function startPipeline(config: Config): Promise<Pipeline> {
+  const p = await createPipeline(config, createLogger(config.logLevel));
+  await applyTopology(p.admin, p.topology);
+  await p.engine.start();
+  await waitFor('tasks running', () => p.engine.ready, 60_000);
+  return p;
+}
+
+export type Producer = Awaited<ReturnType<typeof openProducer>>;
+
+/** Test-side client: produces encoded inputs and reads decoded outputs of a pipeline's topics. */
+export class TopicClient {
+  private constructor(readonly pipeline: Pipeline, private readonly producer: Producer) {}
+
+  static async open(pipeline: Pipeline): Promise<TopicClient> {
+    return new TopicClient(pipeline, await openProducer(pipeline.kafka));
+  }
+
+  name(logical: string): string {
+    return this.pipeline.topology.topic(logical).name;
+  }
+
+  async consent(customerId: string, purposes: Partial<Record<Purpose, boolean>>, opts: { capturedAt?: number; channel?: Channel | null } = {}): Promise<ConsentEvent> {
+    const e: ConsentEvent = {
+      eventId: randomUUID(),
+      customerId,
+      capturedAt: opts.capturedAt ?? Date.now(),
+      source: 'WEB',
+      purposes: Object.entries(purposes).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel: opts.channel ?? null })),
+    };
+    await this.send([{ topic: this.name('consent.events'), key: customerId, value: this.pipeline.serdes.forTopic('consent.events').encode(e) }]);
+    return e;
+  }
+
+  async record(customerId: string | null, overrides: Partial<ConversationRecord> = {}, topic = 'genesys.conversations'): Promise<ConversationRecord> {
+    const r = conversation(customerId, overrides);
+    const value = topic === 'genesys.exports'
+      ? this.pipeline.serdes.forTopic('genesys.exports').encode({ ...r, exportJobId: 'job-1', exportVersion: 3 })
+      : this.pipeline.serdes.forTopic(topic).encode(r);
+    await this.send([{ topic: this.name(topic), key: customerId ?? r.conversationId, value }]);
+    return r;
+  }
+
+  send(records: OutRecord[]): Promise<void> {
+    return this.producer.send(records);
+  }
+
+  async read<T>(logical: string): Promise<{ raw: InRecord; value: T }[]> {
+    const rs = await readTopic(this.pipeline.kafka, this.name(logical));
+    return Promise.all(rs.map(async (raw) => ({ raw, value: (await this.pipeline.serdes.forTopic(logical).decode(raw.value)) as T })));
+  }
+
+  async close(): Promise<void> {
+    await this.producer.close();
+  }
+}
+
+export function conversation(customerId: string | null, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
+  return {
+    recordId: randomUUID(),
+    conversationId: `conv-${randomBytes(4).toString('hex')}`,
+    customerId,
+    channel: 'VOICE',
+    occurredAt: Date.now(),
+    kind: 'segment',
+    participants: [{ participantId: 'p1', purpose: 'customer', name: 'Ann Example', address: 'tel:+15550001', userId: null }],
+    ani: '+15550001',
+    dnis: '+18005550100',
+    attributes: { email: 'ann@example.com' },
+    transcript: 'I would like to cancel my order',
+    ...overrides,
+  };
+}
+
+export { createKafka };

@@ -1,0 +1,65 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
+import { applyConsentEvent } from '../../src/domain/consentState.ts';
+import { reduceForSink, type SinkRecord } from '../../src/domain/fieldRules.ts';
+import { evaluate, type SinkPolicy } from '../../src/domain/policy.ts';
+import type { ConsentState } from '../../src/domain/types.ts';
+
+const crm: SinkPolicy = { name: 'crm', requires: ['MARKETING'], defaultAction: 'drop', fields: { ani: 'keep', 'participants.name': 'pseudonymize', 'participants.address': 'encrypt' } };
+const both: SinkPolicy = { name: 'both', requires: ['MARKETING', 'ANALYTICS'], defaultAction: 'keep', fields: {} };
+
+function state(grants: Record<string, boolean>, channel: 'VOICE' | null = null): ConsentState {
+  return applyConsentEvent(undefined, {
+    eventId: 'e', customerId: 'c1', capturedAt: 5, source: 'API',
+    purposes: Object.entries(grants).map(([p, g]) => ({ purpose: p as 'MARKETING', granted: g, channel })),
+  }, 1).state!;
+}
+
+describe('policy evaluation', () => {
+  const cases: { name: string; sink: SinkPolicy; customerId: string | null; st?: ConsentState; expect: string }[] = [
+    { name: 'no subject', sink: crm, customerId: null, expect: 'block:NO_SUBJECT' },
+    { name: 'empty subject', sink: crm, customerId: '', expect: 'block:NO_SUBJECT' },
+    { name: 'unknown customer', sink: crm, customerId: 'c1', expect: 'block:CONSENT_UNKNOWN' },
+    { name: 'granted', sink: crm, customerId: 'c1', st: state({ MARKETING: true }), expect: 'forward' },
+    { name: 'withdrawn', sink: crm, customerId: 'c1', st: state({ MARKETING: false }), expect: 'block:CONSENT_WITHDRAWN' },
+    { name: 'purpose never stated', sink: crm, customerId: 'c1', st: state({ ANALYTICS: true }), expect: 'block:CONSENT_UNKNOWN' },
+    { name: 'all required granted', sink: both, customerId: 'c1', st: state({ MARKETING: true, ANALYTICS: true }), expect: 'forward' },
+    { name: 'one of two withdrawn', sink: both, customerId: 'c1', st: state({ MARKETING: true, ANALYTICS: false }), expect: 'block:CONSENT_WITHDRAWN' },
+    { name: 'channel override for another channel does not apply', sink: crm, customerId: 'c1', st: state({ MARKETING: true }, 'VOICE'), expect: 'block:CONSENT_UNKNOWN' },
+  ];
+  for (const c of cases) {
+    it(c.name, () => {
+      const v = evaluate(c.sink, { customerId: c.customerId, channel: 'CHAT' }, c.st);
+      assert.equal(v.kind === 'forward' ? 'forward' : `block:${v.reason}`, c.expect);
+    });
+  }
+
+  it('reports the version of the consent that allowed a record', () => {
+    const v = evaluate(crm, { customerId: 'c1', channel: 'VOICE' }, state({ MARKETING: true }));
+    assert.deepEqual(v, { kind: 'forward', consentVersion: 1 });
+  });
+});
+
+describe('field rules', () => {
+  const t = createFieldTransforms('00'.repeat(32));
+  const rec: SinkRecord = {
+    recordId: 'r', conversationId: 'c', customerId: 'c1', channel: 'VOICE', occurredAt: 1, kind: 'segment',
+    participants: [{ participantId: 'p', purpose: 'customer', name: 'Ann', address: 'tel:+1555', userId: null }],
+    ani: '+1555', dnis: '+1800', attributes: { email: 'a@b.c' }, transcript: 'secret', exportJobId: null, exportVersion: null,
+  };
+
+  it('keeps, drops, pseudonymizes and encrypts per field; unlisted fields get the default', () => {
+    const out = reduceForSink(rec, crm, t);
+    assert.equal(out.ani, '+1555');
+    assert.equal(out.dnis, null);
+    assert.equal(out.transcript, null);
+    assert.deepEqual(out.attributes, {});
+    assert.match(out.participants[0]!.name!, /^psn:/);
+    assert.equal(out.participants[0]!.name, reduceForSink(rec, crm, t).participants[0]!.name, 'pseudonyms are stable');
+    assert.match(out.participants[0]!.address!, /^enc:v1:/);
+    assert.ok(!out.participants[0]!.address!.includes('1555'));
+    assert.equal(out.recordId, 'r');
+    assert.equal(rec.transcript, 'secret', 'the input is not mutated');
+  });
+});
