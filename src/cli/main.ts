@@ -5,7 +5,7 @@ import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT } from '../app.ts';
 import { ConfigSchema, loadConfig, type Config } from '../config.ts';
 import { describeTopology, loadPolicy, loadTopology } from '../runtime/topology.ts';
-import { runDemo } from '../demo/demo.ts';
+import { runDemo } from './demo.ts';
 import { devDown, devUp } from './devStack.ts';
 
 const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka

@@ -9,7 +9,7 @@ import { applyTopology, createPipeline } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { Decision } from '../domain/types.ts';
 import { startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
-import { consentEvent, conversationRecord, initialGrants, seeded } from './traffic.ts';
+import { consentEvent, conversationRecord, initialGrants, seeded } from '../demo/traffic.ts';
 
 const CUSTOMERS = Number(process.env.DEMO_CUSTOMERS ?? 200);
 const RECORDS = Number(process.env.DEMO_RECORDS ?? 4000);
