@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ensureKafkaLibs, ensureRegistryDist } from './maven.ts';
 import { findJava } from './java.ts';
@@ -78,10 +78,13 @@ async function startKafka(dir: string, detached: boolean, log: (m: string) => vo
   const log4j = join(dir, 'log4j2.yaml');
   writeFileSync(log4j, LOG4J2);
   const cp = ['-cp', `${libs}/*`, `-Dlog4j2.configurationFile=${log4j}`];
-  const clusterId = randomBytes(16).toString('base64url');
+  // 16 random bytes as base64url; one starting with '-' would be read as an option by the storage tool.
+  let clusterId = randomBytes(16).toString('base64url');
+  while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
   const logFile = join(dir, 'kafka.log');
   const format = startService(java, [...cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { cwd: dir, logFile, detached: false });
   await waitUntil('kafka storage format', async () => !isAlive(format), { timeoutMs: 60_000, alive: () => true, logFile });
+  if (!existsSync(join(dataDir, 'meta.properties'))) throw new Error(`formatting Kafka storage failed; see ${logFile}`);
   const pid = startService(java, ['-Xms256m', '-Xmx1g', ...JVM_FLAGS, ...cp, 'kafka.Kafka', props], { cwd: dir, logFile, detached });
   return { pid, port, logFile };
 }
