@@ -3,17 +3,11 @@
 //  (b) the enforcement pipeline with exactly-once: N records in → N×3 decisions committed;
 //  (c) opt-out propagation: revocation acknowledged → first record of that customer blocked, p50/p99.
 // It prints figures; it asserts nothing.
-import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
 import { openProducer, type OutRecord } from '../src/adapters/kafka.ts';
-import { createLogger } from '../src/adapters/logger.ts';
-import { applyTopology, createPipeline } from '../src/app.ts';
-import { loadConfig } from '../src/config.ts';
 import type { Decision } from '../src/domain/types.ts';
 import { conversationRecord, seeded } from '../src/demo/traffic.ts';
-import { startLocalStack, stopLocalStack, type LocalStack } from '../src/devstack/localStack.ts';
+import { startEphemeralPipeline } from '../src/cli/ephemeralPipeline.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const CUSTOMERS = 1000;
@@ -22,25 +16,12 @@ const OPT_OUTS = Number(process.env.BENCH_OPT_OUTS ?? 200);
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
 
-let stack: LocalStack | undefined;
-const env = { ...process.env };
-if (!env.KAFKA_BROKERS) {
-  stack = await startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'consentgate-bench-')), detached: false, log: console.log });
-  env.KAFKA_BROKERS = stack.brokers;
-  env.SCHEMA_REGISTRY_URL = stack.registryUrl;
-}
-env.CONSENTGATE_TOPIC_PREFIX = `bench-${randomUUID().slice(0, 8)}.`;
-env.CONSENTGATE_FIELD_KEY ??= randomBytes(32).toString('hex');
-env.LOG_LEVEL ??= 'warn';
-const cfg = loadConfig({ env });
-if (!cfg.ok) throw new Error(cfg.problems.join('\n'));
-const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel));
+const { pipeline, config, stop } = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log });
 const { kafka, topology, serdes, admin, engine } = pipeline;
-await applyTopology(admin, topology);
 const name = (l: string) => topology.topic(l).name;
 const partitions = topology.topic('genesys.conversations').partitions;
 
-console.log(`bench: N=${N} records, ${CUSTOMERS} customers, ${partitions} partitions, Kafka at ${env.KAFKA_BROKERS}`);
+console.log(`bench: N=${N} records, ${CUSTOMERS} customers, ${partitions} partitions, Kafka at ${config.kafka.brokers.join(',')}`);
 const rand = seeded(7);
 const customers = Array.from({ length: CUSTOMERS }, (_, i) => `bc-${i}`);
 const conv = serdes.forTopic('genesys.conversations');
@@ -67,7 +48,7 @@ async function produceAll(topic: string): Promise<number> {
 }
 
 // (a) raw round trip: the same records through a plain topic and a plain read_committed consumer.
-const rawTopic = `${cfg.config.topicPrefix}raw`;
+const rawTopic = `${config.topicPrefix}raw`;
 await admin.createTopics({ topics: [{ topic: rawTopic, numPartitions: partitions }] });
 const rawStart = performance.now();
 const rawProduceMs = await produceAll(rawTopic);
@@ -141,8 +122,7 @@ background = false;
 await bg;
 await watcher.disconnect();
 await producer.close();
-await pipeline.stop();
-if (stack) await stopLocalStack(stack);
+await stop();
 
 const rawRate = rate(N, rawMs);
 const pipeRate = rate(N, pipeMs);

@@ -5,6 +5,7 @@ import {
   logLevel as KafkaLogLevel,
   type Admin,
   type Consumer,
+  type KafkaMessage,
   type LogEntry,
   type PartitionAssigner,
   type Producer,
@@ -140,7 +141,7 @@ export async function settled<T>(fn: () => Promise<T>, attempts = 30): Promise<T
       return await fn();
     } catch (err) {
       const e = err as { retriable?: boolean; type?: string; name?: string };
-      const retriable = e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || /LEADER|UNKNOWN_TOPIC|NOT_COORDINATOR|COORDINATOR/.test(e.type ?? '');
+      const retriable = e.retriable === true || e.name === 'KafkaJSNumberOfRetriesExceeded' || /LEADER|UNKNOWN_TOPIC|COORDINATOR/.test(e.type ?? '');
       if (!retriable || i >= attempts) throw err;
       await new Promise((r) => setTimeout(r, Math.min(1000, 50 * i)));
     }
@@ -159,6 +160,30 @@ export async function committedOffsets(admin: Admin, groupId: string, topics: st
   const out = new Map<string, bigint>();
   for (const t of res) for (const p of t.partitions) if (p.offset !== '-1') out.set(`${t.topic}:${p.partition}`, BigInt(p.offset));
   return out;
+}
+
+/** Groups records by topic, in the shape kafkajs' sendBatch takes. */
+function topicMessages(records: OutRecord[]) {
+  const byTopic = new Map<string, OutRecord[]>();
+  for (const r of records) {
+    const list = byTopic.get(r.topic);
+    if (list) list.push(r);
+    else byTopic.set(r.topic, [r]);
+  }
+  return [...byTopic].map(([topic, rs]) => ({
+    topic,
+    messages: rs.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
+  }));
+}
+
+/** Maps a fetched kafkajs message to an InRecord (headers as single Buffers). */
+export function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
+  const headers: Record<string, Buffer> = {};
+  for (const [k, v] of Object.entries(m.headers ?? {})) {
+    const first = Array.isArray(v) ? v[0] : v;
+    if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first));
+  }
+  return { topic, partition, offset: m.offset, timestamp: m.timestamp, key: m.key ?? null, value: m.value ?? null, headers };
 }
 
 /**
@@ -184,20 +209,7 @@ export class TaskProducer {
   async commit(records: OutRecord[], groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     const tx = await this.producer.transaction();
     try {
-      const byTopic = new Map<string, OutRecord[]>();
-      for (const r of records) {
-        const list = byTopic.get(r.topic);
-        if (list) list.push(r);
-        else byTopic.set(r.topic, [r]);
-      }
-      if (byTopic.size) {
-        await tx.sendBatch({
-          topicMessages: [...byTopic].map(([topic, rs]) => ({
-            topic,
-            messages: rs.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
-          })),
-        });
-      }
+      if (records.length) await tx.sendBatch({ topicMessages: topicMessages(records) });
       if (offsets.length) {
         const topics = new Map<string, { partition: number; offset: string }[]>();
         for (const o of offsets) {
@@ -257,15 +269,7 @@ export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRec
   await producer.connect();
   return {
     async send(records) {
-      const byTopic = new Map<string, OutRecord[]>();
-      for (const r of records) byTopic.set(r.topic, [...(byTopic.get(r.topic) ?? []), r]);
-      await producer.sendBatch({
-        acks: -1,
-        topicMessages: [...byTopic].map(([topic, rs]) => ({
-          topic,
-          messages: rs.map((r) => ({ key: r.key, value: r.value, partition: r.partition, headers: r.headers })),
-        })),
-      });
+      await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
     },
     close: () => producer.disconnect(),
   };

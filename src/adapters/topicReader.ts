@@ -1,6 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
-import { topicOffsets, type InRecord } from './kafka.ts';
+import { toInRecord, topicOffsets, type InRecord } from './kafka.ts';
 
 /**
  * Reads every committed record of `topic` from the beginning up to the end offsets observed at the start
@@ -33,9 +33,7 @@ export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?:
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
         if (BigInt(m.offset) >= ends.get(batch.partition)!) continue;
-        const headers: Record<string, Buffer> = {};
-        for (const [k, v] of Object.entries(m.headers ?? {})) if (v !== undefined) headers[k] = Buffer.isBuffer(v) ? v : Buffer.from(String(v));
-        out.push({ topic, partition: batch.partition, offset: m.offset, timestamp: m.timestamp, key: m.key ?? null, value: m.value ?? null, headers });
+        out.push(toInRecord(topic, batch.partition, m));
       }
     },
   });

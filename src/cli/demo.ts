@@ -1,14 +1,7 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { openProducer, type OutRecord } from '../adapters/kafka.ts';
-import { createLogger } from '../adapters/logger.ts';
 import { readTopic } from '../adapters/topicReader.ts';
-import { applyTopology, createPipeline } from '../app.ts';
-import { loadConfig } from '../config.ts';
 import type { Decision } from '../domain/types.ts';
-import { startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
+import { startEphemeralPipeline } from './ephemeralPipeline.ts';
 import { consentEvent, conversationRecord, initialGrants, seeded } from '../demo/traffic.ts';
 
 const CUSTOMERS = Number(process.env.DEMO_CUSTOMERS ?? 200);
@@ -21,25 +14,14 @@ const say = (msg: string) => console.log(msg);
  * opt-outs mid-stream, records without a subject, unknown customers and malformed bytes → summary.
  */
 export async function runDemo(): Promise<void> {
-  let stack: LocalStack | undefined;
-  const env = { ...process.env };
-  if (!env.KAFKA_BROKERS) {
-    say('starting a local Apache Kafka and schema registry (first run fetches jars from Maven Central)…');
-    stack = await startLocalStack({ dir: mkdtempSync(join(tmpdir(), 'consentgate-demo-')), detached: false, log: say });
-    env.KAFKA_BROKERS = stack.brokers;
-    env.SCHEMA_REGISTRY_URL = stack.registryUrl;
-    say(`  Kafka ${stack.versions.kafka} at ${stack.brokers}, ${stack.versions.registry} at ${stack.registryUrl}`);
-  }
-  env.CONSENTGATE_TOPIC_PREFIX ??= `demo-${Date.now()}.`;
-  env.CONSENTGATE_FIELD_KEY ??= randomBytes(32).toString('hex');
-  env.LOG_LEVEL ??= 'warn';
-  const cfg = loadConfig({ env });
-  if (!cfg.ok) throw new Error(`invalid configuration:\n${cfg.problems.join('\n')}`);
-  const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel));
+  const { pipeline, config, stop } = await startEphemeralPipeline({
+    name: 'demo',
+    topicPrefix: process.env.CONSENTGATE_TOPIC_PREFIX ?? `demo-${Date.now()}.`,
+    log: say,
+  });
   try {
     const { topology, serdes, engine, kafka } = pipeline;
-    await applyTopology(pipeline.admin, topology);
-    say(`topics applied with prefix "${cfg.config.topicPrefix}"; starting the pipeline`);
+    say(`topics applied with prefix "${config.topicPrefix}"; starting the pipeline`);
     await engine.start();
 
     const rand = seeded(42);
@@ -102,7 +84,6 @@ export async function runDemo(): Promise<void> {
     say(`dead-lettered: ${dlq.length} (malformed sent: ${malformed})`);
     for (const s of topology.sinks.values()) say(`${s.name}: ${(await readTopic(kafka, s.name)).length} records`);
   } finally {
-    await pipeline.stop();
-    if (stack) await stopLocalStack(stack);
+    await stop();
   }
 }

@@ -1,6 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { Admin, Consumer, InRecord, Kafka, TaskProducer } from '../adapters/kafka.ts';
-import { TaskProducer as TaskProducerImpl, committedOffsets, coPartitionedAssigner, topicOffsets } from '../adapters/kafka.ts';
+import { TaskProducer, committedOffsets, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { Serde, SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -52,6 +51,7 @@ export class Engine extends EventEmitter {
   private readonly inputTopics: string[];
   private readonly changelogTopics: string[];
   private readonly tableTopics: string[];
+  private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
   readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, unconfirmed: 0, assignedPartitions: [] };
   private stopping = false;
@@ -61,6 +61,7 @@ export class Engine extends EventEmitter {
     const sample = o.createTask(0);
     this.inputTopics = sample.processors.flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
     this.tableTopics = sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
+    this.streamTopics = this.inputTopics.filter((t) => !this.tableTopics.includes(t));
     this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
     this.probe = new EndOffsetsProbe(async () => {
       const out = new Map<string, bigint>();
@@ -101,29 +102,16 @@ export class Engine extends EventEmitter {
       eachBatch: async ({ batch }) => {
         const task = this.tasks.get(batch.partition);
         if (!task) return;
-        const records: InRecord[] = batch.messages.map((m) => ({
-          topic: batch.topic,
-          partition: batch.partition,
-          offset: m.offset,
-          timestamp: m.timestamp,
-          key: m.key ?? null,
-          value: m.value ?? null,
-          headers: normalizeHeaders(m.headers),
-        }));
-        task.enqueue(batch.topic, records);
+        task.enqueue(batch.topic, batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)));
         this.applyBackPressure(task);
       },
     });
   }
 
-  private streamTopicsOf(): string[] {
-    return this.inputTopics.filter((t) => !this.tableTopics.includes(t));
-  }
-
   private applyBackPressure(task: PartitionTask): void {
     const p = task.partition;
     const backlog = task.streamBacklog;
-    const topics = this.streamTopicsOf();
+    const topics = this.streamTopics;
     if (!this.paused.has(p) && backlog > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
       this.paused.add(p);
       this.consumer?.pause(topics.map((topic) => ({ topic, partitions: [p] })));
@@ -179,7 +167,7 @@ export class Engine extends EventEmitter {
     this.consumer?.resume(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
     void task
       .start(
-        () => TaskProducerImpl.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`),
+        () => TaskProducer.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`),
         () => this.startOffsets(p),
       )
       .catch((err) => this.onTaskFailed(p, task, err as Error));
@@ -228,15 +216,4 @@ export class Engine extends EventEmitter {
   get ready(): boolean {
     return this.tasks.size > 0 && [...this.tasks.values()].every((t) => t.isRunning);
   }
-}
-
-function normalizeHeaders(h: Record<string, unknown> | undefined): Record<string, Buffer> {
-  const out: Record<string, Buffer> = {};
-  if (!h) return out;
-  for (const [k, v] of Object.entries(h)) {
-    if (Buffer.isBuffer(v)) out[k] = v;
-    else if (typeof v === 'string') out[k] = Buffer.from(v);
-    else if (Array.isArray(v) && v.length) out[k] = Buffer.isBuffer(v[0]) ? (v[0] as Buffer) : Buffer.from(String(v[0]));
-  }
-  return out;
 }

@@ -69,13 +69,17 @@ export class PartitionTask {
   private wake?: () => void;
   private loop?: Promise<void>;
   private restoreTargets = new Map<string, bigint>();
-  private failures = 0;
+  private readonly tableTopics: string[];
+  private readonly streamTopics: string[];
 
   /** Changelog writes of the stores, staged with the current cycle's outputs. */
   private readonly changelogOut: OutRecord[] = [];
 
   constructor(private readonly d: TaskDeps) {
     for (const t of [...d.inputs.keys(), ...d.changelogs.keys()]) this.queues.set(t, []);
+    const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processor.role === role).map(([t]) => t);
+    this.tableTopics = byRole('table');
+    this.streamTopics = byRole('stream');
     for (const [topic, { store, serde }] of d.changelogs) {
       store.logTo((key, value) => this.changelogOut.push({ topic, key, value: serde.encode(value), partition: d.partition }));
     }
@@ -91,9 +95,7 @@ export class PartitionTask {
 
   /** Records queued for stream inputs, for back-pressure. */
   get streamBacklog(): number {
-    let n = 0;
-    for (const [t, input] of this.d.inputs) if (input.processor.role === 'stream') n += this.queues.get(t)!.length;
-    return n;
+    return this.streamTopics.reduce((n, t) => n + this.queues.get(t)!.length, 0);
   }
 
   /** Takes a fetched batch; records below the known position (re-deliveries after a rejoin) are dropped. */
@@ -101,9 +103,8 @@ export class PartitionTask {
     const q = this.queues.get(topic);
     if (!q || this.state === 'closed' || records.length === 0) return;
     const pos = this.position.get(topic);
-    const restoring = this.d.changelogs.has(topic);
     // Changelog records matter only while restoring; afterwards this task is their writer.
-    if (!restoring || this.state === 'restoring') {
+    if (!this.d.changelogs.has(topic) || this.state === 'restoring') {
       for (const r of records) if (pos === undefined || BigInt(r.offset) >= pos) q.push(r);
     }
     this.advance(topic, BigInt(records[records.length - 1]!.offset) + 1n);
@@ -205,54 +206,41 @@ export class PartitionTask {
     return false;
   }
 
-  private tableTopics(): string[] {
-    return [...this.d.inputs].filter(([, i]) => i.processor.role === 'table').map(([t]) => t);
-  }
-
-  private streamTopics(): string[] {
-    return [...this.d.inputs].filter(([, i]) => i.processor.role === 'stream').map(([t]) => t);
-  }
-
   /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records. */
   private async cycle(): Promise<void> {
     const outputs: OutRecord[] = [];
     let deadLettered = 0;
+    /** Per topic, how many records from the front of its queue this cycle has processed. */
     const taken = new Map<string, number>();
-    const lastOffset = new Map<string, bigint>();
-    const self = this;
-    const baseCtx = {
-      partition: this.d.partition,
-      clock: this.d.clock,
-      emit: (r: OutRecord) => outputs.push(r),
-      deadLetter(input: InRecord, code: ErrorCode, reason: string, processor = 'runtime') {
-        deadLettered++;
-        outputs.push(self.deadLetterRecord(input, code, reason, processor));
-      },
-    };
 
     const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
       const q = this.queues.get(topic)!;
-      const from = taken.get(topic) ?? 0;
       const input = this.d.inputs.get(topic)!;
-      const ctx: ProcessorContext = { ...baseCtx, tablesCurrent, deadLetter: (i, c, r) => baseCtx.deadLetter(i, c, r, input.processor.name) };
-      for (let i = from; i < upTo; i++) {
+      const ctx: ProcessorContext = {
+        partition: this.d.partition,
+        clock: this.d.clock,
+        tablesCurrent,
+        emit: (r) => outputs.push(r),
+        deadLetter: (rec, code, reason) => {
+          deadLettered++;
+          outputs.push(this.deadLetterRecord(rec, code, reason, input.processor.name));
+        },
+      };
+      for (let i = taken.get(topic) ?? 0; i < upTo; i++) {
         const rec = q[i]!;
         let value: unknown;
         try {
           value = await input.serde.decode(rec.value);
         } catch (err) {
-          const code = err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED';
-          baseCtx.deadLetter(rec, code, (err as Error).message, input.processor.name);
-          lastOffset.set(topic, BigInt(rec.offset));
+          ctx.deadLetter(rec, err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED', (err as Error).message);
           continue;
         }
         input.processor.process(rec, value, ctx);
-        lastOffset.set(topic, BigInt(rec.offset));
       }
       taken.set(topic, upTo);
     };
 
-    const tables = this.tableTopics();
+    const tables = this.tableTopics;
     const applyTables = async () => {
       for (const t of tables) await processQueued(t, this.queues.get(t)!.length, true);
     };
@@ -262,7 +250,7 @@ export class PartitionTask {
     const takenAt = EndOffsetsProbe.now();
     const streamTake = new Map<string, number>();
     let budget = this.d.maxBatchRecords;
-    for (const t of this.streamTopics()) {
+    for (const t of this.streamTopics) {
       const n = Math.min(budget, this.queues.get(t)!.length);
       streamTake.set(t, n);
       budget -= n;
@@ -277,10 +265,10 @@ export class PartitionTask {
 
     const offsets: TopicPartitionOffset[] = [];
     for (const topic of this.d.inputs.keys()) {
-      const last = lastOffset.get(topic);
-      const drained = (taken.get(topic) ?? 0) === this.queues.get(topic)!.length;
+      const q = this.queues.get(topic)!;
+      const n = taken.get(topic) ?? 0;
       // A drained queue is done up to the consumer position, which also moves over transaction markers.
-      const next = drained ? this.position.get(topic) : last === undefined ? undefined : last + 1n;
+      const next = n === q.length ? this.position.get(topic) : n > 0 ? BigInt(q[n - 1]!.offset) + 1n : undefined;
       if (next !== undefined) offsets.push({ topic, partition: this.d.partition, offset: next.toString() });
     }
     outputs.push(...this.changelogOut.splice(0));
@@ -315,20 +303,19 @@ export class PartitionTask {
 
   private async commit(outputs: OutRecord[], offsets: TopicPartitionOffset[]): Promise<void> {
     const stores = [...this.d.changelogs.values()].map((c) => c.store);
-    for (;;) {
+    for (let attempt = 1; ; attempt++) {
       try {
         await this.producer!.commit(outputs, this.d.groupId, offsets);
         for (const s of stores) s.commit();
-        this.failures = 0;
         return;
       } catch (err) {
         const e = err as ConsentgateError;
-        if (!e.retriable || ++this.failures >= MAX_COMMIT_ATTEMPTS || this.state !== 'running') {
+        if (!e.retriable || attempt >= MAX_COMMIT_ATTEMPTS || this.state !== 'running') {
           for (const s of stores) s.rollback();
           throw err;
         }
-        this.d.logger.warn({ partition: this.d.partition, code: e.code, attempt: this.failures }, 'transaction failed; retrying');
-        await new Promise((r) => setTimeout(r, 100 * 2 ** this.failures));
+        this.d.logger.warn({ partition: this.d.partition, code: e.code, attempt }, 'transaction failed; retrying');
+        await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
       }
     }
   }

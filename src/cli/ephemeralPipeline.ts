@@ -1,0 +1,45 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createLogger } from '../adapters/logger.ts';
+import { applyTopology, createPipeline, type Pipeline } from '../app.ts';
+import { loadConfig, type Config } from '../config.ts';
+import { startLocalStack, stopLocalStack } from '../devstack/localStack.ts';
+
+/**
+ * A pipeline on topics of its own, for the demo and the bench: against KAFKA_BROKERS/SCHEMA_REGISTRY_URL when set,
+ * otherwise against a local stack started for this process; a random field key and warn-level logs unless set.
+ * `stop` stops the pipeline and whatever was started for it.
+ */
+export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void> }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, CONSENTGATE_TOPIC_PREFIX: opts.topicPrefix };
+  let stopStack = async () => {};
+  if (!env.KAFKA_BROKERS) {
+    opts.log('starting a local Apache Kafka and schema registry (first run fetches jars from Maven Central)…');
+    const stack = await startLocalStack({ dir: mkdtempSync(join(tmpdir(), `consentgate-${opts.name}-`)), detached: false, log: opts.log });
+    env.KAFKA_BROKERS = stack.brokers;
+    env.SCHEMA_REGISTRY_URL = stack.registryUrl;
+    opts.log(`  Kafka ${stack.versions.kafka} at ${stack.brokers}, ${stack.versions.registry} at ${stack.registryUrl}`);
+    stopStack = () => stopLocalStack(stack);
+  }
+  env.CONSENTGATE_FIELD_KEY ??= randomBytes(32).toString('hex');
+  env.LOG_LEVEL ??= 'warn';
+  try {
+    const cfg = loadConfig({ env });
+    if (!cfg.ok) throw new Error(`invalid configuration:\n${cfg.problems.join('\n')}`);
+    const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel));
+    await applyTopology(pipeline.admin, pipeline.topology);
+    return {
+      pipeline,
+      config: cfg.config,
+      async stop() {
+        await pipeline.stop();
+        await stopStack();
+      },
+    };
+  } catch (err) {
+    await stopStack();
+    throw err;
+  }
+}
