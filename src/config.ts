@@ -3,6 +3,18 @@ import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
+export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations'] as const;
+export type ConnectorName = (typeof CONNECTORS)[number];
+const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations'];
+
+export const DEFAULT_TOPICS = [
+  'v2.detail.events.conversation.{id}.customer.start',
+  'v2.detail.events.conversation.{id}.customer.end',
+  'v2.externalcontacts.contacts.{id}',
+  'v2.audits.entitytype.OAuthClient.entityid.{id}',
+  'v2.audits.entitytype.Integration.entityid.{id}',
+];
+
 export const ConfigSchema = z.object({
   kafka: z.object({
     brokers: z
@@ -36,6 +48,35 @@ export const ConfigSchema = z.object({
   /** Consumer session timeout: how soon a crashed instance's partitions move to another. */
   sessionTimeoutMs: z.number().int().min(6000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** Genesys Cloud: a region (mypurecloud.ie, usw2.pure.cloud, …) or a gateway base URL (the simulator). */
+  genesys: z
+    .object({
+      baseUrl: z.url().optional(),
+      region: z.string().min(1).optional(),
+      clientId: z.string().min(1, 'required: set GENESYS_CLIENT_ID'),
+      clientSecret: z.string().min(1, 'required: set GENESYS_CLIENT_SECRET'),
+      requestsPerMinute: z.number().int().positive().default(1500),
+      maxAttempts: z.number().int().positive().default(8),
+      rateLimitDeadlineMs: z.number().int().positive().default(300_000),
+      timeoutMs: z.number().int().positive().default(16_000),
+      /** Notification topics; `{id}` subscribes to every id, as EventBridge filters do. */
+      topics: z.array(z.string().min(1)).min(1).default(DEFAULT_TOPICS),
+      /** How far before a gap backfill looks for conversations that may have produced events during it. */
+      backfillLookbackMs: z.number().int().nonnegative().default(3_600_000),
+      /** How often OAuth clients and integrations are listed to catch changes no audit event reported. */
+      listingIntervalMs: z.number().int().positive().default(300_000),
+    })
+    .refine((g) => g.baseUrl || g.region, { message: 'set GENESYS_REGION (e.g. mypurecloud.ie) or GENESYS_BASE_URL' })
+    .optional(),
+  /** Which connectors `consentgate run` starts beside the pipeline. */
+  connectors: z.array(z.enum(CONNECTORS)).default([]),
+  /** HTTP intake (consent intake API, EventBridge API destination): listen address and optional bearer token. */
+  http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8088), token: z.string().min(16).optional() }).default({ host: '127.0.0.1', port: 8088 }),
+}).superRefine((c, ctx) => {
+  const needGenesys = c.connectors.filter((n) => GENESYS_CONNECTORS.includes(n));
+  if (needGenesys.length && !c.genesys) {
+    ctx.addIssue({ code: 'custom', path: ['genesys'], message: `connectors ${needGenesys.join(', ')} need Genesys credentials: set GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_REGION or GENESYS_BASE_URL` });
+  }
 });
 
 export type Config = z.infer<typeof ConfigSchema>;
@@ -59,6 +100,22 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
   if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  const genesys: Record<string, unknown> = {};
+  if (env.GENESYS_BASE_URL) genesys.baseUrl = env.GENESYS_BASE_URL;
+  if (env.GENESYS_REGION) genesys.region = env.GENESYS_REGION;
+  if (env.GENESYS_CLIENT_ID) genesys.clientId = env.GENESYS_CLIENT_ID;
+  if (env.GENESYS_CLIENT_SECRET) genesys.clientSecret = env.GENESYS_CLIENT_SECRET;
+  if (env.GENESYS_REQUESTS_PER_MINUTE) genesys.requestsPerMinute = Number(env.GENESYS_REQUESTS_PER_MINUTE);
+  if (env.GENESYS_TOPICS) genesys.topics = csv(env.GENESYS_TOPICS);
+  if (env.GENESYS_LISTING_INTERVAL_MS) genesys.listingIntervalMs = Number(env.GENESYS_LISTING_INTERVAL_MS);
+  if (env.GENESYS_BACKFILL_LOOKBACK_MS) genesys.backfillLookbackMs = Number(env.GENESYS_BACKFILL_LOOKBACK_MS);
+  if (Object.keys(genesys).length) out.genesys = genesys;
+  if (env.CONSENTGATE_CONNECTORS !== undefined) out.connectors = csv(env.CONSENTGATE_CONNECTORS);
+  const http: Record<string, unknown> = {};
+  if (env.CONSENTGATE_HTTP_HOST) http.host = env.CONSENTGATE_HTTP_HOST;
+  if (env.CONSENTGATE_HTTP_PORT) http.port = Number(env.CONSENTGATE_HTTP_PORT);
+  if (env.CONSENTGATE_INTAKE_TOKEN) http.token = env.CONSENTGATE_INTAKE_TOKEN;
+  if (Object.keys(http).length) out.http = http;
   return out;
 }
 

@@ -7,6 +7,9 @@ export const ERROR_CODES = [
   'KAFKA_UNAVAILABLE',
   'PRODUCER_FENCED',
   'TRANSACTION_FAILED',
+  'GENESYS_AUTH_FAILED',
+  'GENESYS_REJECTED',
+  'GENESYS_UNAVAILABLE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -274,3 +274,25 @@ export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRec
     close: () => producer.disconnect(),
   };
 }
+
+/**
+ * An at-least-once consumer for connectors: `handle` gets each fetched batch in offset order; its offsets are
+ * committed only after it resolves, so a crash replays what was not fully handled (handlers are idempotent).
+ */
+export async function consumeBatches(kafka: Kafka, o: { groupId: string; topic: string; fromBeginning?: boolean; handle(records: InRecord[]): Promise<void> }): Promise<{ stop(): Promise<void> }> {
+  const consumer = kafka.consumer({ groupId: o.groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
+  await consumer.connect();
+  await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
+  await consumer.run({
+    autoCommit: false,
+    eachBatchAutoResolve: false,
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale }) => {
+      if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      await o.handle(batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)));
+      resolveOffset(batch.lastOffset());
+      await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
+      await commitOffsetsIfNecessary();
+    },
+  });
+  return { stop: () => consumer.disconnect() };
+}

@@ -35,6 +35,7 @@ export async function registerSchemas(opts: { url: string; username?: string; pa
   const serdes = new Map<string, Serde>();
 
   for (const def of opts.topology.topics.values()) {
+    if (def.valueSchema === null) continue;
     const type = readSchema(opts.schemasDir, def.valueSchema);
     let id: number;
     try {

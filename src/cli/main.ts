@@ -5,8 +5,12 @@ import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT } from '../app.ts';
 import { ConfigSchema, loadConfig, type Config } from '../config.ts';
 import { describeTopology, loadPolicy, loadTopology } from '../runtime/topology.ts';
+import { startConnectors } from '../connectors/index.ts';
+import { systemClock } from '../app.ts';
 import { runDemo } from './demo.ts';
 import { devDown, devUp } from './devStack.ts';
+import { EXPORT_HELP, exportCommand } from './export.ts';
+import { simulateGenesys } from './simulate.ts';
 
 const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
 
@@ -19,14 +23,25 @@ Commands:
   dev down        stop them and delete their data
   topics apply    create missing topics and align topic configs with topologies/ (idempotent)
   describe        print the topology graph, topics, stores and the consent policy
-  run             run the pipeline against the configured cluster until SIGTERM/SIGINT
-  demo            run the whole pipeline on synthetic contact-centre traffic and print a summary
+  run             run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT
+  export          bulk-export Genesys conversation details of an interval to genesys.exports, resumable
+                  (consentgate export --help)
+  simulate genesys
+                  run a local Genesys Cloud simulator (OAuth, notifications WebSocket, REST, faults);
+                  prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=… (see --help)
+  demo            run the whole pipeline on simulated Genesys Cloud traffic and print a summary
                   (starts a local stack unless KAFKA_BROKERS is set)
 
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
   KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL,
   CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), CONSENTGATE_CONSENT_WAIT_MS (default 500),
-  LOG_LEVEL (default info). A bad configuration fails at start and lists every problem.
+  LOG_LEVEL (default info).
+  Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
+  GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
+  Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
+  consent-intake, writeback, integrations (default none); CONSENTGATE_HTTP_HOST/PORT (127.0.0.1:8088) and
+  CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
+  A bad configuration fails at start and lists every problem.
 `;
 
 function fail(message: string, code = 2): never {
@@ -66,11 +81,14 @@ function describe(): void {
 async function run(cfg: Config): Promise<void> {
   const logger = createLogger(cfg.logLevel);
   const pipeline = await createPipeline(cfg, logger);
+  await applyTopology(pipeline.admin, pipeline.topology);
+  let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
-    logger.info('shutting down: finishing in-flight transactions');
+    logger.info('shutting down: stopping connectors, finishing in-flight transactions');
+    await connectors?.stop();
     await pipeline.stop();
     logger.info(pipeline.engine.metrics, 'stopped');
     process.exit(code);
@@ -80,10 +98,23 @@ async function run(cfg: Config): Promise<void> {
   process.on('SIGINT', () => void stop(0));
   await pipeline.engine.start();
   logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version }, 'pipeline running');
-  setInterval(() => logger.info(pipeline.engine.metrics, 'progress'), 30_000).unref();
+  const { kafka, topology, serdes } = pipeline;
+  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger });
+  if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
+  setInterval(() => logger.info({ pipeline: pipeline.engine.metrics, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
 }
 
 async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  // Commands with options of their own parse the rest themselves.
+  if (argv[0] === 'simulate') {
+    if (argv[1] !== 'genesys') fail(`usage: consentgate simulate genesys [options] (consentgate simulate genesys --help)`);
+    return simulateGenesys(argv.slice(2));
+  }
+  if (argv[0] === 'export') {
+    if (argv.includes('--help') || argv.includes('-h')) return void console.log(EXPORT_HELP);
+    return exportCommand(argv.slice(1), config);
+  }
   const { values, positionals } = parseArgs({
     allowPositionals: true,
     options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
@@ -111,4 +142,4 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: Error & { code?: string }) => fail(`consentgate: ${err.code ? `[${err.code}] ` : ''}${err.message}`, 1));
+main().catch((err: Error & { code?: string; exitCode?: number }) => fail(`consentgate: ${err.code ? `[${err.code}] ` : ''}${err.message}`, err.exitCode ?? 1));

@@ -4,7 +4,8 @@ import { FIELD_ACTIONS, PERSONAL_FIELDS, type Policy } from '../domain/policy.ts
 import { PURPOSES } from '../domain/types.ts';
 
 const TopicSpec = z.object({
-  valueSchema: z.string(),
+  /** Avro schema in schemas/; null for a topic of raw JSON written by something else (an EventBridge bridge). */
+  valueSchema: z.string().nullable(),
   partitions: z.number().int().positive().optional(),
   config: z.record(z.string(), z.string()).default({}),
 });
@@ -22,6 +23,7 @@ const TopologyFile = z.object({
     outputs: z.array(z.string()),
   })),
   stores: z.record(z.string(), z.object({ changelog: z.string(), key: z.string(), value: z.string() })),
+  sources: z.array(z.object({ name: z.string(), doc: z.string().default(''), from: z.string(), outputs: z.array(z.string()) })).default([]),
   sinks: z.record(z.string(), z.string()),
   deadLetter: z.string(),
   decisions: z.string(),
@@ -43,7 +45,7 @@ export interface TopicDef {
   /** Name on the cluster: prefix + logical name. */
   name: string;
   partitions: number;
-  valueSchema: string;
+  valueSchema: string | null;
   config: Record<string, string>;
 }
 
@@ -54,6 +56,8 @@ export interface Topology {
   topics: Map<string, TopicDef>;
   processors: z.infer<typeof TopologyFile>['processors'];
   stores: z.infer<typeof TopologyFile>['stores'];
+  /** Source connectors (outside the task graph) and the topics they write. */
+  sources: z.infer<typeof TopologyFile>['sources'];
   /** Sink name → topic def. */
   sinks: Map<string, TopicDef>;
   /** Resolves a logical topic name; throws on a name the topology does not declare. */
@@ -93,6 +97,7 @@ export function loadTopology(file: string, prefix = ''): Topology {
   const referenced = [
     ...t.copartitioned.topics,
     ...t.processors.flatMap((p) => [...p.inputs, ...p.outputs]),
+    ...t.sources.flatMap((s) => s.outputs),
     ...Object.values(t.stores).map((s) => s.changelog),
     ...Object.values(t.sinks),
     t.deadLetter,
@@ -105,6 +110,7 @@ export function loadTopology(file: string, prefix = ''): Topology {
     topics,
     processors: t.processors,
     stores: t.stores,
+    sources: t.sources,
     sinks: new Map(Object.entries(t.sinks).map(([sink, logical]) => [sink, topic(logical)])),
     topic,
   };
@@ -129,7 +135,7 @@ export function describeTopology(t: Topology, policy: Policy): string {
   lines.push('Topics:');
   for (const d of t.topics.values()) {
     const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
-    lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema}  ${cfg}`);
+    lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema ?? 'raw JSON'}  ${cfg}`);
   }
   lines.push('', 'Stores:');
   for (const [name, s] of Object.entries(t.stores)) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}`);
@@ -139,6 +145,12 @@ export function describeTopology(t: Topology, policy: Policy): string {
     lines.push(`    <-- ${p.inputs.map((i) => t.topic(i).name).join(', ')}`);
     lines.push(`    --> ${p.outputs.map((o) => t.topic(o).name).join(', ')}`);
     if (p.doc) lines.push(`    ${p.doc}`);
+  }
+  lines.push('', 'Sources (connectors, started by `consentgate run` when configured):');
+  for (const src of t.sources) {
+    lines.push(`  Source: ${src.name}  <-- ${t.topics.has(src.from) ? t.topic(src.from).name : src.from}`);
+    lines.push(`    --> ${src.outputs.map((o) => t.topic(o).name).join(', ') || '(Genesys Cloud)'}`);
+    if (src.doc) lines.push(`    ${src.doc}`);
   }
   lines.push('', `Policy ${policy.version}:`);
   for (const s of policy.sinks) {

@@ -1,0 +1,113 @@
+import { GenesysClient } from '../adapters/genesys.ts';
+import { openProducer, type Kafka } from '../adapters/kafka.ts';
+import type { Logger } from '../adapters/logger.ts';
+import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
+import type { Config } from '../config.ts';
+import type { Clock } from '../domain/clock.ts';
+import type { Mapped } from '../domain/genesysEvents.ts';
+import type { ConsentEvent } from '../domain/types.ts';
+import type { Topology } from '../runtime/topology.ts';
+import { Checkpoints } from './checkpoints.ts';
+import { startEventBridgeTopic } from './eventBridgeTopic.ts';
+import { HttpIntake } from './httpIntake.ts';
+import { IntegrationWatcher } from './integrations.ts';
+import { NotificationsSource } from './notifications.ts';
+import { SourceSink } from './sink.ts';
+import { startWriteback } from './writeback.ts';
+
+export interface ConnectorDeps {
+  config: Config;
+  kafka: Kafka;
+  topology: Topology;
+  serdes: SerdeRegistry;
+  clock: Clock;
+  logger: Logger;
+}
+
+export interface Connectors {
+  sink: SourceSink;
+  genesys?: GenesysClient;
+  notifications?: NotificationsSource;
+  integrations?: IntegrationWatcher;
+  intake?: HttpIntake;
+  writeback?: Awaited<ReturnType<typeof startWriteback>>;
+  stats(): Record<string, unknown>;
+  stop(): Promise<void>;
+}
+
+export function genesysClient(config: Config, logger: Logger, clock: Clock): GenesysClient {
+  if (!config.genesys) throw new Error('Genesys is not configured: set GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_REGION or GENESYS_BASE_URL');
+  return new GenesysClient(config.genesys, logger.child({ component: 'genesys' }), () => clock.now());
+}
+
+/** Starts the connectors named in `config.connectors`, all writing through one validating sink. */
+export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
+  const { config, kafka, topology, serdes, clock } = d;
+  const on = new Set(config.connectors);
+  const logger = d.logger.child({ component: 'connectors' });
+  const producer = await openProducer(kafka);
+  const sink = new SourceSink({ sender: producer, topology, serdes, clock, logger });
+  const stops: (() => Promise<void>)[] = [];
+  const out: Connectors = {
+    sink,
+    stats: () => ({
+      sink: sink.stats,
+      genesys: out.genesys?.stats,
+      notifications: out.notifications?.stats,
+      integrations: out.integrations?.stats,
+      intake: out.intake?.stats,
+      writeback: out.writeback?.stats,
+    }),
+    async stop() {
+      sink.stop();
+      for (const s of stops.reverse()) await s().catch((err: Error) => logger.warn({ err: err.message }, 'connector stop failed'));
+      await producer.close().catch(() => {});
+    },
+  };
+  try {
+    if (on.has('notifications') || on.has('writeback') || on.has('integrations')) {
+      out.genesys = genesysClient(config, logger, clock);
+      await out.genesys.ensureLoggedIn();
+    }
+    let enrich: ((m: Mapped) => Promise<Mapped>) | undefined;
+    if (on.has('integrations')) {
+      const checkpoints = await Checkpoints.load(kafka, topology, serdes, clock);
+      out.integrations = new IntegrationWatcher({ genesys: out.genesys!, sink, checkpoints, checkpointSender: producer, clock, logger, intervalMs: config.genesys!.listingIntervalMs });
+      out.integrations.start();
+      enrich = out.integrations.enrich;
+      stops.push(() => out.integrations!.stop());
+    }
+    if (on.has('notifications')) {
+      const g = config.genesys!;
+      out.notifications = new NotificationsSource({ genesys: out.genesys!, sink, topics: g.topics, backfillLookbackMs: g.backfillLookbackMs, clock, logger, enrich });
+      await out.notifications.start();
+      stops.push(() => out.notifications!.stop());
+    }
+    if (on.has('consent-intake') || on.has('eventbridge-http')) {
+      out.intake = new HttpIntake({
+        ...config.http, sink, clock, logger, enrich,
+        consentIntake: on.has('consent-intake'),
+        eventBridge: on.has('eventbridge-http'),
+        health: () => ({ ok: true, connectors: [...on], stats: out.stats() }),
+      });
+      await out.intake.start();
+      logger.info({ url: out.intake.url }, 'HTTP intake listening');
+      stops.push(() => out.intake!.stop());
+    }
+    if (on.has('eventbridge-topic')) {
+      const c = await startEventBridgeTopic({ kafka, groupId: `${topology.applicationId}-eventbridge`, topic: topology.topic('genesys.eventbridge').name, sink, enrich });
+      stops.push(() => c.stop());
+    }
+    if (on.has('writeback')) {
+      const w = (out.writeback = await startWriteback({
+        kafka, groupId: `${topology.applicationId}-writeback`, topic: topology.topic('consent.events').name,
+        serde: serdes.forTopic<ConsentEvent>('consent.events'), genesys: out.genesys!, logger,
+      }));
+      stops.push(() => w.stop());
+    }
+  } catch (err) {
+    await out.stop();
+    throw err;
+  }
+  return out;
+}
