@@ -54,7 +54,9 @@ function kafkaLogCreator(logger: Logger) {
     const { message, ...extra } = entry;
     const fields = { namespace: entry.namespace, error: extra.error, groupId: extra.groupId, topic: extra.topic };
     // kafkajs logs these retriable answers as errors although it retries them; they are routine after a commit.
-    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading/i.test(`${message} ${String(extra.error ?? '')}`);
+    // So is a stale leader right after topic creation, and the retry limit TaskProducer sets on purpose (a failed
+    // transaction is aborted, so the limit cannot break exactly-once).
+    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the leader for that topic-partition|Limiting retries for the idempotent producer/i.test(`${message} ${String(extra.error ?? '')}`);
     if (routine) log.debug(fields, message);
     else if (level === KafkaLogLevel.ERROR) log.error(fields, message);
     else if (level === KafkaLogLevel.WARN) log.warn(fields, message);

@@ -1,89 +1,87 @@
-import { openProducer, type OutRecord } from '../adapters/kafka.ts';
+import { committedOffsets, topicOffsets } from '../adapters/kafka.ts';
+import { createLogger } from '../adapters/logger.ts';
 import { readTopic } from '../adapters/topicReader.ts';
+import { systemClock } from '../app.ts';
+import { startConnectors } from '../connectors/index.ts';
 import type { Decision } from '../domain/types.ts';
+import { GenesysSimulator } from '../simulator/index.ts';
 import { startEphemeralPipeline } from './ephemeralPipeline.ts';
-import { consentEvent, conversationRecord, initialGrants, seeded } from '../demo/traffic.ts';
 
 const CUSTOMERS = Number(process.env.DEMO_CUSTOMERS ?? 200);
-const RECORDS = Number(process.env.DEMO_RECORDS ?? 4000);
+const CONVERSATIONS = Number(process.env.DEMO_CONVERSATIONS ?? 1500);
+const CONSENT_CHANGES = Number(process.env.DEMO_CONSENT_CHANGES ?? 150);
 
 const say = (msg: string) => console.log(msg);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
- * `npm run demo`: local stack (unless KAFKA_BROKERS is set) → topics → pipeline → synthetic traffic with opt-ins,
- * opt-outs mid-stream, records without a subject, unknown customers and malformed bytes → summary.
+ * `npm run demo`: a local stack (unless KAFKA_BROKERS is set), a Genesys Cloud simulator as the source, the
+ * pipeline with the notifications, consent-intake, write-back and integrations connectors, seeded traffic (opt-ins,
+ * opt-outs mid-conversation, conversations without a known customer, a dropped socket, malformed events) and
+ * a summary of what reached which sink and why.
  */
 export async function runDemo(): Promise<void> {
+  const sim = await GenesysSimulator.start({ seed: 42 });
+  say(`Genesys Cloud simulator at ${sim.baseUrl} (seed 42)`);
   const { pipeline, config, stop } = await startEphemeralPipeline({
     name: 'demo',
     topicPrefix: process.env.CONSENTGATE_TOPIC_PREFIX ?? `demo-${Date.now()}.`,
     log: say,
+    env: {
+      GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret,
+      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations', CONSENTGATE_HTTP_PORT: '0',
+    },
   });
+  const { topology, serdes, engine, kafka, admin } = pipeline;
+  const connectors = await startConnectors({ config, kafka, topology, serdes, clock: systemClock, logger: createLogger(config.logLevel) });
   try {
-    const { topology, serdes, engine, kafka } = pipeline;
-    say(`topics applied with prefix "${config.topicPrefix}"; starting the pipeline`);
+    say(`topics applied with prefix "${config.topicPrefix}"; pipeline and connectors starting`);
     await engine.start();
+    say(`connectors: ${config.connectors.join(', ')}; consent intake at ${connectors.intake!.url}/v1/consent`);
 
-    const rand = seeded(42);
-    const producer = await openProducer(kafka);
-    const t = (l: string) => topology.topic(l).name;
-    const ce = serdes.forTopic('consent.events');
-    const cr = serdes.forTopic('genesys.conversations');
-    const customers = Array.from({ length: CUSTOMERS }, (_, i) => `cust-${i}`);
-    const base = Date.now();
-    await producer.send(customers.map((c, i) => ({ topic: t('consent.events'), key: c, value: ce.encode(consentEvent(rand, c, base + i, initialGrants(rand))) })));
-    say(`sent ${CUSTOMERS} initial consent events`);
-
-    const optedOut = new Set<string>();
-    let malformed = 0;
-    for (let i = 0; i < RECORDS; i += 100) {
-      const batch: OutRecord[] = [];
-      for (let j = i; j < Math.min(RECORDS, i + 100); j++) {
-        const roll = rand();
-        if (roll < 0.01) {
-          malformed++;
-          batch.push({ topic: t('genesys.conversations'), key: 'garbage', value: Buffer.from('{"not":"avro"}') });
-          continue;
-        }
-        const customer = roll < 0.05 ? null : roll < 0.08 ? `stranger-${j}` : customers[Math.floor(rand() * CUSTOMERS)]!;
-        batch.push({ topic: t('genesys.conversations'), key: customer ?? `anon-${j}`, value: cr.encode(conversationRecord(rand, j, customer, Date.now())) });
-      }
-      await producer.send(batch);
-      if (i === Math.floor(RECORDS / 2 / 100) * 100) {
-        // Mid-stream: a fifth of the customers withdraw marketing consent.
-        const outs = customers.filter(() => rand() < 0.2);
-        outs.forEach((c) => optedOut.add(c));
-        await producer.send(outs.map((c) => ({ topic: t('consent.events'), key: c, value: ce.encode(consentEvent(rand, c, Date.now(), { MARKETING: false })) })));
-        say(`${outs.length} customers opted out of MARKETING mid-stream`);
-      }
+    const traffic = sim.traffic({ seed: 42, customers: CUSTOMERS, conversations: CONVERSATIONS, consentChanges: CONSENT_CHANGES, perSecond: 800 });
+    await sleep(1000);
+    say('  the notification socket drops mid-stream (Genesys keeps nothing for it): the connector reconnects and backfills');
+    sim.faults.dropSockets();
+    while (connectors.notifications!.stats.connects < 2) await sleep(20);
+    sim.faults.malformed('{"topicName":"v2.detail.events.conversation.x.customer.start","eventBody":{"conversationId":"x"}}');
+    const summary = await traffic;
+    say(`  simulated ${summary.contactIds.length} customers (${summary.contactIdsWithoutConsent.length} never asked), ${summary.conversationIds.length} conversations (${summary.anonymousConversationIds.length} without a known customer), ${summary.consentChangeContactIds.length} consent changes in Genesys`);
+    const optOuts = summary.contactIds.slice(0, 20);
+    for (const customerId of optOuts) {
+      await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', body: JSON.stringify({ customerId, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] }) });
     }
-    await producer.close();
-    say(`sent ${RECORDS} conversation records (${malformed} malformed); waiting for the pipeline…`);
-    const total = CUSTOMERS + optedOut.size + RECORDS;
+    say(`  ${optOuts.length} customers opted out of MARKETING through the consent intake API`);
+    await connectors.notifications!.drained();
+
+    const inputs = [topology.topic('consent.events').name, topology.topic('genesys.conversations').name];
     const started = Date.now();
-    let lastReport = 0;
-    while (engine.metrics.processedRecords < total && Date.now() - started < 120_000) {
-      if (Date.now() - lastReport > 2000) {
-        say(`  processed ${engine.metrics.processedRecords}/${total}`);
-        lastReport = Date.now();
-      }
-      await new Promise((r) => setTimeout(r, 200));
+    for (let lag = Infinity; lag > 0 && Date.now() - started < 120_000; await sleep(500)) {
+      const committed = await committedOffsets(admin, engine.groupId, inputs);
+      lag = 0;
+      for (const t of inputs) for (const [p, o] of await topicOffsets(admin, t)) lag += Number(o.high - (committed.get(`${t}:${p}`) ?? 0n));
+      if (lag > 0) say(`  consumer lag ${lag}`);
     }
-    const seconds = (Date.now() - started) / 1000;
-    const decisions = await Promise.all((await readTopic(kafka, t('audit.decisions'))).map((r) => serdes.forTopic<Decision>('audit.decisions').decode(r.value)));
-    const dlq = await readTopic(kafka, t('dlq'));
-    const summary = new Map<string, number>();
+
+    const decisions = await Promise.all((await readTopic(kafka, topology.topic('audit.decisions').name)).map((r) => serdes.forTopic<Decision>('audit.decisions').decode(r.value)));
+    const counts = new Map<string, number>();
     for (const d of decisions) {
       const k = `${d.sink.padEnd(11)} ${d.outcome.padEnd(9)} ${d.reason}`;
-      summary.set(k, (summary.get(k) ?? 0) + 1);
+      counts.set(k, (counts.get(k) ?? 0) + 1);
     }
+    const s = connectors.stats() as { sink: Record<string, number>; notifications: Record<string, number>; writeback: Record<string, number> };
     say('');
-    say(`in: ${RECORDS} records, ${CUSTOMERS + optedOut.size} consent events; decided in ${seconds.toFixed(1)} s`);
+    say(`connectors: ${s.sink.written} records written, ${s.sink.duplicates} duplicates skipped, ${s.sink.deadLettered} dead-lettered; ` +
+      `${s.notifications.gaps} socket gap(s), ${s.notifications.backfilledRecords} records backfilled; ${s.writeback.written} consents written back to Genesys`);
+    say(`pipeline: ${engine.metrics.processedRecords} input records in ${engine.metrics.committedTransactions} transactions`);
     say('sink        outcome   reason                 count');
-    for (const [k, n] of [...summary].sort()) say(`${k.padEnd(46)} ${n}`);
-    say(`dead-lettered: ${dlq.length} (malformed sent: ${malformed})`);
-    for (const s of topology.sinks.values()) say(`${s.name}: ${(await readTopic(kafka, s.name)).length} records`);
+    for (const [k, n] of [...counts].sort()) say(`${k.padEnd(46)} ${n}`);
+    say(`dead-lettered: ${(await readTopic(kafka, topology.topic('dlq').name)).length}`);
+    for (const sink of topology.sinks.values()) say(`${sink.name}: ${(await readTopic(kafka, sink.name)).length} records`);
+    say(`${topology.topic('integrations.changes').name}: ${(await readTopic(kafka, topology.topic('integrations.changes').name)).length} integration changes for the DPIA`);
   } finally {
+    await connectors.stop();
     await stop();
+    await sim.close();
   }
 }

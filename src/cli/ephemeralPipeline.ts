@@ -12,8 +12,8 @@ import { startLocalStack, stopLocalStack } from '../devstack/localStack.ts';
  * otherwise against a local stack started for this process; a random field key and warn-level logs unless set.
  * `stop` stops the pipeline and whatever was started for it.
  */
-export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void> }> {
-  const env: NodeJS.ProcessEnv = { ...process.env, CONSENTGATE_TOPIC_PREFIX: opts.topicPrefix };
+export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void; env?: Record<string, string> }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void> }> {
+  const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, CONSENTGATE_TOPIC_PREFIX: opts.topicPrefix };
   let stopStack = async () => {};
   if (!env.KAFKA_BROKERS) {
     opts.log('starting a local Apache Kafka and schema registry (first run fetches jars from Maven Central)…');

@@ -46,7 +46,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * before the 24 h channel expiry (which extends it) and opens a new channel when one is gone. Genesys keeps
  * nothing for a disconnected channel, so every gap — from the last message seen, minus a margin, to the moment
  * the new socket is up — is backfilled over REST; the ids the backfill rebuilds are those the socket would have
- * delivered, so the sink writes each event once.
+ * delivered, so the sink writes each event once. Events arriving after a gap are written only once its backfill
+ * is, so an opt-out lost in the gap reaches consent.events before the customer's next record.
  */
 export class NotificationsSource {
   readonly stats: NotificationsStats = { messages: 0, heartbeats: 0, connects: 0, gaps: 0, backfilledRecords: 0, renewals: 0, channels: 0 };
@@ -201,19 +202,20 @@ export class NotificationsSource {
     return this.reconnecting;
   }
 
+  /** Backfills [from, now] until it succeeds (or the source stops); live events wait for it, see onMessage. */
   private startBackfill(from: number): void {
     const to = this.o.clock.now() + 1_000;
-    this.backfills = this.backfills
-      .then(() => backfill({ genesys: this.o.genesys, sink: this.o.sink, from, to, lookbackMs: this.o.backfillLookbackMs, topics: this.o.topics, logger: this.o.logger }))
-      .then((n) => {
-        this.stats.backfilledRecords += n;
-      })
-      .catch((err) => {
-        // The gap is not filled: keep it open so the next attempt covers it too.
-        this.o.logger.error({ err: (err as Error).message }, 'backfill failed: retrying in 5 s');
-        this.gapFrom = Math.min(this.gapFrom ?? from, from);
-        setTimeout(() => this.startBackfill(from), 5_000).unref();
-      });
+    this.backfills = this.backfills.then(async () => {
+      for (let attempt = 1; !this.stopped; attempt++) {
+        try {
+          this.stats.backfilledRecords += await backfill({ genesys: this.o.genesys, sink: this.o.sink, from, to, lookbackMs: this.o.backfillLookbackMs, topics: this.o.topics, logger: this.o.logger });
+          return;
+        } catch (err) {
+          this.o.logger.error({ err: (err as Error).message, attempt }, 'backfill failed: retrying');
+          await sleep(Math.min(30_000, 1_000 * 2 ** Math.min(attempt, 5)));
+        }
+      }
+    });
   }
 
   private onMessage(raw: Buffer): void {
@@ -231,8 +233,11 @@ export class NotificationsSource {
       return;
     }
     const mapped: Mapped = parsed.ok ? mapNotification(parsed.topicName, parsed.eventBody) : { kind: 'invalid', reason: parsed.reason };
-    // Writes keep arrival order; a failing enrichment still writes the change, without the definition.
+    // Writes keep arrival order, and wait for the backfill of any gap before them: a consent change lost in the gap
+    // is on Kafka before a later record of the same customer. A failing enrichment still writes the change.
+    const gapFilled = this.backfills;
     this.chain = this.chain
+      .then(() => gapFilled)
       .then(async () => this.o.sink.write([{ mapped: this.o.enrich ? await this.o.enrich(mapped).catch(() => mapped) : mapped, origin }]))
       .catch((err) => this.o.logger.error({ err: (err as Error).message }, 'notification not written'));
   }

@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { it } from 'node:test';
@@ -20,7 +20,7 @@ it('topics apply creates the topology once and is idempotent', async () => {
   assert.match(first.stdout, /^created\s+cli\w+\.consent\.state \(6 partitions\)$/m);
   const second = await run(['topics', 'apply'], env);
   assert.equal(second.code, 0, second.stderr);
-  assert.equal(second.stdout.split('\n').filter((l) => l.startsWith('unchanged')).length, 9);
+  assert.equal(second.stdout.split('\n').filter((l) => l.startsWith('unchanged')).length, 12);
 });
 
 it('a bad configuration fails at start with every problem listed', async () => {
@@ -35,4 +35,43 @@ it('describe prints the topology and the policy', async () => {
   assert.equal(r.code, 0);
   assert.match(r.stdout, /Processor: enforcement/);
   assert.match(r.stdout, /crm -> sink\.crm\s+requires MARKETING/);
+});
+
+it('connectors that need Genesys fail at start without credentials; unknown connectors are named', async () => {
+  const missing = await run(['run'], { CONSENTGATE_CONNECTORS: 'notifications', GENESYS_CLIENT_ID: '', GENESYS_BASE_URL: '' });
+  assert.equal(missing.code, 2);
+  assert.match(missing.stderr, /genesys: connectors notifications need Genesys credentials/);
+  const unknown = await run(['run'], { CONSENTGATE_CONNECTORS: 'consent-intake,bogus' });
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /connectors\.1: Invalid option/);
+});
+
+it('simulate genesys prints env lines a client can log in with', async () => {
+  const child = spawn(process.execPath, [bin, 'simulate', 'genesys', '--seed', '5']);
+  try {
+    let out = '';
+    for await (const chunk of child.stdout) {
+      out += chunk;
+      if (out.split('\n').length > 3) break;
+    }
+    const env = Object.fromEntries(out.trim().split('\n').map((l) => l.split('=', 2) as [string, string]));
+    assert.deepEqual(Object.keys(env), ['GENESYS_BASE_URL', 'GENESYS_CLIENT_ID', 'GENESYS_CLIENT_SECRET']);
+    const token = await fetch(`${env.GENESYS_BASE_URL}/oauth/token`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${Buffer.from(`${env.GENESYS_CLIENT_ID}:${env.GENESYS_CLIENT_SECRET}`).toString('base64')}`, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'grant_type=client_credentials',
+    });
+    assert.equal(token.status, 200);
+  } finally {
+    child.kill('SIGTERM');
+  }
+});
+
+it('export explains itself and refuses a bad interval', async () => {
+  const help = await run(['export', '--help'], {});
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /resumes where it stopped/);
+  const bad = await run(['export', '--from', 'yesterday', '--to', 'today'], { CONSENTGATE_FIELD_KEY: 'b2'.repeat(32) });
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /--from and --to must be ISO times/);
 });
