@@ -1,17 +1,29 @@
 // `npm run bench`: one run, same machine, same client library, same N records.
 //  (a) raw broker round trip: produce N records, then consume them back;
 //  (b) the enforcement pipeline with exactly-once: N records in → N×3 decisions committed;
-//  (c) opt-out propagation: revocation acknowledged → first record of that customer blocked, p50/p99.
+//  (c) opt-out propagation: revocation acknowledged → first record of that customer blocked, p50/p99;
+//  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka.
 // It prints figures; it asserts nothing.
 import { randomUUID } from 'node:crypto';
 import { openProducer, type OutRecord } from '../src/adapters/kafka.ts';
 import type { Decision } from '../src/domain/types.ts';
 import { conversationRecord, seeded } from '../src/demo/traffic.ts';
 import { startEphemeralPipeline } from '../src/cli/ephemeralPipeline.ts';
+import { resolve } from 'node:path';
+import { GenesysClient } from '../src/adapters/genesys.ts';
+import { createLogger } from '../src/adapters/logger.ts';
+import { registerSchemas } from '../src/adapters/schemaRegistry.ts';
+import { applyTopology, PROJECT_ROOT, systemClock } from '../src/app.ts';
+import { DEFAULT_TOPICS } from '../src/config.ts';
+import { NotificationsSource } from '../src/connectors/notifications.ts';
+import { SourceSink } from '../src/connectors/sink.ts';
+import { loadTopology } from '../src/runtime/topology.ts';
+import { GenesysSimulator } from '../src/simulator/index.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const CUSTOMERS = 1000;
 const OPT_OUTS = Number(process.env.BENCH_OPT_OUTS ?? 200);
+const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 
 const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
 const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
@@ -122,6 +134,28 @@ background = false;
 await bg;
 await watcher.disconnect();
 await producer.close();
+
+// (d) Genesys notifications → Kafka, on topics of their own (the pipeline does not read them).
+const sim = await GenesysSimulator.start({ seed: 3 });
+const logger = createLogger('warn');
+const srcTopology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), `${config.topicPrefix}src.`);
+await applyTopology(admin, srcTopology);
+const srcSerdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology: srcTopology });
+const sender = await openProducer(kafka);
+const sink = new SourceSink({ sender, topology: srcTopology, serdes: srcSerdes, clock: systemClock, logger });
+const genesys = new GenesysClient({ baseUrl: sim.baseUrl, clientId: sim.clientId, clientSecret: sim.clientSecret, requestsPerMinute: 1500, maxAttempts: 8, rateLimitDeadlineMs: 60_000, timeoutMs: 16_000 }, logger);
+const source = new NotificationsSource({ genesys, sink, topics: DEFAULT_TOPICS, backfillLookbackMs: 0, clock: systemClock, logger });
+await source.start();
+const srcStart = performance.now();
+for (let i = 0; i < EVENTS; i++) {
+  sim.startConversation({ customerId: customers[i % CUSTOMERS]!, mediaType: 'voice', ani: '+15550001' });
+  if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+}
+while (sink.stats.written < EVENTS) await new Promise((r) => setTimeout(r, 5));
+const srcMs = performance.now() - srcStart;
+await source.stop();
+await sender.close();
+await sim.close();
 await stop();
 
 const rawRate = rate(N, rawMs);
@@ -131,4 +165,6 @@ console.log(`(a) raw round trip (kafkajs produce ${rate(N, rawProduceMs)}/s, the
 console.log(`(b) enforcement, exactly-once, 3 sinks + decisions: ${pipeRate} records/s (${(pipeMs / 1000).toFixed(1)} s, ${txs} transactions, ${Math.round(N / Math.max(1, txs))} records/transaction)`);
 console.log(`    ratio b/a: ${(pipeRate / rawRate).toFixed(2)}`);
 console.log(`(c) opt-out propagation, ack → first record blocked, ${OPT_OUTS} samples: p50 ${pct(latencies, 50).toFixed(1)} ms, p99 ${pct(latencies, 99).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms`);
+console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${rate(EVENTS, srcMs)} events/s (${EVENTS} customer.start events, ${(srcMs / 1000).toFixed(1)} s; simulator in the same process)`);
+console.log(`    ratio d/raw produce: ${(rate(EVENTS, srcMs) / rate(N, rawProduceMs)).toFixed(2)}`);
 process.exit(0);

@@ -56,7 +56,8 @@ export class NotificationsSource {
   private stopped = false;
   private lastMessageAt = 0;
   private gapFrom: number | null = null;
-  private chain: Promise<unknown> = Promise.resolve();
+  private pending: { mapped: Mapped; origin: Origin }[] = [];
+  private flushing?: Promise<void>;
   private renewTimer?: NodeJS.Timeout;
   private watchdog?: NodeJS.Timeout;
   private reconnecting?: Promise<void>;
@@ -79,13 +80,13 @@ export class NotificationsSource {
     clearTimeout(this.renewTimer);
     clearInterval(this.watchdog);
     this.socket?.close();
-    await this.chain.catch(() => {});
+    await this.flushing?.catch(() => {});
     await this.backfills.catch(() => {});
   }
 
   /** Resolves when every message received so far and every backfill started so far is written. */
   async drained(): Promise<void> {
-    await this.chain;
+    await this.flushing;
     await this.backfills;
   }
 
@@ -233,13 +234,24 @@ export class NotificationsSource {
       return;
     }
     const mapped: Mapped = parsed.ok ? mapNotification(parsed.topicName, parsed.eventBody) : { kind: 'invalid', reason: parsed.reason };
-    // Writes keep arrival order, and wait for the backfill of any gap before them: a consent change lost in the gap
-    // is on Kafka before a later record of the same customer. A failing enrichment still writes the change.
-    const gapFilled = this.backfills;
-    this.chain = this.chain
-      .then(() => gapFilled)
-      .then(async () => this.o.sink.write([{ mapped: this.o.enrich ? await this.o.enrich(mapped).catch(() => mapped) : mapped, origin }]))
-      .catch((err) => this.o.logger.error({ err: (err as Error).message }, 'notification not written'));
+    this.pending.push({ mapped, origin });
+    this.flush();
+  }
+
+  /**
+   * Writes what arrived, in arrival order, in batches: whatever queued up during one write goes in the next (one
+   * broker round trip for many events). Every write waits for the backfill of any gap before it, so an opt-out
+   * lost in the gap is on consent.events before the customer's next record. A failing enrichment still writes.
+   */
+  private flush(): void {
+    this.flushing ??= (async () => {
+      while (this.pending.length) {
+        await this.backfills;
+        const batch = this.pending.splice(0, 2000);
+        const items = this.o.enrich ? await Promise.all(batch.map(async (b) => ({ ...b, mapped: await this.o.enrich!(b.mapped).catch(() => b.mapped) }))) : batch;
+        await this.o.sink.write(items).catch((err) => this.o.logger.error({ err: (err as Error).message, records: items.length }, 'notifications not written'));
+      }
+    })().finally(() => (this.flushing = undefined));
   }
 
   private onSystem(topic: string): void {
