@@ -67,7 +67,7 @@ export function retryAfterMs(headers: Record<string, string> | undefined): numbe
 export class GenesysClient {
   readonly apis: GenesysApis;
   readonly stats: GenesysStats = { requests: 0, logins: 0, retries: 0, rateLimited: 0 };
-  private readonly sdk: any; // eslint-disable-line @typescript-eslint/no-explicit-any
+  private readonly sdk: any;
   private tokenExpiresAt = 0;
   private tokenTtlMs = 0;
   private login?: Promise<void>;
@@ -75,7 +75,7 @@ export class GenesysClient {
   private blockedUntil = 0;
 
   constructor(private readonly settings: GenesysSettings, private readonly logger: Logger, private readonly now: () => number = Date.now) {
-    const pc = platformClient as any; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const pc = platformClient as any;
     this.sdk = new pc.ApiClientClass();
     this.sdk.config.live_reload_config = false;
     this.sdk.config.logger.log_level = 0;

@@ -19,7 +19,7 @@ Usage: consentgate <command> [--config FILE]
 Commands:
   dev up          start a local Apache Kafka (KRaft) and Apicurio schema registry in the background,
                   fetching their jars from Maven Central on first use; prints KAFKA_BROKERS=… and
-                  SCHEMA_REGISTRY_URL=… lines (eval "$(consentgate dev up)")
+                  SCHEMA_REGISTRY_URL=… lines (set -a; eval "$(consentgate dev up)"; set +a)
   dev down        stop them and delete their data
   topics apply    create missing topics and align topic configs with topologies/ (idempotent)
   describe        print the topology graph, topics, stores and the consent policy

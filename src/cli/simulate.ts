@@ -15,7 +15,7 @@ a terminal (every other message goes to stderr):
   GENESYS_CLIENT_ID=…
   GENESYS_CLIENT_SECRET=…
 Runs until SIGINT/SIGTERM. To keep it running in the background and load the lines into your shell:
-  eval "$(consentgate simulate genesys --traffic 5 &)"     # stderr shows its pid; stop it with kill PID
+  set -a; eval "$(consentgate simulate genesys --traffic 5 &)"; set +a   # stderr shows its pid; kill PID stops it
 
 Options:
   --port N              port to listen on (default: a free port)
