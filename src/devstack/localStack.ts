@@ -92,11 +92,13 @@ async function startKafka(dir: string, detached: boolean, log: (m: string) => vo
 async function startRegistry(dir: string, detached: boolean, log: (m: string) => void) {
   const dist = await ensureRegistryDist(log);
   const java = findJava(APICURIO_MIN_JAVA);
-  const port = await freePort();
+  const [port, managementPort] = [await freePort(), await freePort()];
   const logFile = join(dir, 'registry.log');
   const args = [
     '-Xms128m', '-Xmx512m', ...JVM_FLAGS,
     `-Dquarkus.http.port=${port}`, '-Dquarkus.http.host=127.0.0.1',
+    // Quarkus' management interface defaults to 0.0.0.0:9000: a second stack on the machine would fail to bind it.
+    `-Dquarkus.management.port=${managementPort}`, '-Dquarkus.management.host=127.0.0.1',
     '-Dquarkus.http.access-log.enabled=false', '-Dquarkus.log.level=WARN',
     // The schema-registry client reads /config/{subject} before registering and rejects Apicurio's "NONE".
     '-Dapicurio.rules.global.compatibility=BACKWARD',
