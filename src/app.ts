@@ -45,7 +45,12 @@ export interface Pipeline {
 }
 
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
-export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
+/** Options no configuration reaches: `skipBarrierForBench` exists so that bench/bench.ts can price the guarantee. */
+export interface InternalOptions {
+  skipBarrierForBench?: boolean;
+}
+
+export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock, internal: InternalOptions = {}): Promise<Pipeline> {
   const { topology, policy } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
@@ -65,6 +70,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     consentWaitMs: config.consentWaitMs,
     maxBatchRecords: config.maxBatchRecords,
     sessionTimeoutMs: config.sessionTimeoutMs,
+    skipBarrierForBench: internal.skipBarrierForBench,
     createTask: () => {
       const store = new StagedStore<ConsentState>();
       return {

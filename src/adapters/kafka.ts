@@ -178,6 +178,28 @@ function topicMessages(records: OutRecord[]) {
   }));
 }
 
+/** Default message.max.bytes is 1 MiB per record batch; stay well below it. */
+const MAX_REQUEST_BYTES = 512 * 1024;
+
+/** Splits records into consecutive runs of at most `max` bytes (keys and values), each run at least one record. */
+function bySize(records: OutRecord[], max: number): OutRecord[][] {
+  const out: OutRecord[][] = [];
+  let run: OutRecord[] = [];
+  let bytes = 0;
+  for (const r of records) {
+    const size = (r.value?.length ?? 0) + (typeof r.key === 'string' ? Buffer.byteLength(r.key) : (r.key?.length ?? 0)) + 64;
+    if (run.length && bytes + size > max) {
+      out.push(run);
+      run = [];
+      bytes = 0;
+    }
+    run.push(r);
+    bytes += size;
+  }
+  if (run.length) out.push(run);
+  return out;
+}
+
 /** Maps a fetched kafkajs message to an InRecord (headers as single Buffers). */
 export function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
   const headers: Record<string, Buffer> = {};
@@ -211,7 +233,8 @@ export class TaskProducer {
   async commit(records: OutRecord[], groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     const tx = await this.producer.transaction();
     try {
-      if (records.length) await tx.sendBatch({ topicMessages: topicMessages(records) });
+      // Several produce requests in one transaction: a request over the broker's message.max.bytes is refused.
+      for (const chunk of bySize(records, MAX_REQUEST_BYTES)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
       if (offsets.length) {
         const topics = new Map<string, { partition: number; offset: string }[]>();
         for (const o of offsets) {
@@ -271,7 +294,7 @@ export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRec
   await producer.connect();
   return {
     async send(records) {
-      await producer.sendBatch({ acks: -1, topicMessages: topicMessages(records) });
+      for (const chunk of bySize(records, MAX_REQUEST_BYTES)) await producer.sendBatch({ acks: -1, topicMessages: topicMessages(chunk) });
     },
     close: () => producer.disconnect(),
   };

@@ -9,8 +9,12 @@ export class EndOffsetsProbe {
   private current?: { startedAt: number; promise: Promise<Map<string, bigint>> };
   private next?: Promise<Map<string, bigint>>;
 
-  /** `fetch` returns "topic:partition" → end offset. */
-  constructor(private readonly fetch: () => Promise<Map<string, bigint>>) {}
+  /**
+   * `fetch` returns "topic:partition" → end offset. A fetch that has not answered within `timeoutMs` fails, so a
+   * hung request (an unreachable leader) cannot hold back the fetches after it: waiting barriers fail closed
+   * meanwhile, and the next barrier starts a fresh request.
+   */
+  constructor(private readonly fetch: () => Promise<Map<string, bigint>>, private readonly timeoutMs: number) {}
 
   static now(): number {
     return performance.now();
@@ -23,11 +27,18 @@ export class EndOffsetsProbe {
       this.next = previous.then(() => {
         this.next = undefined;
         const startedAt = EndOffsetsProbe.now();
-        const promise = this.fetch();
+        const promise = withTimeout(this.fetch(), this.timeoutMs);
         this.current = { startedAt, promise };
         return promise;
       });
     }
     return this.next;
   }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(`end offsets not fetched within ${ms} ms`)), ms);
+    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
+  });
 }

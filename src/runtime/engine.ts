@@ -27,6 +27,8 @@ export interface EngineOptions {
   maxBatchRecords: number;
   /** Consumer session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number;
+  /** Bench only: decide without the read-your-revocation barrier, to measure its cost. */
+  skipBarrierForBench?: boolean;
 }
 
 export interface EngineMetrics {
@@ -69,7 +71,7 @@ export class Engine extends EventEmitter {
         for (const [p, o2] of await topicOffsets(this.o.admin, t)) out.set(`${t}:${p}`, o2.high);
       }
       return out;
-    });
+    }, Math.max(1000, 2 * o.consentWaitMs));
   }
 
   get groupId(): string {
@@ -153,6 +155,7 @@ export class Engine extends EventEmitter {
       logger: this.o.logger,
       consentWaitMs: this.o.consentWaitMs,
       maxBatchRecords: this.o.maxBatchRecords,
+      skipBarrierForBench: this.o.skipBarrierForBench,
       onCommitted: (s) => {
         this.metrics.committedTransactions++;
         this.metrics.processedRecords += s.records;

@@ -1,0 +1,119 @@
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { after, describe, it } from 'node:test';
+import type { Pipeline } from '../../src/app.ts';
+import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
+import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+
+// Guarantees 2 and 3 under adversarial timing: a revocation acknowledged by the broker is seen by every later
+// decision, and consent that cannot be confirmed current never opens the gate.
+const open: { p: Pipeline; c: TopicClient }[] = [];
+after(async () => {
+  for (const { p, c } of open) {
+    await c.close();
+    await p.stop();
+  }
+});
+async function pipeline(extra: Record<string, string> = {}) {
+  const p = await startPipeline(testConfig(undefined, extra));
+  const c = await TopicClient.open(p);
+  open.push({ p, c });
+  return { p, c };
+}
+const crmDecisions = async (c: TopicClient) => new Map((await c.read<Decision>('audit.decisions')).filter((d) => d.value.sink === 'crm').map((d) => [d.value.recordId, d.value]));
+
+describe('read-your-revocation and fail-closed', () => {
+  it('blocks a record sent right after the revocation was acknowledged, even in the same millisecond', async () => {
+    const { c } = await pipeline();
+    const customers = Array.from({ length: 20 }, (_, i) => `same-ms-${i}`);
+    for (const id of customers) await c.consent(id, { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+    const warm = await c.record(customers[0]!);
+    await waitFor('warm-up decided', async () => (await crmDecisions(c)).has(warm.recordId));
+    const records: string[] = [];
+    for (const id of customers) {
+      const at = Date.now();
+      await c.consent(id, { MARKETING: false }, { capturedAt: at }); // acknowledged (acks=all) when this resolves
+      records.push((await c.record(id, { occurredAt: at })).recordId);
+    }
+    await waitFor('all decided', async () => {
+      const ds = await crmDecisions(c);
+      return records.every((r) => ds.has(r));
+    });
+    const ds = await crmDecisions(c);
+    assert.deepEqual(records.map((r) => ds.get(r)!.outcome), records.map(() => 'BLOCKED'));
+    assert.ok(records.every((r) => ['CONSENT_WITHDRAWN', 'CONSENT_UNCONFIRMED'].includes(ds.get(r)!.reason)));
+  });
+
+  it('a consent partition lagging behind a backlog never opens the gate: blocked CONSENT_UNCONFIRMED or WITHDRAWN', async () => {
+    const config = testConfig(undefined, { CONSENTGATE_CONSENT_WAIT_MS: '50' });
+    let p = await startPipeline(config);
+    const c = await TopicClient.open(p);
+    await c.consent('laggard', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+    const first = await c.record('laggard');
+    await waitFor('granted record decided', async () => (await crmDecisions(c)).get(first.recordId)?.outcome === 'FORWARDED');
+    const partition = (await c.read<ConsentEvent>('consent.events')).find((e) => e.value.customerId === 'laggard')!.raw.partition;
+
+    // While the instance is down: 150,000 consent events of other customers on the laggard's partition, then the
+    // revocation, then records. The instance that takes over starts 150,000 events behind.
+    await p.stop();
+    const serde = p.serdes.forTopic<ConsentEvent>('consent.events');
+    const topic = c.name('consent.events');
+    const backlog = Array.from({ length: 150_000 }, (_, i) => {
+      const customerId = `lag-${i}`;
+      return { topic, key: customerId, partition, value: serde.encode({ eventId: randomUUID(), customerId, capturedAt: Date.now(), source: 'IMPORT', purposes: [{ purpose: 'ANALYTICS', granted: true, channel: null }] }) };
+    });
+    await c.send(backlog);
+    await c.consent('laggard', { MARKETING: false });
+    const records: string[] = [];
+    for (let i = 0; i < 10; i++) records.push((await c.record('laggard')).recordId);
+    p = await startPipeline(config);
+    open.push({ p, c });
+
+    await waitFor('records decided', async () => {
+      const ds = await crmDecisions(c);
+      return records.every((r) => ds.has(r));
+    }, 60_000);
+    const ds = await crmDecisions(c);
+    const outcomes = records.map((r) => `${ds.get(r)!.outcome}:${ds.get(r)!.reason}`);
+    assert.ok(outcomes.every((o) => o === 'BLOCKED:CONSENT_UNCONFIRMED' || o === 'BLOCKED:CONSENT_WITHDRAWN'), outcomes.join(', '));
+    assert.ok(outcomes.includes('BLOCKED:CONSENT_UNCONFIRMED'), `the 50 ms bound was hit while the task caught up: ${outcomes.join(', ')}`);
+    assert.equal((await c.read<{ recordId: string }>('sink.crm')).filter((r) => records.includes(r.value.recordId)).length, 0);
+  });
+
+  it('while the consent topic cannot be read, records are blocked CONSENT_UNCONFIRMED; afterwards they flow again', async () => {
+    const { p, c } = await pipeline({ CONSENTGATE_CONSENT_WAIT_MS: '200' });
+    await c.consent('steady', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+    const before = await c.record('steady');
+    await waitFor('granted record forwarded', async () => (await crmDecisions(c)).get(before.recordId)?.outcome === 'FORWARDED');
+
+    // The consent topic's end offsets stop answering (as when its leader is unreachable).
+    const consentTopic = c.name('consent.events');
+    const fetchTopicOffsets = p.admin.fetchTopicOffsets.bind(p.admin);
+    let outage = true;
+    p.admin.fetchTopicOffsets = (async (topic: string) => {
+      if (topic === consentTopic && outage) return new Promise(() => {});
+      return fetchTopicOffsets(topic);
+    }) as typeof p.admin.fetchTopicOffsets;
+    const during: string[] = [];
+    for (let i = 0; i < 5; i++) during.push((await c.record('steady')).recordId);
+    await waitFor('decided during the outage', async () => {
+      const ds = await crmDecisions(c);
+      return during.every((r) => ds.has(r));
+    });
+    outage = false;
+    p.admin.fetchTopicOffsets = fetchTopicOffsets;
+    // Liveness: once the topic answers again, records flow again (the hung request times out first).
+    const after: string[] = [];
+    await waitFor('forwarded again', async () => {
+      after.push((await c.record('steady')).recordId);
+      await new Promise((r) => setTimeout(r, 300));
+      return (await crmDecisions(c)).get(after.at(-1)!)?.outcome === 'FORWARDED';
+    }, 30_000);
+
+    const ds = await crmDecisions(c);
+    assert.deepEqual(during.map((r) => `${ds.get(r)!.outcome}:${ds.get(r)!.reason}`), during.map(() => 'BLOCKED:CONSENT_UNCONFIRMED'));
+    assert.ok(after.every((r) => !ds.has(r) || ds.get(r)!.outcome === 'FORWARDED' || ds.get(r)!.reason === 'CONSENT_UNCONFIRMED'));
+    assert.ok(p.engine.metrics.unconfirmed >= during.length);
+  });
+});
+
