@@ -3,16 +3,16 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../adapters/logger.ts';
-import { applyTopology, createPipeline, type Pipeline } from '../app.ts';
+import { applyTopology, createPipeline, systemClock, type InternalOptions, type Pipeline } from '../app.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { startLocalStack, stopLocalStack } from '../devstack/localStack.ts';
 
 /**
  * A pipeline on topics of its own, for the demo and the bench: against KAFKA_BROKERS/SCHEMA_REGISTRY_URL when set,
  * otherwise against a local stack started for this process; a random field key and warn-level logs unless set.
- * `stop` stops the pipeline and whatever was started for it.
+ * `stop` stops the pipeline and whatever was started for it; `stopStack` only the latter.
  */
-export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void; env?: Record<string, string> }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void> }> {
+export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void; env?: Record<string, string>; internal?: InternalOptions }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void>; stopStack(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, CONSENTGATE_TOPIC_PREFIX: opts.topicPrefix };
   let stopStack = async () => {};
   if (!env.KAFKA_BROKERS) {
@@ -28,7 +28,7 @@ export async function startEphemeralPipeline(opts: { name: string; topicPrefix: 
   try {
     const cfg = loadConfig({ env });
     if (!cfg.ok) throw new Error(`invalid configuration:\n${cfg.problems.join('\n')}`);
-    const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel));
+    const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel), systemClock, opts.internal);
     await applyTopology(pipeline.admin, pipeline.topology);
     return {
       pipeline,
@@ -37,6 +37,7 @@ export async function startEphemeralPipeline(opts: { name: string; topicPrefix: 
         await pipeline.stop();
         await stopStack();
       },
+      stopStack,
     };
   } catch (err) {
     await stopStack();
