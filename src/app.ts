@@ -11,6 +11,8 @@ import type { ConsentState, Decision } from './domain/types.ts';
 import { ConsentgateError } from './errors.ts';
 import { consentTableProcessor } from './processors/consentTable.ts';
 import { enforcementProcessor } from './processors/enforcement.ts';
+import { sessionGuardProcessors } from './processors/sessionGuard.ts';
+import type { ActiveSessions, SessionCommand } from './domain/sessionGuard.ts';
 import { Engine } from './runtime/engine.ts';
 import { StagedStore } from './runtime/store.ts';
 import { loadPolicy, loadTopology, type Topology } from './runtime/topology.ts';
@@ -58,7 +60,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
   const serdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
   const sinks = new Map([...topology.sinks].map(([name, def]) => [name, { topic: def.name, serde: serdes.forTopic<SinkRecord>(def.logical) }]));
-  const changelog = topology.stores['consent-table']!.changelog;
+  const changelogOf = (store: string) => topology.stores[store]!.changelog;
 
   const engine = new Engine({
     kafka,
@@ -72,20 +74,34 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     sessionTimeoutMs: config.sessionTimeoutMs,
     skipBarrierForBench: internal.skipBarrierForBench,
     createTask: () => {
-      const store = new StagedStore<ConsentState>();
+      const consent = new StagedStore<ConsentState>();
+      const sessions = new StagedStore<ActiveSessions>();
+      const [sessionGuard, sessionTracker] = sessionGuardProcessors({
+        consent,
+        sessions,
+        policy: { purposes: policy.sessionGuard.purposes, disconnectAfterMs: config.sessionDisconnectAfterMs },
+        commandsTopic: topology.topic('session.commands').name,
+        commandSerde: serdes.forTopic<SessionCommand>('session.commands'),
+      });
       return {
+        // Order matters where processors share an input: the guard sees the table after the event is applied.
         processors: [
-          consentTableProcessor(store),
+          consentTableProcessor(consent),
+          sessionGuard,
           enforcementProcessor({
-            store,
+            store: consent,
             policy,
             sinks,
             decisionsTopic: topology.topic('audit.decisions').name,
             decisionSerde: serdes.forTopic<Decision>('audit.decisions'),
             transforms,
           }),
+          sessionTracker,
         ],
-        stores: new Map([[changelog, store as StagedStore<unknown>]]),
+        stores: new Map<string, StagedStore<unknown>>([
+          [changelogOf('consent-table'), consent as StagedStore<unknown>],
+          [changelogOf('active-sessions'), sessions as StagedStore<unknown>],
+        ]),
       };
     },
   });

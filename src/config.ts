@@ -3,9 +3,9 @@ import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations'] as const;
+export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor'] as const;
 export type ConnectorName = (typeof CONNECTORS)[number];
-const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations'];
+const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
 
 export const DEFAULT_TOPICS = [
   'v2.detail.events.conversation.{id}.customer.start',
@@ -45,6 +45,10 @@ export const ConfigSchema = z.object({
   maxBatchRecords: z.number().int().positive().default(2000),
   /** 32-byte hex secret for pseudonyms (HMAC) and field encryption (AES-256-GCM); required by such field rules. */
   fieldKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
+  /** How long a conversation may stay live after an END_SESSION command before the executor disconnects it. */
+  sessionDisconnectAfterMs: z.number().int().nonnegative().default(30_000),
+  /** Attempts of the session-command executor per command (each with the Genesys client's own retries) before FAILED. */
+  sessionMaxAttempts: z.number().int().positive().default(5),
   /** Consumer session timeout: how soon a crashed instance's partitions move to another. */
   sessionTimeoutMs: z.number().int().min(6000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -99,6 +103,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
   if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
+  if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
+  if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   const genesys: Record<string, unknown> = {};
   if (env.GENESYS_BASE_URL) genesys.baseUrl = env.GENESYS_BASE_URL;
@@ -107,6 +113,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.GENESYS_CLIENT_SECRET) genesys.clientSecret = env.GENESYS_CLIENT_SECRET;
   if (env.GENESYS_REQUESTS_PER_MINUTE) genesys.requestsPerMinute = Number(env.GENESYS_REQUESTS_PER_MINUTE);
   if (env.GENESYS_TOPICS) genesys.topics = csv(env.GENESYS_TOPICS);
+  if (env.GENESYS_MAX_ATTEMPTS) genesys.maxAttempts = Number(env.GENESYS_MAX_ATTEMPTS);
   if (env.GENESYS_LISTING_INTERVAL_MS) genesys.listingIntervalMs = Number(env.GENESYS_LISTING_INTERVAL_MS);
   if (env.GENESYS_BACKFILL_LOOKBACK_MS) genesys.backfillLookbackMs = Number(env.GENESYS_BACKFILL_LOOKBACK_MS);
   if (Object.keys(genesys).length) out.genesys = genesys;

@@ -302,18 +302,19 @@ export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRec
 
 /**
  * An at-least-once consumer for connectors: `handle` gets each fetched batch in offset order; its offsets are
- * committed only after it resolves, so a crash replays what was not fully handled (handlers are idempotent).
+ * committed only after it resolves, so a crash replays what was not fully handled (handlers are idempotent). A
+ * handler that waits long calls `heartbeat` so the group does not evict it.
  */
-export async function consumeBatches(kafka: Kafka, o: { groupId: string; topic: string; fromBeginning?: boolean; handle(records: InRecord[]): Promise<void> }): Promise<{ stop(): Promise<void> }> {
+export async function consumeBatches(kafka: Kafka, o: { groupId: string; topic: string; fromBeginning?: boolean; handle(records: InRecord[], heartbeat: () => Promise<void>): Promise<void> }): Promise<{ stop(): Promise<void> }> {
   const consumer = kafka.consumer({ groupId: o.groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
   await consumer.connect();
   await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
-    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, isRunning, isStale }) => {
+    eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
-      await o.handle(batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)));
+      await o.handle(batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)), heartbeat);
       resolveOffset(batch.lastOffset());
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);
       await commitOffsetsIfNecessary();

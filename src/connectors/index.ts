@@ -14,6 +14,7 @@ import { IntegrationWatcher } from './integrations.ts';
 import { NotificationsSource } from './notifications.ts';
 import { SourceSink } from './sink.ts';
 import { startWriteback } from './writeback.ts';
+import { startSessionExecutor } from './sessionExecutor.ts';
 
 export interface ConnectorDeps {
   config: Config;
@@ -31,6 +32,7 @@ export interface Connectors {
   integrations?: IntegrationWatcher;
   intake?: HttpIntake;
   writeback?: Awaited<ReturnType<typeof startWriteback>>;
+  sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
   stats(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -57,6 +59,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       integrations: out.integrations?.stats,
       intake: out.intake?.stats,
       writeback: out.writeback?.stats,
+      sessionExecutor: out.sessionExecutor?.stats,
     }),
     async stop() {
       sink.stop();
@@ -65,7 +68,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
     },
   };
   try {
-    if (on.has('notifications') || on.has('writeback') || on.has('integrations')) {
+    if (on.has('notifications') || on.has('writeback') || on.has('integrations') || on.has('session-executor')) {
       out.genesys = genesysClient(config, logger, clock);
       await out.genesys.ensureLoggedIn();
     }
@@ -104,6 +107,13 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         serde: serdes.forTopic<ConsentEvent>('consent.events'), genesys: out.genesys!, logger,
       }));
       stops.push(() => w.stop());
+    }
+    if (on.has('session-executor')) {
+      const e = (out.sessionExecutor = await startSessionExecutor({
+        kafka, groupId: `${topology.applicationId}-session-executor`, topology, serdes, genesys: out.genesys!, sender: producer, clock, logger,
+        maxAttempts: config.sessionMaxAttempts,
+      }));
+      stops.push(() => e.stop());
     }
   } catch (err) {
     await out.stop();

@@ -20,6 +20,8 @@ export interface SinkPolicy {
 export interface Policy {
   version: string;
   sinks: SinkPolicy[];
+  /** Purposes whose withdrawal during a live conversation ends it (see sessionGuard.ts). */
+  sessionGuard: { purposes: Purpose[] };
 }
 
 export type Grant = 'granted' | 'withdrawn' | 'unknown';

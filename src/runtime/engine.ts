@@ -61,8 +61,8 @@ export class Engine extends EventEmitter {
   constructor(private readonly o: EngineOptions) {
     super();
     const sample = o.createTask(0);
-    this.inputTopics = sample.processors.flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
-    this.tableTopics = sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name));
+    this.inputTopics = [...new Set(sample.processors.flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
+    this.tableTopics = [...new Set(sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
     this.streamTopics = this.inputTopics.filter((t) => !this.tableTopics.includes(t));
     this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
     this.probe = new EndOffsetsProbe(async () => {
@@ -139,7 +139,13 @@ export class Engine extends EventEmitter {
     const bp = this.o.createTask(p);
     const inputs = new Map<string, TaskInput>();
     for (const proc of bp.processors) {
-      for (const logical of proc.inputs) inputs.set(this.o.topology.topic(logical).name, { processor: proc, serde: this.o.serdes.forTopic(logical) });
+      for (const logical of proc.inputs) {
+        const topic = this.o.topology.topic(logical).name;
+        const input = inputs.get(topic);
+        if (!input) inputs.set(topic, { processors: [proc], serde: this.o.serdes.forTopic(logical) });
+        else if (input.processors[0]!.role !== proc.role) throw new Error(`processors ${input.processors[0]!.name} and ${proc.name} read ${logical} with different roles`);
+        else input.processors.push(proc);
+      }
     }
     const changelogs = new Map<string, { store: StagedStore<unknown>; serde: Serde }>();
     for (const [logical, store] of bp.stores) changelogs.set(this.o.topology.topic(logical).name, { store, serde: this.o.serdes.forTopic(logical) });

@@ -6,6 +6,8 @@ import type { ErrorCode } from '../errors.ts';
 export interface KeyValueStore<V> {
   get(key: string): V | undefined;
   put(key: string, value: V): void;
+  /** Removes the key (a tombstone in the changelog). */
+  delete(key: string): void;
   readonly size: number;
 }
 

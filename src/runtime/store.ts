@@ -7,17 +7,18 @@ import type { KeyValueStore } from './processor.ts';
  */
 export class StagedStore<V> implements KeyValueStore<V> {
   private readonly committed = new Map<string, V>();
-  private readonly staged = new Map<string, V>();
+  /** null: deleted in this transaction. */
+  private readonly staged = new Map<string, V | null>();
 
-  private log: (key: string, value: V) => void = () => {};
+  private log: (key: string, value: V | null) => void = () => {};
 
-  /** Where writes are logged (the owning task's changelog output). */
-  logTo(log: (key: string, value: V) => void): void {
+  /** Where writes are logged (the owning task's changelog output); null is a delete (a tombstone). */
+  logTo(log: (key: string, value: V | null) => void): void {
     this.log = log;
   }
 
   get(key: string): V | undefined {
-    return this.staged.has(key) ? this.staged.get(key) : this.committed.get(key);
+    return this.staged.has(key) ? (this.staged.get(key) ?? undefined) : this.committed.get(key);
   }
 
   put(key: string, value: V): void {
@@ -25,14 +26,26 @@ export class StagedStore<V> implements KeyValueStore<V> {
     this.log(key, value);
   }
 
+  delete(key: string): void {
+    if (this.get(key) === undefined) return;
+    this.staged.set(key, null);
+    this.log(key, null);
+  }
+
   get size(): number {
     let n = this.committed.size;
-    for (const k of this.staged.keys()) if (!this.committed.has(k)) n++;
+    for (const [k, v] of this.staged) {
+      if (v !== null && !this.committed.has(k)) n++;
+      if (v === null && this.committed.has(k)) n--;
+    }
     return n;
   }
 
   commit(): void {
-    for (const [k, v] of this.staged) this.committed.set(k, v);
+    for (const [k, v] of this.staged) {
+      if (v === null) this.committed.delete(k);
+      else this.committed.set(k, v);
+    }
     this.staged.clear();
   }
 

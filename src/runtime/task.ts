@@ -8,7 +8,8 @@ import type { Processor, ProcessorContext } from './processor.ts';
 import type { StagedStore } from './store.ts';
 
 export interface TaskInput {
-  processor: Processor;
+  /** In order: each sees the record after the ones before it (and their staged store writes). Same role. */
+  processors: Processor[];
   serde: Serde;
 }
 
@@ -79,11 +80,11 @@ export class PartitionTask {
 
   constructor(private readonly d: TaskDeps) {
     for (const t of [...d.inputs.keys(), ...d.changelogs.keys()]) this.queues.set(t, []);
-    const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processor.role === role).map(([t]) => t);
+    const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processors[0]!.role === role).map(([t]) => t);
     this.tableTopics = byRole('table');
     this.streamTopics = byRole('stream');
     for (const [topic, { store, serde }] of d.changelogs) {
-      store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value: serde.encode(value), partition: d.partition }));
+      store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value: value === null ? null : serde.encode(value), partition: d.partition }));
     }
   }
 
@@ -218,6 +219,7 @@ export class PartitionTask {
     const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
       const q = this.queues.get(topic)!;
       const input = this.d.inputs.get(topic)!;
+      let current = input.processors[0]!.name;
       const ctx: ProcessorContext = {
         partition: this.d.partition,
         clock: this.d.clock,
@@ -225,7 +227,7 @@ export class PartitionTask {
         emit: (r) => outputs.push(r),
         deadLetter: (rec, code, reason) => {
           deadLettered++;
-          outputs.push(this.deadLetterRecord(rec, code, reason, input.processor.name));
+          outputs.push(this.deadLetterRecord(rec, code, reason, current));
         },
       };
       for (let i = taken.get(topic) ?? 0; i < upTo; i++) {
@@ -237,7 +239,10 @@ export class PartitionTask {
           ctx.deadLetter(rec, err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED', (err as Error).message);
           continue;
         }
-        input.processor.process(rec, value, ctx);
+        for (const processor of input.processors) {
+          current = processor.name;
+          processor.process(rec, value, ctx);
+        }
       }
       taken.set(topic, upTo);
     };

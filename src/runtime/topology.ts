@@ -37,6 +37,7 @@ const PolicyFile = z.object({
     defaultAction: z.enum(FIELD_ACTIONS),
     fields: z.partialRecord(z.enum(PERSONAL_FIELDS), z.enum(FIELD_ACTIONS)).default({}),
   })),
+  sessionGuard: z.object({ purposes: z.array(z.enum(PURPOSES)), doc: z.string().optional() }).default({ purposes: [...PURPOSES] }),
 });
 
 export interface TopicDef {
@@ -126,6 +127,7 @@ export function loadPolicy(file: string, topology: Topology): Policy {
   return {
     version: p.version,
     sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields })),
+    sessionGuard: { purposes: p.sessionGuard.purposes },
   };
 }
 
@@ -157,5 +159,6 @@ export function describeTopology(t: Topology, policy: Policy): string {
     const fields = Object.entries(s.fields).map(([f, a]) => `${f}:${a}`).join(' ');
     lines.push(`  ${s.name} -> ${t.sinks.get(s.name)!.name}  requires ${s.requires.join('+')}  fields ${fields} (others: ${s.defaultAction})`);
   }
+  lines.push(`  session guard: withdrawing ${policy.sessionGuard.purposes.join(', ') || 'nothing'} during a live conversation ends it`);
   return lines.join('\n');
 }

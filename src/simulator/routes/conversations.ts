@@ -13,6 +13,13 @@ export function conversationRoutes(org: Org): Route[] {
       const f = org.conversations.get(r.params.conversationId!);
       return f ? json(restConversation(f)) : { problem: notFound(`Conversation ${r.params.conversationId} not found`) };
     }),
+    // Full teardown of any media type (the SDK has no PATCH for chats); 202 with no body, as Genesys answers.
+    route('POST', '/api/v2/conversations/:conversationId/disconnect', (r) => {
+      const f = org.conversations.get(r.params.conversationId!);
+      if (!f || f.end !== undefined) return { problem: notFound(`No live conversation ${r.params.conversationId}`) };
+      org.endConversation(f.id, { disconnectType: 'system' });
+      return { status: 202, body: undefined };
+    }),
     route('PATCH', '/api/v2/conversations/:media/:conversationId', (r) => {
       const mediaType = MEDIA_PATHS[r.params.media!];
       const f = org.conversations.get(r.params.conversationId!);
