@@ -16,7 +16,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `npm run demo`: a local stack (unless KAFKA_BROKERS is set), a Genesys Cloud simulator as the source, the
- * pipeline with the notifications, consent-intake, write-back and integrations connectors, seeded traffic (opt-ins,
+ * pipeline with the notifications, consent-intake, write-back, integrations and session-executor connectors, seeded traffic (opt-ins,
  * opt-outs mid-conversation, conversations without a known customer, a dropped socket, malformed events) and
  * a summary of what reached which sink and why.
  */
@@ -29,7 +29,8 @@ export async function runDemo(): Promise<void> {
     log: say,
     env: {
       GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret,
-      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations', CONSENTGATE_HTTP_PORT: '0',
+      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations,session-executor', CONSENTGATE_HTTP_PORT: '0',
+      CONSENTGATE_SESSION_DISCONNECT_AFTER_MS: process.env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS ?? '1000',
     },
   });
   const { topology, serdes, engine, kafka, admin } = pipeline;
@@ -48,10 +49,13 @@ export async function runDemo(): Promise<void> {
     const summary = await traffic;
     say(`  simulated ${summary.contactIds.length} customers (${summary.contactIdsWithoutConsent.length} never asked), ${summary.conversationIds.length} conversations (${summary.anonymousConversationIds.length} without a known customer), ${summary.consentChangeContactIds.length} consent changes in Genesys`);
     const optOuts = summary.contactIds.slice(0, 20);
+    // Five of them are on a call when they opt out, and stay on it: the guard ends those calls.
+    for (const customerId of optOuts.slice(0, 5)) sim.startConversation({ customerId, mediaType: 'voice' });
+    await sleep(500);
     for (const customerId of optOuts) {
       await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', body: JSON.stringify({ customerId, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] }) });
     }
-    say(`  ${optOuts.length} customers opted out of MARKETING through the consent intake API`);
+    say(`  ${optOuts.length} customers opted out of MARKETING through the consent intake API, 5 of them during a call`);
     await connectors.notifications!.drained();
 
     const inputs = [topology.topic('consent.events').name, topology.topic('genesys.conversations').name];
@@ -79,6 +83,14 @@ export async function runDemo(): Promise<void> {
     say(`dead-lettered: ${(await readTopic(kafka, topology.topic('dlq').name)).length}`);
     for (const sink of topology.sinks.values()) say(`${sink.name}: ${(await readTopic(kafka, sink.name)).length} records`);
     say(`${topology.topic('integrations.changes').name}: ${(await readTopic(kafka, topology.topic('integrations.changes').name)).length} integration changes for the DPIA`);
+    const commands = (await readTopic(kafka, topology.topic('session.commands').name)).length;
+    await sleep(config.sessionDisconnectAfterMs + 1000); // the executor acts after the grace period
+    const outcomes = new Map<string, number>();
+    for (const r of await readTopic(kafka, topology.topic('session.outcomes').name)) {
+      const o = (await serdes.forTopic<{ outcome: string }>('session.outcomes').decode(r.value)).outcome;
+      outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
+    }
+    say(`session guard: ${commands} END_SESSION commands for conversations live when their customer opted out; after the ${config.sessionDisconnectAfterMs} ms grace: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}`);
   } finally {
     await connectors.stop();
     await stop();

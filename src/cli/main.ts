@@ -39,8 +39,9 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
-  consent-intake, writeback, integrations (default none); CONSENTGATE_HTTP_HOST/PORT (127.0.0.1:8088) and
-  CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
+  consent-intake, writeback, integrations, session-executor (default none); CONSENTGATE_HTTP_HOST/PORT
+  (127.0.0.1:8088) and CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
+  Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
   A bad configuration fails at start and lists every problem.
 `;
 
