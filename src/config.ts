@@ -52,6 +52,11 @@ export const ConfigSchema = z.object({
   /** Consumer session timeout: how soon a crashed instance's partitions move to another. */
   sessionTimeoutMs: z.number().int().min(6000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** PostgreSQL for the key store (and later the DPIA store); embedded PGlite in `keyStoreDir` when unset. */
+  databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://…').optional(),
+  keyStoreDir: z.string().default('.cache/keystore'),
+  /** 32-byte hex master key that wraps the per-customer data keys of crypto-shredded fields. */
+  masterKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
   /** Genesys Cloud: a region (mypurecloud.ie, usw2.pure.cloud, …) or a gateway base URL (the simulator). */
   genesys: z
     .object({
@@ -106,6 +111,9 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
   if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
+  if (env.CONSENTGATE_KEYSTORE_DIR) out.keyStoreDir = env.CONSENTGATE_KEYSTORE_DIR;
+  if (env.CONSENTGATE_MASTER_KEY) out.masterKey = env.CONSENTGATE_MASTER_KEY;
   const genesys: Record<string, unknown> = {};
   if (env.GENESYS_BASE_URL) genesys.baseUrl = env.GENESYS_BASE_URL;
   if (env.GENESYS_REGION) genesys.region = env.GENESYS_REGION;
