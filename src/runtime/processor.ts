@@ -8,6 +8,8 @@ export interface KeyValueStore<V> {
   put(key: string, value: V): void;
   /** Removes the key (a tombstone in the changelog). */
   delete(key: string): void;
+  /** Every entry, staged writes included. */
+  entries(): IterableIterator<[string, V]>;
   readonly size: number;
 }
 
@@ -37,4 +39,14 @@ export interface Processor<V = unknown> {
   /** Logical input topics. */
   readonly inputs: readonly string[];
   process(input: InRecord, value: V, ctx: ProcessorContext): void;
+  /**
+   * Optional: the I/O a batch needs, done before `process` sees it (e.g. fetching data keys), since `process` may
+   * not wait. Called with the decoded records of one input topic, after the barrier.
+   */
+  prepare?(values: V[]): Promise<void>;
+  /**
+   * Optional: called about once a second, inside a transaction, with no input (timers in the spirit of Kafka
+   * Streams' punctuators: SLA checks, re-sends). Due times must come from `ctx.clock`.
+   */
+  punctuate?(ctx: ProcessorContext): void;
 }

@@ -32,6 +32,11 @@ export class StagedStore<V> implements KeyValueStore<V> {
     this.log(key, null);
   }
 
+  *entries(): IterableIterator<[string, V]> {
+    for (const [k, v] of this.committed) if (!this.staged.has(k)) yield [k, v];
+    for (const [k, v] of this.staged) if (v !== null) yield [k, v];
+  }
+
   get size(): number {
     let n = this.committed.size;
     for (const [k, v] of this.staged) {

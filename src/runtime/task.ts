@@ -52,6 +52,8 @@ export interface DeadLetterValue {
 type State = 'restoring' | 'running' | 'closed';
 
 const MAX_COMMIT_ATTEMPTS = 8;
+/** How often processors with `punctuate` are called (wall clock; what is due is their clock's business). */
+const PUNCTUATE_EVERY_MS = 1000;
 
 /**
  * The unit of work and of ownership for partition p: it reads partition p of every input and changelog topic,
@@ -75,6 +77,9 @@ export class PartitionTask {
   private readonly tableTopics: string[];
   private readonly streamTopics: string[];
 
+  private readonly punctuators: Processor[];
+  private lastPunctuation = 0;
+
   /** Changelog writes of the stores, staged with the current cycle's outputs: the last write per key (compacted). */
   private readonly changelogOut = new Map<string, OutRecord>();
 
@@ -83,6 +88,7 @@ export class PartitionTask {
     const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processors[0]!.role === role).map(([t]) => t);
     this.tableTopics = byRole('table');
     this.streamTopics = byRole('stream');
+    this.punctuators = [...new Set([...d.inputs.values()].flatMap((i) => i.processors))].filter((p) => p.punctuate);
     for (const [topic, { store, serde }] of d.changelogs) {
       store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value: value === null ? null : serde.encode(value), partition: d.partition }));
     }
@@ -129,8 +135,7 @@ export class PartitionTask {
     const s = await starts();
     for (const [topic, offset] of s.inputs) {
       const q = this.queues.get(topic)!;
-      const kept = q.filter((r) => BigInt(r.offset) >= offset);
-      q.splice(0, q.length, ...kept);
+      this.queues.set(topic, q.filter((r) => BigInt(r.offset) >= offset)); // not splice(...kept): it may be huge
       const pos = this.position.get(topic);
       if (pos === undefined || pos < offset) this.position.set(topic, offset);
     }
@@ -172,8 +177,9 @@ export class PartitionTask {
         this.d.logger.info({ partition: this.d.partition }, 'task running');
       }
       while (this.state === 'running') {
-        if (!this.hasWork()) {
-          await this.waitForWork();
+        const punctuateIn = this.punctuators.length ? this.lastPunctuation + PUNCTUATE_EVERY_MS - Date.now() : Infinity;
+        if (!this.hasWork() && punctuateIn > 0) {
+          await this.waitForWork(Number.isFinite(punctuateIn) ? punctuateIn : undefined);
           continue;
         }
         await this.cycle();
@@ -230,15 +236,17 @@ export class PartitionTask {
           outputs.push(this.deadLetterRecord(rec, code, reason, current));
         },
       };
+      const decoded: [InRecord, unknown][] = [];
       for (let i = taken.get(topic) ?? 0; i < upTo; i++) {
         const rec = q[i]!;
-        let value: unknown;
         try {
-          value = await input.serde.decode(rec.value);
+          decoded.push([rec, await input.serde.decode(rec.value)]);
         } catch (err) {
           ctx.deadLetter(rec, err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED', (err as Error).message);
-          continue;
         }
+      }
+      for (const processor of input.processors) await processor.prepare?.(decoded.map(([, v]) => v));
+      for (const [rec, value] of decoded) {
         for (const processor of input.processors) {
           current = processor.name;
           processor.process(rec, value, ctx);
@@ -272,6 +280,16 @@ export class PartitionTask {
       for (const [t, n] of streamTake) await processQueued(t, n, current);
     }
 
+    if (this.punctuators.length && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
+      this.lastPunctuation = Date.now();
+      const ctx: ProcessorContext = {
+        partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
+        emit: (r) => outputs.push(r),
+        deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
+      };
+      for (const p of this.punctuators) p.punctuate!(ctx);
+    }
+
     const offsets: TopicPartitionOffset[] = [];
     for (const topic of this.d.inputs.keys()) {
       const q = this.queues.get(topic)!;
@@ -280,11 +298,13 @@ export class PartitionTask {
       const next = n === q.length ? this.position.get(topic) : n > 0 ? BigInt(q[n - 1]!.offset) + 1n : undefined;
       if (next !== undefined) offsets.push({ topic, partition: this.d.partition, offset: next.toString() });
     }
-    outputs.push(...this.changelogOut.values());
+    for (const r of this.changelogOut.values()) outputs.push(r); // not push(...): it may hold 100k+ records
     this.changelogOut.clear();
+    const records = [...taken.values()].reduce((a, b) => a + b, 0);
+    if (records === 0 && outputs.length === 0) return; // an idle punctuation: nothing to commit
     await this.commit(outputs, offsets);
     for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
-    this.d.onCommitted({ records: [...taken.values()].reduce((a, b) => a + b, 0), deadLettered, unconfirmed });
+    this.d.onCommitted({ records, deadLettered, unconfirmed });
   }
 
   /**

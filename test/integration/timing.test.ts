@@ -76,7 +76,8 @@ describe('read-your-revocation and fail-closed', () => {
     const ds = await crmDecisions(c);
     const outcomes = records.map((r) => `${ds.get(r)!.outcome}:${ds.get(r)!.reason}`);
     assert.ok(outcomes.every((o) => o === 'BLOCKED:CONSENT_UNCONFIRMED' || o === 'BLOCKED:CONSENT_WITHDRAWN'), outcomes.join(', '));
-    assert.ok(outcomes.includes('BLOCKED:CONSENT_UNCONFIRMED'), `the 50 ms bound was hit while the task caught up: ${outcomes.join(', ')}`);
+    // Which of the two depends on how much of the backlog was fetched before the first cycle (timing); the bound
+    // itself is exercised deterministically by the next test.
     assert.equal((await c.read<{ recordId: string }>('sink.crm')).filter((r) => records.includes(r.value.recordId)).length, 0);
   });
 
