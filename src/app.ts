@@ -12,24 +12,27 @@ import { ConsentgateError } from './errors.ts';
 import { consentTableProcessor } from './processors/consentTable.ts';
 import { enforcementProcessor } from './processors/enforcement.ts';
 import { sessionGuardProcessors } from './processors/sessionGuard.ts';
+import { purgeProcessor } from './processors/purge.ts';
+import type { ComplianceRecord, Lineage, PurgeCommand, PurgeEscalation, Vendor } from './domain/purge.ts';
 import type { ActiveSessions, SessionCommand } from './domain/sessionGuard.ts';
 import { Engine } from './runtime/engine.ts';
 import { StagedStore } from './runtime/store.ts';
-import { loadPolicy, loadTopology, type Topology } from './runtime/topology.ts';
+import { loadPolicy, loadTopology, loadVendors, type Topology } from './runtime/topology.ts';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** Project root (where topologies/ and schemas/ live), independent of the working directory. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
 
-export function loadDefinitions(config: Config): { topology: Topology; policy: Policy } {
+export function loadDefinitions(config: Config): { topology: Topology; policy: Policy; vendors: Vendor[] } {
   const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), config.topicPrefix);
   const policy = loadPolicy(resolve(PROJECT_ROOT, config.policyFile), topology);
+  const vendors = loadVendors(resolve(PROJECT_ROOT, config.vendorsFile), topology);
   const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
   if (keyed && !config.fieldKey) {
     throw new ConsentgateError('CONFIG_INVALID', `policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`);
   }
-  return { topology, policy };
+  return { topology, policy, vendors };
 }
 
 export async function applyTopology(admin: Admin, topology: Topology) {
@@ -53,7 +56,7 @@ export interface InternalOptions {
 }
 
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock, internal: InternalOptions = {}): Promise<Pipeline> {
-  const { topology, policy } = loadDefinitions(config);
+  const { topology, policy, vendors } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
@@ -61,6 +64,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
   const sinks = new Map([...topology.sinks].map(([name, def]) => [name, { topic: def.name, serde: serdes.forTopic<SinkRecord>(def.logical) }]));
   const changelogOf = (store: string) => topology.stores[store]!.changelog;
+  const topic = (logical: string) => topology.topic(logical).name;
 
   const engine = new Engine({
     kafka,
@@ -76,23 +80,32 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     createTask: () => {
       const consent = new StagedStore<ConsentState>();
       const sessions = new StagedStore<ActiveSessions>();
+      const lineage = new StagedStore<Lineage>();
+      const compliance = new StagedStore<ComplianceRecord>();
       const [sessionGuard, sessionTracker] = sessionGuardProcessors({
         consent,
         sessions,
         policy: { purposes: policy.sessionGuard.purposes, disconnectAfterMs: config.sessionDisconnectAfterMs },
-        commandsTopic: topology.topic('session.commands').name,
+        commandsTopic: topic('session.commands'),
         commandSerde: serdes.forTopic<SessionCommand>('session.commands'),
       });
       return {
-        // Order matters where processors share an input: the guard sees the table after the event is applied.
+        // Order matters where processors share an input: each sees the table after the ones before it.
         processors: [
           consentTableProcessor(consent),
           sessionGuard,
+          purgeProcessor({
+            consent, lineage, compliance, vendors,
+            topics: { consentEvents: topic('consent.events'), erasures: topic('erasure.requests'), acks: topic('purge.acks') },
+            commands: { topic: topic('purge.commands'), serde: serdes.forTopic<PurgeCommand>('purge.commands') },
+            escalations: { topic: topic('purge.escalations'), serde: serdes.forTopic<PurgeEscalation>('purge.escalations') },
+          }),
           enforcementProcessor({
             store: consent,
+            lineage,
             policy,
             sinks,
-            decisionsTopic: topology.topic('audit.decisions').name,
+            decisionsTopic: topic('audit.decisions'),
             decisionSerde: serdes.forTopic<Decision>('audit.decisions'),
             transforms,
           }),
@@ -101,6 +114,8 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
         stores: new Map<string, StagedStore<unknown>>([
           [changelogOf('consent-table'), consent as StagedStore<unknown>],
           [changelogOf('active-sessions'), sessions as StagedStore<unknown>],
+          [changelogOf('lineage'), lineage as StagedStore<unknown>],
+          [changelogOf('compliance'), compliance as StagedStore<unknown>],
         ]),
       };
     },

@@ -39,6 +39,7 @@ export const ConfigSchema = z.object({
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
   topologyFile: z.string().default('topologies/consentgate.json'),
   policyFile: z.string().default('topologies/policy.json'),
+  vendorsFile: z.string().default('topologies/vendors.json'),
   /** How long a record may wait for its consent partition to catch up before it is blocked CONSENT_UNCONFIRMED. */
   consentWaitMs: z.number().int().positive().default(500),
   /** Upper bound of input records decided in one transaction. */

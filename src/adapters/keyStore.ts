@@ -101,6 +101,7 @@ function serverDb(url: string): Db {
     query: async <R>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as R[],
     exec: async (sql) => void (await pool.query(sql)),
     async listen(onPayload, live) {
+      const retryLater = () => !closed && setTimeout(() => void connect().catch(retryLater), 1000).unref();
       const connect = async () => {
         const client = new pg.Client({ connectionString: url });
         const lost = () => {
@@ -108,17 +109,22 @@ function serverDb(url: string): Db {
           listener = undefined;
           live(false);
           client.end().catch(() => {});
-          if (!closed) setTimeout(() => void retry(), 1000).unref();
+          retryLater();
         };
         client.on('error', lost);
         client.on('end', lost);
         client.on('notification', (n) => n.channel === CHANNEL && n.payload !== undefined && onPayload(n.payload));
-        await client.connect();
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${CHANNEL}`);
+        } catch (err) {
+          client.end().catch(() => {});
+          throw err;
+        }
+        if (closed) return void client.end().catch(() => {});
         listener = client;
-        await client.query(`LISTEN ${CHANNEL}`);
         live(true);
       };
-      const retry = () => connect().catch(() => !closed && setTimeout(() => void retry(), 1000).unref());
       await connect();
     },
     async close() {
@@ -231,13 +237,17 @@ BEGIN
 END $$;
 
 CREATE OR REPLACE FUNCTION ${s}.destroy_customer(p_customer text, p_reason text) RETURNS integer LANGUAGE plpgsql AS $$
-DECLARE n integer;
+DECLARE n integer; first boolean;
 BEGIN
   PERFORM ${lock('p_customer')};
   INSERT INTO ${s}.destroyed_customers (customer_id, reason) VALUES (p_customer, p_reason) ON CONFLICT DO NOTHING;
+  first := FOUND;
   DELETE FROM ${s}.data_keys WHERE customer_id = p_customer;
   GET DIAGNOSTICS n = ROW_COUNT;
-  PERFORM pg_notify('${CHANNEL}', json_build_object('schema', '${schema}', 'customerId', p_customer)::text);
+  -- Delivered on commit. A repeated destruction has nothing left to drop anywhere, so it stays silent.
+  IF first THEN
+    PERFORM pg_notify('${CHANNEL}', json_build_object('schema', '${schema}', 'customerId', p_customer)::text);
+  END IF;
   RETURN n;
 END $$;
 `;
@@ -287,20 +297,18 @@ class KeyCache {
     return this.destroyed.has(customerId);
   }
 
-  /** Drops the customer's keys; true when this cache had not seen the destruction yet. */
-  destroy(customerId: string): boolean {
+  /** Drops the customer's keys (callers may still hold them: they are not zeroed) and remembers the destruction. */
+  destroy(customerId: string): void {
     this.epoch++;
     for (const p of PURPOSES) {
       const keyId = this.bySlot.get(`${customerId}/${p}`);
       if (keyId === undefined) continue;
       this.bySlot.delete(`${customerId}/${p}`);
-      this.byId.get(keyId)?.key.fill(0);
       this.byId.delete(keyId);
     }
-    if (this.destroyed.has(customerId)) return false;
+    this.destroyed.delete(customerId);
     this.destroyed.add(customerId);
     if (this.destroyed.size > CACHE_MAX) this.destroyed.delete(this.destroyed.values().next().value!);
-    return true;
   }
 
   clear(): void {
@@ -345,10 +353,6 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
   const listeners: ((customerId: string) => void)[] = [];
   let closed = false;
 
-  const destroyed = (customerId: string) => {
-    if (!cache.destroy(customerId)) return;
-    for (const l of listeners) l(customerId);
-  };
   const open = () => {
     if (closed) throw new KeyStoreError('KEY_STORE_CLOSED', 'the key store is closed');
   };
@@ -371,8 +375,15 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
       }
       await db.listen(
         (payload) => {
-          const n = JSON.parse(payload) as { schema: string; customerId: string };
-          if (n.schema === schema) destroyed(n.customerId);
+          let n: { schema?: unknown; customerId?: unknown };
+          try {
+            n = JSON.parse(payload) as typeof n;
+          } catch {
+            return; // not ours
+          }
+          if (n.schema !== schema || typeof n.customerId !== 'string') return;
+          cache.destroy(n.customerId);
+          for (const l of listeners) l(n.customerId);
         },
         (ok) => {
           // Missed notifications could leave a destroyed customer's key cached: forget everything instead.
@@ -413,10 +424,11 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
           [fresh.map((f) => f.customerId), fresh.map((f) => f.purpose), fresh.map((f) => f.keyId), fresh.map((f) => f.wrapped)],
         ),
       );
+      const erased: string[] = [];
       for (const r of rows) {
         const slot = `${r.o_customer}/${r.o_purpose}`;
         if (r.o_destroyed || r.o_key_id === null || r.o_wrapped === null) {
-          destroyed(r.o_customer);
+          erased.push(r.o_customer);
           out.set(slot, 'destroyed');
           continue;
         }
@@ -424,6 +436,7 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
         cache.put(slot, k, epoch);
         out.set(slot, k);
       }
+      for (const c of erased) cache.destroy(c); // after the puts: it moves the epoch
       return out;
     },
 
@@ -445,7 +458,7 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
         ),
       );
       if (row?.destroyed) {
-        destroyed(customerId);
+        cache.destroy(customerId);
         return 'destroyed';
       }
       if (!row?.wrapped_key || !row.purpose) return undefined;
@@ -458,15 +471,15 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
       open();
       validCustomer(customerId);
       const [row] = await guarded(() => db.query<{ n: number }>(`SELECT ${s}.destroy_customer($1, $2) AS n`, [customerId, String(reason).slice(0, 500)]));
-      destroyed(customerId); // at once, without waiting for our own notification
+      cache.destroy(customerId); // at once; listeners hear of it through the notification, as every other store does
       return row!.n;
     },
 
     async isDestroyed(customerId) {
       open();
-      if (cache.isDestroyed(customerId)) return true;
+      if (cache.isDestroyed(validCustomer(customerId))) return true;
       const rows = await guarded(() => db.query(`SELECT 1 FROM ${s}.destroyed_customers WHERE customer_id = $1`, [customerId]));
-      if (rows.length) destroyed(customerId);
+      if (rows.length) cache.destroy(customerId);
       return rows.length > 0;
     },
 

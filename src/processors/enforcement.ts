@@ -2,6 +2,7 @@ import type { Serde } from '../adapters/schemaRegistry.ts';
 import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
 import { reduceForSink } from '../domain/fieldRules.ts';
 import { evaluate, type Policy, type Verdict } from '../domain/policy.ts';
+import { recordDelivery, type Lineage } from '../domain/purge.ts';
 import type { ConsentState, ConversationRecord, Decision, ExportRecord } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
 import type { KeyValueStore, Processor } from '../runtime/processor.ts';
@@ -12,6 +13,8 @@ export const HEADER_RECORD_ID = 'consentgate-record-id';
 
 export interface EnforcementDeps {
   store: KeyValueStore<ConsentState>;
+  /** Where forwards are recorded, per customer and sink: what a purge must reach. */
+  lineage: KeyValueStore<Lineage>;
   policy: Policy;
   /** Sink name → physical topic and the serde registered for it. */
   sinks: Map<string, { topic: string; serde: Serde<SinkRecord> }>;
@@ -52,6 +55,7 @@ export function enforcementProcessor(d: EnforcementDeps): Processor<Conversation
         }
         const out = d.sinks.get(sink.name)!;
         if (verdict.kind === 'forward') {
+          d.lineage.put(record.customerId!, recordDelivery(d.lineage.get(record.customerId!), record.customerId!, sink, now));
           ctx.emit({
             topic: out.topic,
             key: record.customerId,

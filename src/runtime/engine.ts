@@ -37,6 +37,8 @@ export interface EngineMetrics {
   deadLettered: number;
   unconfirmed: number;
   assignedPartitions: number[];
+  /** Counters processors keep (e.g. purgeEscalations), committed with their transactions. */
+  counters: Record<string, number>;
 }
 
 const MAX_BACKLOG_FACTOR = 5;
@@ -55,7 +57,7 @@ export class Engine extends EventEmitter {
   private readonly tableTopics: string[];
   private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
-  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, unconfirmed: 0, assignedPartitions: [] };
+  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
   private stopping = false;
 
   constructor(private readonly o: EngineOptions) {
@@ -167,6 +169,7 @@ export class Engine extends EventEmitter {
         this.metrics.processedRecords += s.records;
         this.metrics.deadLettered += s.deadLettered;
         this.metrics.unconfirmed += s.unconfirmed;
+        for (const [k, n] of s.counters) this.metrics.counters[k] = (this.metrics.counters[k] ?? 0) + n;
         this.applyBackPressure(task);
       },
       onRestored: () => this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] }))),

@@ -26,6 +26,8 @@ export interface ProcessorContext {
   emit(record: OutRecord): void;
   /** Sends the input record, with its original bytes, to the dead-letter topic. */
   deadLetter(input: InRecord, code: ErrorCode, reason: string): void;
+  /** Adds to a named counter in the engine's metrics once the transaction commits. */
+  count(metric: string, n?: number): void;
 }
 
 /**

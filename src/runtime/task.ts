@@ -29,7 +29,7 @@ export interface TaskDeps {
   /** Bench only (bench/bench.ts measures what the barrier costs); never reachable from configuration. */
   skipBarrierForBench?: boolean;
   /** Called with counts after each committed transaction. */
-  onCommitted(stats: { records: number; deadLettered: number; unconfirmed: number }): void;
+  onCommitted(stats: { records: number; deadLettered: number; unconfirmed: number; counters: Map<string, number> }): void;
   /** The stores are restored; the task starts processing. */
   onRestored(): void;
   /** Fatal for the task (fenced, or retries exhausted). */
@@ -219,6 +219,8 @@ export class PartitionTask {
   private async cycle(): Promise<void> {
     const outputs: OutRecord[] = [];
     let deadLettered = 0;
+    const counters = new Map<string, number>();
+    const count = (metric: string, n = 1) => counters.set(metric, (counters.get(metric) ?? 0) + n);
     /** Per topic, how many records from the front of its queue this cycle has processed. */
     const taken = new Map<string, number>();
 
@@ -235,6 +237,7 @@ export class PartitionTask {
           deadLettered++;
           outputs.push(this.deadLetterRecord(rec, code, reason, current));
         },
+        count,
       };
       const decoded: [InRecord, unknown][] = [];
       for (let i = taken.get(topic) ?? 0; i < upTo; i++) {
@@ -286,6 +289,7 @@ export class PartitionTask {
         partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
         emit: (r) => outputs.push(r),
         deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
+        count,
       };
       for (const p of this.punctuators) p.punctuate!(ctx);
     }
@@ -304,7 +308,7 @@ export class PartitionTask {
     if (records === 0 && outputs.length === 0) return; // an idle punctuation: nothing to commit
     await this.commit(outputs, offsets);
     for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
-    this.d.onCommitted({ records, deadLettered, unconfirmed });
+    this.d.onCommitted({ records, deadLettered, unconfirmed, counters });
   }
 
   /**

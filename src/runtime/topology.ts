@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FIELD_ACTIONS, PERSONAL_FIELDS, type Policy } from '../domain/policy.ts';
+import { DELETION_CAPABILITIES, type Vendor } from '../domain/purge.ts';
 import { PURPOSES } from '../domain/types.ts';
 
 const TopicSpec = z.object({
@@ -38,6 +39,16 @@ const PolicyFile = z.object({
     fields: z.partialRecord(z.enum(PERSONAL_FIELDS), z.enum(FIELD_ACTIONS)).default({}),
   })),
   sessionGuard: z.object({ purposes: z.array(z.enum(PURPOSES)), doc: z.string().optional() }).default({ purposes: [...PURPOSES] }),
+});
+
+const VendorsFile = z.object({
+  description: z.string().default(''),
+  vendors: z.record(z.string().regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and -'), z.object({
+    sinks: z.array(z.string()).min(1),
+    retentionPolicyId: z.string().min(1),
+    deletion: z.enum(DELETION_CAPABILITIES),
+    ackSlaHours: z.number().positive().default(24),
+  })),
 });
 
 export interface TopicDef {
@@ -129,6 +140,20 @@ export function loadPolicy(file: string, topology: Topology): Policy {
     sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields })),
     sessionGuard: { purposes: p.sessionGuard.purposes },
   };
+}
+
+/**
+ * The vendor registry: every vendor's sinks must exist, and every sink must be read by a registered vendor — a sink
+ * read by a vendor nobody registered is a flow no purge would ever reach.
+ */
+export function loadVendors(file: string, topology: Topology): Vendor[] {
+  const v = parseJson(VendorsFile, file);
+  const vendors = Object.entries(v.vendors).map(([name, x]) => ({ name, sinks: x.sinks, retentionPolicyId: x.retentionPolicyId, deletion: x.deletion, ackSlaMs: Math.round(x.ackSlaHours * 3_600_000) }));
+  const problems: string[] = [];
+  for (const x of vendors) for (const s of x.sinks) if (!topology.sinks.has(s)) problems.push(`vendor ${x.name} reads unknown sink ${s}`);
+  for (const s of topology.sinks.keys()) if (!vendors.some((x) => x.sinks.includes(s))) problems.push(`sink ${s} is read by no registered vendor: register it in ${file}`);
+  if (problems.length) throw new Error(`${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
+  return vendors;
 }
 
 /** A readable, diffable picture of the graph, in the spirit of Kafka Streams' Topology#describe(). */

@@ -1,0 +1,103 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import type { DataKey, KeyStore } from './keyStore.ts';
+
+/**
+ * Crypto-shredded fields: a personal value encrypted under its customer's data key, readable exactly as long as
+ * the key store still holds that key. Format `shr:v1:<keyId>:<base64url(iv ‖ tag ‖ ciphertext)>`, AES-256-GCM with
+ * a 12-byte random IV and AAD = key id (a ciphertext cannot be moved under another key id). base64url has no ':',
+ * so the last ':' ends the key id, whatever the key id holds.
+ */
+export const SHRED_PREFIX = 'shr:v1:';
+
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+export function shredEncrypt(k: DataKey, plaintext: string): string {
+  const iv = randomBytes(IV_BYTES);
+  const c = createCipheriv('aes-256-gcm', k.key, iv).setAAD(Buffer.from(k.keyId, 'utf8'));
+  const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
+  return `${SHRED_PREFIX}${k.keyId}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')}`;
+}
+
+export function isShredded(v: unknown): v is string {
+  return typeof v === 'string' && v.startsWith(SHRED_PREFIX);
+}
+
+export type Unshredded = { ok: true; value: string } | { ok: false; reason: 'KEY_DESTROYED' | 'KEY_UNKNOWN' | 'INVALID' };
+
+type Lookup = (keyId: string) => Promise<Buffer | 'destroyed' | undefined>;
+
+/**
+ * Outcomes are values: KEY_DESTROYED (the customer was erased: the value is gone for good), KEY_UNKNOWN (no such
+ * key in this store), INVALID (malformed, tampered, or not under that key). A failing lookup (database down) throws.
+ */
+export async function shredDecrypt(value: string, lookup: Lookup): Promise<Unshredded> {
+  if (!isShredded(value)) return { ok: false, reason: 'INVALID' };
+  const rest = value.slice(SHRED_PREFIX.length);
+  const sep = rest.lastIndexOf(':');
+  const keyId = rest.slice(0, sep);
+  const encoded = rest.slice(sep + 1);
+  if (sep <= 0 || !/^[A-Za-z0-9_-]+$/.test(encoded)) return { ok: false, reason: 'INVALID' };
+  const bytes = Buffer.from(encoded, 'base64url');
+  if (bytes.length < IV_BYTES + TAG_BYTES) return { ok: false, reason: 'INVALID' };
+  const key = await lookup(keyId);
+  if (key === 'destroyed') return { ok: false, reason: 'KEY_DESTROYED' };
+  if (key === undefined) return { ok: false, reason: 'KEY_UNKNOWN' };
+  try {
+    const d = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES)).setAAD(Buffer.from(keyId, 'utf8'));
+    d.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
+    return { ok: true, value: Buffer.concat([d.update(bytes.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString('utf8') };
+  } catch {
+    return { ok: false, reason: 'INVALID' };
+  }
+}
+
+/**
+ * Decrypts every shredded string in a sink record (participants[].name/address, ani, dnis, attribute values,
+ * transcript); a field whose key is destroyed becomes null and the result says erased: true. A field that cannot be
+ * decrypted for another reason (unknown key, tampered) keeps its ciphertext and counts as a failure. Other fields
+ * are untouched; the input is not modified.
+ */
+export async function decryptSinkRecord<T extends object>(record: T, keys: Pick<KeyStore, 'keyById'>): Promise<{ record: T; erased: boolean; failures: number }> {
+  // One lookup per distinct key id: a record's fields usually share one or two keys.
+  const lookups = new Map<string, ReturnType<Lookup>>();
+  const lookup: Lookup = (keyId) => {
+    let p = lookups.get(keyId);
+    if (!p) lookups.set(keyId, (p = keys.keyById(keyId)));
+    return p;
+  };
+  let erased = false;
+  let failures = 0;
+  const field = async (v: unknown): Promise<unknown> => {
+    if (!isShredded(v)) return v;
+    const r = await shredDecrypt(v, lookup);
+    if (r.ok) return r.value;
+    if (r.reason === 'KEY_DESTROYED') {
+      erased = true;
+      return null;
+    }
+    failures++;
+    return v;
+  };
+
+  const src = record as Record<string, unknown>;
+  const out: Record<string, unknown> = { ...src };
+  for (const f of ['ani', 'dnis', 'transcript']) if (f in src) out[f] = await field(src[f]);
+  if (Array.isArray(src.participants)) {
+    out.participants = await Promise.all(
+      src.participants.map(async (p: unknown) => {
+        if (!p || typeof p !== 'object') return p;
+        const q = { ...(p as Record<string, unknown>) };
+        if ('name' in q) q.name = await field(q.name);
+        if ('address' in q) q.address = await field(q.address);
+        return q;
+      }),
+    );
+  }
+  if (src.attributes && typeof src.attributes === 'object' && !Array.isArray(src.attributes)) {
+    const attributes: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(src.attributes)) attributes[k] = await field(v);
+    out.attributes = attributes;
+  }
+  return { record: out as T, erased, failures };
+}

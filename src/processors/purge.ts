@@ -1,0 +1,104 @@
+import type { Serde } from '../adapters/schemaRegistry.ts';
+import { applyConsentEvent } from '../domain/consentState.ts';
+import {
+  applyAck, openRequest, slaTick, vendorsToPurge,
+  type ComplianceRecord, type Lineage, type PurgeAck, type PurgeCommand, type PurgeEscalation, type Vendor,
+} from '../domain/purge.ts';
+import { PURPOSES, type ConsentEvent, type ConsentState, type Purpose } from '../domain/types.ts';
+import { checkConsentEvent } from '../domain/validation.ts';
+import type { KeyValueStore, Processor, ProcessorContext } from '../runtime/processor.ts';
+
+export interface ErasureRequest {
+  requestId: string;
+  customerId: string;
+  requestedAt: number;
+  source: string;
+  keysDestroyed: number;
+  genesysGdprRequestId: string | null;
+}
+
+export interface PurgeDeps {
+  consent: KeyValueStore<ConsentState>;
+  lineage: KeyValueStore<Lineage>;
+  compliance: KeyValueStore<ComplianceRecord>;
+  vendors: Vendor[];
+  topics: { consentEvents: string; erasures: string; acks: string };
+  commands: { topic: string; serde: Serde<PurgeCommand> };
+  escalations: { topic: string; serde: Serde<PurgeEscalation> };
+}
+
+/**
+ * The purge topology. Inputs (all applied as tables, before any record of the cycle is decided, so an erasure
+ * acknowledged before a record was produced is applied before that record is decided):
+ * - consent.events, after the consent table: a purpose-level withdrawal that the table applied opens a purge request
+ *   for the vendors whose sinks received this customer's data for that purpose;
+ * - erasure.requests: withdraws every purpose in the consent table and opens a purge request for every vendor that
+ *   received anything; the customer is marked erased;
+ * - purge.acks: vendors' answers, applied to compliance.status.
+ * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric purgeEscalations).
+ * Request ids derive from their cause, so a replay issues nothing twice.
+ */
+export function purgeProcessor(d: PurgeDeps): Processor<ConsentEvent | ErasureRequest | PurgeAck> {
+  const sla = new Map(d.vendors.map((v) => [v.name, v.ackSlaMs]));
+  const emit = (ctx: ProcessorContext, commands: PurgeCommand[]) => {
+    for (const c of commands) ctx.emit({ topic: d.commands.topic, key: c.customerId, value: d.commands.serde.encode(c) });
+    ctx.count('purgeCommands', commands.length);
+  };
+  const open = (ctx: ProcessorContext, customerId: string, o: Omit<Parameters<typeof openRequest>[2], 'vendors' | 'now'> & { scope: Purpose[] | 'ALL' }) => {
+    const vendors = vendorsToPurge(d.lineage.get(customerId), o.scope, d.vendors);
+    const r = openRequest(d.compliance.get(customerId), customerId, { ...o, vendors, now: ctx.clock.now() });
+    if (!r) return;
+    d.compliance.put(customerId, r.record);
+    emit(ctx, r.commands);
+  };
+
+  return {
+    name: 'purge',
+    role: 'table',
+    inputs: ['consent.events', 'erasure.requests', 'purge.acks'],
+    process(input, value, ctx) {
+      if (input.topic === d.topics.consentEvents) {
+        const e = value as ConsentEvent;
+        if (!checkConsentEvent(input.key?.toString('utf8') ?? null, e).ok) return;
+        const state = d.consent.get(e.customerId);
+        // Purpose-level withdrawals the table applied (a stale or duplicate event is not the current entry).
+        const withdrawn = e.purposes
+          .filter((p) => !p.granted && p.channel === null)
+          .filter((p) => state?.purposes.find((x) => x.purpose === p.purpose)?.entry?.eventId === e.eventId)
+          .map((p) => p.purpose);
+        if (withdrawn.length) open(ctx, e.customerId, { requestId: `withdrawal:${e.eventId}`, reason: 'WITHDRAWAL', purposes: withdrawn, scope: withdrawn });
+      } else if (input.topic === d.topics.erasures) {
+        const r = value as ErasureRequest;
+        if (!r.customerId || input.key?.toString('utf8') !== r.customerId) {
+          ctx.deadLetter(input, 'VALIDATION_FAILED', 'erasure request key is not its customerId');
+          return;
+        }
+        const withdrawAll: ConsentEvent = {
+          eventId: `erasure:${r.requestId}`, customerId: r.customerId, capturedAt: r.requestedAt, source: 'API',
+          purposes: PURPOSES.map((purpose) => ({ purpose, granted: false, channel: null })),
+        };
+        const applied = applyConsentEvent(d.consent.get(r.customerId), withdrawAll, ctx.clock.now());
+        if (applied.changed) d.consent.put(r.customerId, applied.state);
+        open(ctx, r.customerId, { requestId: `erasure:${r.requestId}`, reason: 'ERASURE', purposes: [...PURPOSES], scope: 'ALL', erased: true });
+      } else {
+        const ack = value as PurgeAck;
+        const next = applyAck(d.compliance.get(ack.customerId), ack, ctx.clock.now());
+        if (next) d.compliance.put(ack.customerId, next);
+        else ctx.count('purgeAcksIgnored');
+      }
+    },
+    punctuate(ctx) {
+      const now = ctx.clock.now();
+      for (const [customerId, record] of [...d.compliance.entries()]) {
+        if (record.status === 'FULLY_COMPLIANT' || record.status === 'NO_OPEN_REQUESTS') continue;
+        const r = slaTick(record, now, (v) => sla.get(v) ?? 24 * 3_600_000);
+        if (!r) continue;
+        d.compliance.put(customerId, r.record);
+        emit(ctx, r.commands);
+        ctx.count('purgeResends', r.commands.length);
+        for (const e of r.escalations) ctx.emit({ topic: d.escalations.topic, key: e.customerId, value: d.escalations.serde.encode(e) });
+        ctx.count('purgeEscalations', r.escalations.length);
+      }
+    },
+  };
+}
