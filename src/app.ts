@@ -6,7 +6,9 @@ import { registerSchemas, type SerdeRegistry } from './adapters/schemaRegistry.t
 import type { Config } from './config.ts';
 import type { Clock } from './domain/clock.ts';
 import type { SinkRecord } from './domain/fieldRules.ts';
-import type { Policy } from './domain/policy.ts';
+import { shreddingSinks, type Policy } from './domain/policy.ts';
+import { openKeyStore, type KeyStore } from './adapters/keyStore.ts';
+import { shredEncrypt } from './adapters/shredding.ts';
 import type { ConsentState, Decision } from './domain/types.ts';
 import { ConsentgateError } from './errors.ts';
 import { consentTableProcessor } from './processors/consentTable.ts';
@@ -32,7 +34,16 @@ export function loadDefinitions(config: Config): { topology: Topology; policy: P
   if (keyed && !config.fieldKey) {
     throw new ConsentgateError('CONFIG_INVALID', `policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`);
   }
+
   return { topology, policy, vendors };
+}
+
+/** The key store of crypto-shredded fields: PostgreSQL at DATABASE_URL, else an embedded PGlite. */
+export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
+  if (!config.masterKey) {
+    throw new ConsentgateError('CONFIG_INVALID', `the key store of crypto-shredded fields needs CONSENTGATE_MASTER_KEY (64 hex characters), and DATABASE_URL (else an embedded PGlite in ${config.keyStoreDir})`);
+  }
+  return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(PROJECT_ROOT, config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
 }
 
 export async function applyTopology(admin: Admin, topology: Topology) {
@@ -46,6 +57,8 @@ export interface Pipeline {
   policy: Policy;
   serdes: SerdeRegistry;
   engine: Engine;
+  /** Open when the policy crypto-shreds fields. */
+  keyStore?: KeyStore;
   stop(): Promise<void>;
 }
 
@@ -62,6 +75,8 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
   await admin.connect();
   const serdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
+  const keyStore = shreddingSinks(policy).length ? await openConfiguredKeyStore(config) : undefined;
+  const shredKeys = keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), encrypt: shredEncrypt };
   const sinks = new Map([...topology.sinks].map(([name, def]) => [name, { topic: def.name, serde: serdes.forTopic<SinkRecord>(def.logical) }]));
   const changelogOf = (store: string) => topology.stores[store]!.changelog;
   const topic = (logical: string) => topology.topic(logical).name;
@@ -108,6 +123,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
             decisionsTopic: topic('audit.decisions'),
             decisionSerde: serdes.forTopic<Decision>('audit.decisions'),
             transforms,
+            shredKeys,
           }),
           sessionTracker,
         ],
@@ -127,9 +143,11 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     policy,
     serdes,
     engine,
+    keyStore,
     async stop() {
       await engine.stop();
       await admin.disconnect().catch(() => {});
+      await keyStore?.close().catch(() => {});
     },
   };
 }

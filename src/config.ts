@@ -56,6 +56,8 @@ export const ConfigSchema = z.object({
   /** PostgreSQL for the key store (and later the DPIA store); embedded PGlite in `keyStoreDir` when unset. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://…').optional(),
   keyStoreDir: z.string().default('.cache/keystore'),
+  /** PostgreSQL schema of the key store (one per deployment sharing a database). */
+  keyStoreSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate'),
   /** 32-byte hex master key that wraps the per-customer data keys of crypto-shredded fields. */
   masterKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
   /** Genesys Cloud: a region (mypurecloud.ie, usw2.pure.cloud, …) or a gateway base URL (the simulator). */
@@ -114,6 +116,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
   if (env.CONSENTGATE_KEYSTORE_DIR) out.keyStoreDir = env.CONSENTGATE_KEYSTORE_DIR;
+  if (env.CONSENTGATE_KEYSTORE_SCHEMA) out.keyStoreSchema = env.CONSENTGATE_KEYSTORE_SCHEMA;
   if (env.CONSENTGATE_MASTER_KEY) out.masterKey = env.CONSENTGATE_MASTER_KEY;
   const genesys: Record<string, unknown> = {};
   if (env.GENESYS_BASE_URL) genesys.baseUrl = env.GENESYS_BASE_URL;

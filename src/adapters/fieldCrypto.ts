@@ -17,6 +17,7 @@ export function createFieldTransforms(secretHex: string): FieldTransforms {
       const body = Buffer.concat([c.update(value, 'utf8'), c.final()]);
       return 'enc:v1:' + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64');
     },
+    shred: unboundShred,
   };
 }
 
@@ -24,4 +25,10 @@ export function createFieldTransforms(secretHex: string): FieldTransforms {
 export const NO_KEY_TRANSFORMS: FieldTransforms = {
   pseudonymize: () => { throw new Error('a pseudonymize rule needs CONSENTGATE_FIELD_KEY'); },
   encrypt: () => { throw new Error('an encrypt rule needs CONSENTGATE_FIELD_KEY'); },
+  shred: unboundShred,
 };
+
+/** The enforcement binds `shred` to the record's customer key; reaching this is a wiring error. */
+function unboundShred(): never {
+  throw new Error('shred called without a data key bound for the record');
+}

@@ -24,6 +24,9 @@ export async function startEphemeralPipeline(opts: { name: string; topicPrefix: 
     stopStack = () => stopLocalStack(stack);
   }
   env.CONSENTGATE_FIELD_KEY ??= randomBytes(32).toString('hex');
+  // A key store of its own (embedded PGlite unless DATABASE_URL is set) under a fresh master key.
+  env.CONSENTGATE_MASTER_KEY ??= randomBytes(32).toString('hex');
+  if (!env.DATABASE_URL) env.CONSENTGATE_KEYSTORE_DIR ??= mkdtempSync(join(tmpdir(), `consentgate-${opts.name}-keys-`));
   env.LOG_LEVEL ??= 'warn';
   try {
     const cfg = loadConfig({ env });

@@ -11,6 +11,8 @@ export interface SinkRecord extends ConversationRecord {
 export interface FieldTransforms {
   pseudonymize(value: string): string;
   encrypt(value: string, customerId: string | null): string;
+  /** Under the customer's data key for the sink's purpose (the enforcement binds it per record). */
+  shred(value: string): string;
 }
 
 function transform(action: FieldAction, value: string | null, t: FieldTransforms, customerId: string | null): string | null {
@@ -24,6 +26,8 @@ function transform(action: FieldAction, value: string | null, t: FieldTransforms
       return t.pseudonymize(value);
     case 'encrypt':
       return t.encrypt(value, customerId);
+    case 'shred':
+      return t.shred(value);
   }
 }
 

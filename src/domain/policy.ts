@@ -1,6 +1,10 @@
 import type { Channel, ConsentState, DecisionReason, Purpose } from './types.ts';
 
-export const FIELD_ACTIONS = ['keep', 'drop', 'pseudonymize', 'encrypt'] as const;
+/**
+ * keep; drop; pseudonymize (HMAC, stable); encrypt (one pipeline key); shred (AES-256-GCM under a data key of the
+ * customer and the sink's purpose, destroyed on erasure: crypto-shredding).
+ */
+export const FIELD_ACTIONS = ['keep', 'drop', 'pseudonymize', 'encrypt', 'shred'] as const;
 export type FieldAction = (typeof FIELD_ACTIONS)[number];
 
 /** Personal-data fields of a conversation record that field rules govern; ids are always kept. */
@@ -25,6 +29,13 @@ export interface Policy {
 }
 
 export type Grant = 'granted' | 'withdrawn' | 'unknown';
+
+/** Sinks with a shred rule, and the purpose whose data key they use (the first they require). */
+export function shreddingSinks(policy: Policy): { sink: SinkPolicy; purpose: Purpose }[] {
+  return policy.sinks
+    .filter((s) => [s.defaultAction, ...Object.values(s.fields)].includes('shred'))
+    .map((sink) => ({ sink, purpose: sink.requires[0]! }));
+}
 
 /** The flag that governs `purpose` on `channel`: the channel override if there is one, else the purpose level. */
 export function effectiveGrant(state: ConsentState | undefined, purpose: Purpose, channel: Channel): Grant {

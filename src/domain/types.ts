@@ -89,6 +89,7 @@ export const DECISION_REASONS = [
   'CONSENT_UNKNOWN',
   'NO_SUBJECT',
   'CONSENT_UNCONFIRMED',
+  'CUSTOMER_ERASED',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 

@@ -1,9 +1,10 @@
 import type { Serde } from '../adapters/schemaRegistry.ts';
 import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
 import { reduceForSink } from '../domain/fieldRules.ts';
-import { evaluate, type Policy, type Verdict } from '../domain/policy.ts';
+import { evaluate, shreddingSinks, type Policy, type Verdict } from '../domain/policy.ts';
+import type { DataKey } from '../adapters/keyStore.ts';
 import { recordDelivery, type Lineage } from '../domain/purge.ts';
-import type { ConsentState, ConversationRecord, Decision, ExportRecord } from '../domain/types.ts';
+import type { ConsentState, ConversationRecord, Decision, ExportRecord, Purpose } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
 import type { KeyValueStore, Processor } from '../runtime/processor.ts';
 
@@ -21,6 +22,14 @@ export interface EnforcementDeps {
   decisionsTopic: string;
   decisionSerde: Serde<Decision>;
   transforms: FieldTransforms;
+  /** Data keys for shred rules (crypto-shredding); required when the policy has one. */
+  shredKeys?: ShredKeys;
+}
+
+/** The key store as the enforcement needs it: keys minted or looked up in `prepare`, used synchronously after. */
+export interface ShredKeys {
+  ensureKeys(requests: { customerId: string; purpose: Purpose }[]): Promise<Map<string, DataKey | 'destroyed'>>;
+  encrypt(key: DataKey, value: string): string;
 }
 
 /**
@@ -31,10 +40,28 @@ export interface EnforcementDeps {
  * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
  */
 export function enforcementProcessor(d: EnforcementDeps): Processor<ConversationRecord | ExportRecord> {
+  const shredding = new Map(shreddingSinks(d.policy).map((s) => [s.sink.name, s.purpose]));
+  if (shredding.size && !d.shredKeys) throw new Error(`policy ${d.policy.version} crypto-shreds fields: a key store is required`);
+  /** Keys of the batch being decided, by `${customerId}/${purpose}`; filled by prepare. */
+  let keys = new Map<string, DataKey | 'destroyed'>();
   return {
     name: 'enforcement',
     role: 'stream',
     inputs: ['genesys.conversations', 'genesys.exports'],
+    // Keys only for records a shredding sink will receive: no key is minted for data that is blocked anyway.
+    async prepare(records) {
+      if (!shredding.size) return;
+      const wanted = new Map<string, { customerId: string; purpose: Purpose }>();
+      for (const r of records) {
+        if (!r?.customerId) continue;
+        const state = d.store.get(r.customerId);
+        for (const sink of d.policy.sinks) {
+          const purpose = shredding.get(sink.name);
+          if (purpose && evaluate(sink, r, state).kind === 'forward') wanted.set(`${r.customerId}/${purpose}`, { customerId: r.customerId, purpose });
+        }
+      }
+      keys = wanted.size ? await d.shredKeys!.ensureKeys([...wanted.values()]) : new Map();
+    },
     process(input, record, ctx) {
       const check = checkConversationRecord(input.key?.toString('utf8') ?? null, record);
       if (!check.ok) {
@@ -53,6 +80,12 @@ export function enforcementProcessor(d: EnforcementDeps): Processor<Conversation
         if (verdict.kind === 'forward' && !ctx.tablesCurrent) {
           verdict = { kind: 'block', reason: 'CONSENT_UNCONFIRMED', denied: [...sink.requires], consentVersion: verdict.consentVersion };
         }
+        const purpose = shredding.get(sink.name);
+        const key = purpose ? keys.get(`${record.customerId}/${purpose}`) : undefined;
+        if (verdict.kind === 'forward' && purpose && (key === 'destroyed' || key === undefined)) {
+          // Erased (keys destroyed), or a key the batch did not prepare: never forward unshredded.
+          verdict = { kind: 'block', reason: key === 'destroyed' ? 'CUSTOMER_ERASED' : 'CONSENT_UNCONFIRMED', denied: [...sink.requires], consentVersion: verdict.consentVersion };
+        }
         const out = d.sinks.get(sink.name)!;
         if (verdict.kind === 'forward') {
           d.lineage.put(record.customerId!, recordDelivery(d.lineage.get(record.customerId!), record.customerId!, sink, now));
@@ -60,7 +93,7 @@ export function enforcementProcessor(d: EnforcementDeps): Processor<Conversation
             topic: out.topic,
             key: record.customerId,
             partition: ctx.partition,
-            value: out.serde.encode(reduceForSink(sinkRecord, sink, d.transforms)),
+            value: out.serde.encode(reduceForSink(sinkRecord, sink, key && key !== 'destroyed' ? { ...d.transforms, shred: (v) => d.shredKeys!.encrypt(key, v) } : d.transforms)),
             headers: {
               [HEADER_POLICY_VERSION]: d.policy.version,
               [HEADER_CONSENT_VERSION]: String(verdict.consentVersion),

@@ -7,6 +7,8 @@ import { loadConfig, type Config } from '../../src/config.ts';
 import type { ConsentEvent, ConversationRecord, Purpose, Channel } from '../../src/domain/types.ts';
 
 export const FIELD_KEY = 'a1'.repeat(32);
+export const MASTER_KEY = 'c3'.repeat(32);
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
 /** Config for one test: the shared broker and registry, and a topic prefix of its own. */
 export function testConfig(prefix = `t${randomUUID().slice(0, 8)}.`, extra: Record<string, string> = {}): Config {
@@ -16,6 +18,9 @@ export function testConfig(prefix = `t${randomUUID().slice(0, 8)}.`, extra: Reco
       SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
       CONSENTGATE_TOPIC_PREFIX: prefix,
       CONSENTGATE_FIELD_KEY: FIELD_KEY,
+      CONSENTGATE_MASTER_KEY: MASTER_KEY,
+      DATABASE_URL,
+      CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`,
       CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
       LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
       ...extra,

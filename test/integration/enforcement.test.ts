@@ -5,6 +5,7 @@ import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
 import { HEADER_CONSENT_VERSION, HEADER_POLICY_VERSION } from '../../src/processors/enforcement.ts';
+import { decryptSinkRecord } from '../../src/adapters/shredding.ts';
 import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 describe('enforcement on a real broker', () => {
@@ -35,7 +36,9 @@ describe('enforcement on a real broker', () => {
     assert.ok(crm);
     assert.equal(crm.raw.headers[HEADER_POLICY_VERSION]?.toString(), p.policy.version);
     assert.equal(crm.raw.headers[HEADER_CONSENT_VERSION]?.toString(), '1');
-    assert.equal(crm.value.participants[0]!.name, 'Ann Example', 'crm keeps the name');
+    assert.match(crm.value.participants[0]!.name!, /^shr:v1:/, 'crm gets the name crypto-shredded');
+    const readable = await decryptSinkRecord(crm.value, p.keyStore!);
+    assert.equal(readable.record.participants[0]!.name, 'Ann Example', 'which the key store decrypts');
     assert.equal(crm.value.transcript, null, 'crm drops the transcript');
     const [analytics] = await inSink('analytics', r.recordId);
     assert.match(analytics!.value.ani!, /^psn:/, 'analytics gets a pseudonym');

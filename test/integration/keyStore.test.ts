@@ -14,14 +14,15 @@ const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:
 const MASTER = randomBytes(32);
 
 type Location = { databaseUrl?: string; dataDir?: string; schema: string };
+type Query = <R>(text: string, params?: unknown[]) => Promise<R[]>;
 
-/** Where stores live, and raw SQL on it (with PGlite, only while no store has the directory open). */
+/** Where stores live, and a raw SQL session on it (with PGlite, only while no store has the directory open). */
 interface Backend {
   name: string;
   setUp(): Promise<void>;
   tearDown(): Promise<void>;
   location(): Location;
-  sql<R>(loc: Location, text: string, params?: unknown[]): Promise<R[]>;
+  sql<T>(loc: Location, session: (q: Query) => Promise<T>): Promise<T>;
 }
 
 function serverBackend(): Backend {
@@ -29,7 +30,7 @@ function serverBackend(): Backend {
   const schemas: string[] = [];
   return {
     name: 'PostgreSQL server',
-    setUp: () => admin.connect(),
+    setUp: async () => void (await admin.connect()),
     async tearDown() {
       for (const s of schemas) await admin.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
       await admin.end();
@@ -39,7 +40,7 @@ function serverBackend(): Backend {
       schemas.push(schema);
       return { databaseUrl: DATABASE_URL, schema };
     },
-    sql: async <R>(_: Location, text: string, params?: unknown[]) => (await admin.query(text, params)).rows as R[],
+    sql: (_, session) => session(async <R>(text: string, params?: unknown[]) => (await admin.query(text, params)).rows as R[]),
   };
 }
 
@@ -51,10 +52,10 @@ function pgliteBackend(): Backend {
     setUp: async () => {},
     tearDown: async () => rmSync(dir, { recursive: true, force: true }),
     location: () => ({ dataDir: join(dir, 'db'), schema: `ks_test_${randomBytes(6).toString('hex')}` }),
-    async sql<R>(loc: Location, text: string, params?: unknown[]) {
+    async sql(loc, session) {
       const db = await PGlite.create(loc.dataDir!);
       try {
-        return (await db.query<R>(text, params)).rows;
+        return await session(async <R>(text: string, params?: unknown[]) => (await db.query<R>(text, params)).rows);
       } finally {
         await db.close();
       }
@@ -74,8 +75,8 @@ const heard = (store: KeyStore, customerId: string) =>
     const timer = setTimeout(() => reject(new Error(`no destruction of ${customerId} heard within 3 s`)), 3000);
     store.onDestroyed((c) => c === customerId && (clearTimeout(timer), resolve()));
   });
-const keyRows = async (b: Backend, loc: Location, customers: string[]) =>
-  Number((await b.sql<{ n: string | number }>(loc, `SELECT count(*) AS n FROM "${loc.schema}".data_keys WHERE customer_id = ANY($1::text[])`, [customers]))[0]!.n);
+const keyRows = async (q: Query, loc: Location, customers: string[]) =>
+  Number((await q<{ n: string | number }>(`SELECT count(*) AS n FROM "${loc.schema}".data_keys WHERE customer_id = ANY($1::text[])`, [customers]))[0]!.n);
 
 for (const backend of [serverBackend(), pgliteBackend()]) {
   describe(`key store on ${backend.name}`, () => {
@@ -103,7 +104,7 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
       assert.deepEqual(await reopened.keyById(m1.keyId), m1.key);
       assert.deepEqual(keyOf(await reopened.ensureKeys([{ customerId: 'c-1', purpose: 'MARKETING' }]), 'c-1/MARKETING'), m1);
       await reopened.close();
-      assert.equal(await keyRows(backend, loc, ['c-1', 'c-2']), 4);
+      assert.equal(await backend.sql(loc, (q) => keyRows(q, loc, ['c-1', 'c-2'])), 4);
     });
 
     it('destroys a customer for good: lookups say destroyed, nothing is minted again, a restart changes nothing', async () => {
@@ -127,10 +128,12 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
       assert.equal((await restarted.ensureKeys([{ customerId: 'gone', purpose: 'THIRD_PARTY' }])).get('gone/THIRD_PARTY'), 'destroyed');
       await restarted.close();
 
-      assert.equal(await keyRows(backend, loc, ['gone']), 0);
-      assert.equal(await keyRows(backend, loc, ['kept']), 3);
-      const markers = await backend.sql<{ customer_id: string; reason: string }>(loc, `SELECT customer_id, reason FROM "${loc.schema}".destroyed_customers`);
-      assert.deepEqual(markers, [{ customer_id: 'gone', reason: 'erasure request 42' }]);
+      await backend.sql(loc, async (q) => {
+        assert.equal(await keyRows(q, loc, ['gone']), 0);
+        assert.equal(await keyRows(q, loc, ['kept']), 3);
+        const markers = await q(`SELECT customer_id, reason FROM "${loc.schema}".destroyed_customers`);
+        assert.deepEqual(markers, [{ customer_id: 'gone', reason: 'erasure request 42' }]);
+      });
     });
 
     it('the database itself refuses a key for a destroyed customer and keeps the marker', async () => {
@@ -138,11 +141,13 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
       const ks = await open(loc);
       await ks.destroyCustomer('gone', 'test');
       await ks.close();
-      await assert.rejects(
-        backend.sql(loc, `INSERT INTO "${loc.schema}".data_keys (key_id, customer_id, purpose, wrapped_key) VALUES ('gone/MARKETING/x', 'gone', 'MARKETING', '\\x00')`),
-        (err: Error & { code?: string }) => err.code === 'CG001' && /CUSTOMER_DESTROYED/.test(err.message),
-      );
-      await assert.rejects(backend.sql(loc, `DELETE FROM "${loc.schema}".destroyed_customers`), (err: Error & { code?: string }) => err.code === 'CG001');
+      await backend.sql(loc, async (q) => {
+        await assert.rejects(
+          q(`INSERT INTO "${loc.schema}".data_keys (key_id, customer_id, purpose, wrapped_key) VALUES ('gone/MARKETING/x', 'gone', 'MARKETING', '\\x00')`),
+          (err: Error & { code?: string }) => err.code === 'CG001' && /CUSTOMER_DESTROYED/.test(err.message),
+        );
+        await assert.rejects(q(`DELETE FROM "${loc.schema}".destroyed_customers`), (err: Error & { code?: string }) => err.code === 'CG001');
+      });
     });
 
     it('another store on the same database drops its cached key as soon as it hears of the destruction', async () => {
@@ -177,12 +182,14 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
       }
       const settled = await Promise.allSettled(ops);
       assert.deepEqual(settled.filter((s) => s.status === 'rejected'), []);
+      const handedOut = settled.flatMap((s) => (s.status === 'fulfilled' && s.value instanceof Map ? [...s.value.values()] : []));
+      assert.ok(handedOut.some((v) => v !== 'destroyed') && handedOut.some((v) => v === 'destroyed'), 'mints happened on both sides of the destructions');
       for (const s of stores) {
         const after = await s.ensureKeys(customers.flatMap(all));
         assert.ok([...after.values()].every((v) => v === 'destroyed'));
         await s.close();
       }
-      assert.equal(await keyRows(backend, loc, customers), 0);
+      assert.equal(await backend.sql(loc, (q) => keyRows(q, loc, customers)), 0);
     });
 
     it('a wrong master key fails at open, clearly', async () => {
