@@ -1,12 +1,11 @@
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { createKafka } from '../adapters/kafka.ts';
-import { openKeyStore } from '../adapters/keyStore.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { registerSchemas } from '../adapters/schemaRegistry.ts';
 import { decryptSinkRecord } from '../adapters/shredding.ts';
 import { readTopic } from '../adapters/topicReader.ts';
-import { loadDefinitions, PROJECT_ROOT } from '../app.ts';
+import { loadDefinitions, openConfiguredKeyStore, PROJECT_ROOT } from '../app.ts';
 import type { Config } from '../config.ts';
 
 export const DECRYPT_HELP = `consentgate decrypt --topic <sink.crm|sink.analytics|sink.thirdparty or a physical name> [--max N] [--config FILE]
@@ -36,7 +35,7 @@ export async function decryptCommand(argv: string[], loadConfig: (file?: string)
   const kafka = createKafka(cfg.kafka, logger);
   const serdes = await registerSchemas({ ...cfg.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
   const serde = serdes.forTopic<object>(def.logical);
-  const keys = await openKeyStore({ databaseUrl: cfg.databaseUrl, dataDir: cfg.keyStoreDir, masterKey: Buffer.from(cfg.masterKey, 'hex') });
+  const keys = await openConfiguredKeyStore(cfg);
   const counts = { records: 0, erased: 0, failedFields: 0, undecodable: 0 };
   try {
     const records = await readTopic(kafka, topology.topic(def.logical).name);

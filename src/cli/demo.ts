@@ -34,7 +34,7 @@ export async function runDemo(): Promise<void> {
     },
   });
   const { topology, serdes, engine, kafka, admin } = pipeline;
-  const connectors = await startConnectors({ config, kafka, topology, serdes, clock: systemClock, logger: createLogger(config.logLevel) });
+  const connectors = await startConnectors({ config, kafka, topology, serdes, clock: systemClock, logger: createLogger(config.logLevel), keyStore: pipeline.keyStore });
   try {
     say(`topics applied with prefix "${config.topicPrefix}"; pipeline and connectors starting`);
     await engine.start();

@@ -11,6 +11,8 @@ import { runDemo } from './demo.ts';
 import { devDown, devUp } from './devStack.ts';
 import { EXPORT_HELP, exportCommand } from './export.ts';
 import { simulateGenesys } from './simulate.ts';
+import { DECRYPT_HELP, decryptCommand } from './decrypt.ts';
+import { ERASE_HELP, eraseCommand } from './erase.ts';
 
 const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
 
@@ -26,6 +28,10 @@ Commands:
   run             run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT
   export          bulk-export Genesys conversation details of an interval to genesys.exports, resumable
                   (consentgate export --help)
+  erase <id>      erase a data subject: destroy its data keys, purge vendors, optionally Genesys GDPR_DELETE
+                  (consentgate erase --help)
+  decrypt         print a sink topic with crypto-shredded fields decrypted, erased ones null, for downstream
+                  teams (consentgate decrypt --help)
   simulate genesys
                   run a local Genesys Cloud simulator (OAuth, notifications WebSocket, REST, faults);
                   prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=… (see --help)
@@ -42,6 +48,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   consent-intake, writeback, integrations, session-executor (default none); CONSENTGATE_HTTP_HOST/PORT
   (127.0.0.1:8088) and CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
   Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
+  Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded
+  PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
   A bad configuration fails at start and lists every problem.
 `;
 
@@ -100,7 +108,7 @@ async function run(cfg: Config): Promise<void> {
   await pipeline.engine.start();
   logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version }, 'pipeline running');
   const { kafka, topology, serdes } = pipeline;
-  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger });
+  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
   if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
   setInterval(() => logger.info({ pipeline: pipeline.engine.metrics, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
 }
@@ -112,9 +120,15 @@ async function main(): Promise<void> {
     if (argv[1] !== 'genesys') fail(`usage: consentgate simulate genesys [options] (consentgate simulate genesys --help)`);
     return simulateGenesys(argv.slice(2));
   }
-  if (argv[0] === 'export') {
-    if (argv.includes('--help') || argv.includes('-h')) return void console.log(EXPORT_HELP);
-    return exportCommand(argv.slice(1), config);
+  const withOptions: Record<string, [string, (argv: string[], load: typeof config) => Promise<void>]> = {
+    export: [EXPORT_HELP, exportCommand],
+    erase: [ERASE_HELP, eraseCommand],
+    decrypt: [DECRYPT_HELP, decryptCommand],
+  };
+  const own = withOptions[argv[0] ?? ''];
+  if (own) {
+    if (argv.includes('--help') || argv.includes('-h')) return void console.log(own[0]);
+    return own[1](argv.slice(1), config);
   }
   const { values, positionals } = parseArgs({
     allowPositionals: true,

@@ -54,11 +54,16 @@ export interface IntakeOptions {
   consentIntake: boolean;
   eventBridge: boolean;
   enrich?: (m: Mapped) => Promise<Mapped>;
+  /** POST /v1/erasure (with the consent intake): the erasure flow, resolving what it did. */
+  erase?: (r: { customerId: string; source: string; genesysDelete: boolean }) => Promise<unknown>;
   health(): unknown;
 }
 
+const ErasureBody = z.object({ customerId: z.string().min(1), source: z.string().min(1).default('API'), genesysDelete: z.boolean().default(false) });
+
 /**
- * The HTTP intake: POST /v1/consent (the consent intake API), POST /v1/eventbridge (EventBridge envelopes from an
+ * The HTTP intake: POST /v1/consent (the consent intake API), POST /v1/erasure (erasure requests), POST
+ * /v1/eventbridge (EventBridge envelopes from an
  * API destination, one or an array), GET /healthz. A request is answered 2xx only once what it carried is on
  * Kafka (or, when invalid, in the dlq with its bytes): a caller that gets an error may safely retry.
  */
@@ -103,6 +108,7 @@ export class HttpIntake {
     if (req.method === 'GET' && path === '/healthz') return json(res, 200, this.o.health());
     if (!this.authorized(req)) throw new HttpError(401, 'missing or wrong bearer token');
     if (req.method === 'POST' && path === '/v1/consent' && this.o.consentIntake) return this.consent(req, res);
+    if (req.method === 'POST' && path === '/v1/erasure' && this.o.consentIntake && this.o.erase) return this.erasure(req, res);
     if (req.method === 'POST' && path === '/v1/eventbridge' && this.o.eventBridge) return this.eventBridge(req, res);
     throw new HttpError(404, `no route ${req.method} ${path}`);
   }
@@ -140,6 +146,18 @@ export class HttpIntake {
     }
     this.stats.consentAccepted++;
     json(res, 202, { accepted: true, eventId: event.eventId, capturedAt: event.capturedAt, duplicate: written.duplicates > 0 });
+  }
+
+  private async erasure(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let body: unknown;
+    try {
+      body = JSON.parse((await readBody(req)).toString('utf8'));
+    } catch {
+      throw new HttpError(400, 'body is not JSON');
+    }
+    const parsed = ErasureBody.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, 'invalid erasure request', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`));
+    json(res, 202, await this.o.erase!(parsed.data));
   }
 
   private async eventBridge(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -15,9 +15,13 @@ import { NotificationsSource } from './notifications.ts';
 import { SourceSink } from './sink.ts';
 import { startWriteback } from './writeback.ts';
 import { startSessionExecutor } from './sessionExecutor.ts';
+import { requestErasure } from './erasure.ts';
+import type { KeyStore } from '../adapters/keyStore.ts';
 
 export interface ConnectorDeps {
   config: Config;
+  /** The pipeline's key store, for erasure (crypto-shredding); absent when the policy shreds nothing. */
+  keyStore?: KeyStore;
   kafka: Kafka;
   topology: Topology;
   serdes: SerdeRegistry;
@@ -68,7 +72,8 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
     },
   };
   try {
-    if (on.has('notifications') || on.has('writeback') || on.has('integrations') || on.has('session-executor')) {
+    const needGenesys = ['notifications', 'writeback', 'integrations', 'session-executor'].some((n) => on.has(n as never));
+    if (needGenesys || (config.genesys && on.has('consent-intake'))) { // the intake files GDPR_DELETE requests
       out.genesys = genesysClient(config, logger, clock);
       await out.genesys.ensureLoggedIn();
     }
@@ -91,6 +96,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         ...config.http, sink, clock, logger, enrich,
         consentIntake: on.has('consent-intake'),
         eventBridge: on.has('eventbridge-http'),
+        erase: (r) => requestErasure({ ...r, keyStore: d.keyStore, genesys: out.genesys, sender: producer, topology, serdes, clock }),
         health: () => ({ ok: true, connectors: [...on], stats: out.stats() }),
       });
       await out.intake.start();

@@ -4,6 +4,7 @@ import { createLogger } from '../../src/adapters/logger.ts';
 import { readTopic } from '../../src/adapters/topicReader.ts';
 import { applyTopology, createPipeline, type Pipeline } from '../../src/app.ts';
 import { loadConfig, type Config } from '../../src/config.ts';
+import type { Clock } from '../../src/domain/clock.ts';
 import type { ConsentEvent, ConversationRecord, Purpose, Channel } from '../../src/domain/types.ts';
 
 export const FIELD_KEY = 'a1'.repeat(32);
@@ -40,8 +41,8 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
 }
 
 /** Starts a pipeline on fresh topics and waits until its tasks run. */
-export async function startPipeline(config: Config): Promise<Pipeline> {
-  const p = await createPipeline(config, createLogger(config.logLevel));
+export async function startPipeline(config: Config, clock?: Clock): Promise<Pipeline> {
+  const p = await createPipeline(config, createLogger(config.logLevel), clock);
   await applyTopology(p.admin, p.topology);
   await p.engine.start();
   await waitFor('tasks running', () => p.engine.ready, 60_000);

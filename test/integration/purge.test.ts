@@ -1,0 +1,123 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { openProducer } from '../../src/adapters/kafka.ts';
+import { shredDecrypt, isShredded } from '../../src/adapters/shredding.ts';
+import { systemClock, type Pipeline } from '../../src/app.ts';
+import { requestErasure } from '../../src/connectors/erasure.ts';
+import type { ComplianceRecord, PurgeAck, PurgeCommand, PurgeEscalation } from '../../src/domain/purge.ts';
+import type { Decision } from '../../src/domain/types.ts';
+import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+
+// Right to erasure downstream, on the real broker and PostgreSQL: purge commands from lineage and the vendor registry,
+// acknowledgements, the SLA tracker on an injected clock, restarts, and crypto-shredding.
+const HOUR = 3_600_000;
+let offset = 0;
+const clock = { now: () => Date.now() + offset };
+const config = testConfig();
+let p: Pipeline;
+let c: TopicClient;
+after(async () => {
+  await c?.close();
+  await p?.stop();
+});
+
+const commands = async () => (await c.read<PurgeCommand>('purge.commands')).map((x) => x.value);
+const compliance = async (customerId: string) => (await c.read<ComplianceRecord>('compliance.status')).filter((x) => x.raw.key?.toString() === customerId).map((x) => x.value).at(-1);
+const decided = async (recordId: string) => (await c.read<Decision>('audit.decisions')).filter((d) => d.value.recordId === recordId).length === 3;
+async function ack(cmd: PurgeCommand, status: PurgeAck['status']) {
+  const value: PurgeAck = { requestId: cmd.requestId, vendor: cmd.vendor, customerId: cmd.customerId, status, reason: status === 'DENIED' ? 'legal hold' : null, at: clock.now() };
+  await c.send([{ topic: c.name('purge.acks'), key: cmd.customerId, value: p.serdes.forTopic<PurgeAck>('purge.acks').encode(value) }]);
+}
+
+describe('purge and erasure', () => {
+  it('a withdrawal purges exactly the vendors that received data for that purpose; acks make the customer FULLY_COMPLIANT', async () => {
+    p = await startPipeline(config, clock);
+    c = await TopicClient.open(p);
+    await c.consent('ann', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: false });
+    const r = await c.record('ann');
+    await waitFor('decided', () => decided(r.recordId));
+    await c.consent('ann', { MARKETING: false });
+    await waitFor('purge command', async () => (await commands()).some((x) => x.customerId === 'ann'));
+    await new Promise((res) => setTimeout(res, 500));
+    const mine = (await commands()).filter((x) => x.customerId === 'ann');
+    assert.deepEqual(mine.map((x) => [x.vendor, x.retentionPolicyId, x.purposes, x.reason, x.attempt]), [['crm-sync', 'RP-CRM-365D', ['MARKETING'], 'WITHDRAWAL', 1]]);
+    assert.equal((await compliance('ann'))!.status, 'PURGE_PENDING');
+
+    await ack(mine[0]!, 'IN_PROGRESS');
+    await ack(mine[0]!, 'COMPLETED');
+    await waitFor('FULLY_COMPLIANT', async () => (await compliance('ann'))?.status === 'FULLY_COMPLIANT');
+  });
+
+  it('a silent vendor gets the request again and is escalated after its SLA, across a restart', async () => {
+    await c.consent('bo', { MARKETING: false, ANALYTICS: true, THIRD_PARTY: false });
+    const r = await c.record('bo');
+    await waitFor('decided', () => decided(r.recordId));
+    await c.consent('bo', { ANALYTICS: false });
+    await waitFor('purge command', async () => (await commands()).some((x) => x.customerId === 'bo'));
+    const [first] = (await commands()).filter((x) => x.customerId === 'bo');
+    assert.equal(first!.vendor, 'analytics-warehouse');
+
+    // Restart mid-way: the open request lives in compliance.status and survives.
+    await p.stop();
+    p = await startPipeline(config, clock);
+    offset += 7 * HOUR; // past a quarter of the 24 h SLA, without any acknowledgement
+    await waitFor('re-sent', async () => (await commands()).some((x) => x.customerId === 'bo' && x.attempt === 2), 15_000);
+    assert.equal((await compliance('bo'))!.status, 'PURGE_PENDING');
+
+    offset += 18 * HOUR; // past the SLA
+    await waitFor('escalated', async () => (await c.read<PurgeEscalation>('purge.escalations')).some((e) => e.value.customerId === 'bo'), 15_000);
+    const [escalation] = (await c.read<PurgeEscalation>('purge.escalations')).filter((e) => e.value.customerId === 'bo');
+    assert.deepEqual([escalation!.value.vendor, escalation!.value.requestId, escalation!.value.status], ['analytics-warehouse', first!.requestId, 'SENT']);
+    await waitFor('overdue', async () => (await compliance('bo'))?.status === 'PURGE_OVERDUE');
+    assert.ok((p.engine.metrics.counters.purgeEscalations ?? 0) >= 1);
+    await new Promise((res) => setTimeout(res, 1500));
+    assert.equal((await c.read('purge.escalations')).filter((e) => e.raw.key?.toString() === 'bo').length, 1, 'escalated once');
+  });
+
+  it('erasure: every earlier shredded field in every sink becomes unreadable, no key is minted again, later records are blocked', async () => {
+    await c.consent('cy', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+    const before = [await c.record('cy'), await c.record('cy', {}, 'genesys.exports')];
+    await waitFor('decided', async () => (await Promise.all(before.map((r) => decided(r.recordId)))).every(Boolean));
+    const sinkCopies = async () => {
+      const out: string[] = [];
+      for (const s of ['sink.crm', 'sink.thirdparty']) {
+        for (const x of await c.read<{ customerId: string; participants: { name: string | null; address: string | null }[]; ani: string | null }>(s)) {
+          if (x.value.customerId !== 'cy') continue;
+          out.push(...[x.value.ani, ...x.value.participants.flatMap((q) => [q.name, q.address])].filter(isShredded));
+        }
+      }
+      return out;
+    };
+    const ciphertexts = await sinkCopies();
+    assert.ok(ciphertexts.length >= 6, `shredded copies in crm and thirdparty (${ciphertexts.length})`);
+    const lookup = (id: string) => p.keyStore!.keyById(id);
+    assert.ok((await Promise.all(ciphertexts.map((v) => shredDecrypt(v, lookup)))).every((u) => u.ok), 'readable before the erasure');
+
+    const producer = await openProducer(p.kafka);
+    const request = await requestErasure({ customerId: 'cy', source: 'TEST', genesysDelete: false, keyStore: p.keyStore, sender: producer, topology: p.topology, serdes: p.serdes, clock: systemClock });
+    await producer.close();
+    assert.ok(request.keysDestroyed >= 2, 'crm (MARKETING) and thirdparty (THIRD_PARTY) keys destroyed');
+
+    // Every old copy, read raw from the topics, is now unreadable.
+    const after = await Promise.all((await sinkCopies()).map((v) => shredDecrypt(v, lookup)));
+    assert.deepEqual([...new Set(after.map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
+
+    // Purges go to every vendor that received anything; the customer is marked erased.
+    await waitFor('erasure purges', async () => (await commands()).filter((x) => x.customerId === 'cy' && x.reason === 'ERASURE').length === 3);
+    await waitFor('erased', async () => (await compliance('cy'))?.erased === true);
+
+    // A later record is not forwarded, and no key is minted for the customer.
+    const later = await c.record('cy');
+    await waitFor('later decided', () => decided(later.recordId));
+    const ds = (await c.read<Decision>('audit.decisions')).filter((d) => d.value.recordId === later.recordId).map((d) => d.value.outcome);
+    assert.deepEqual(ds, ['BLOCKED', 'BLOCKED', 'BLOCKED']);
+    assert.equal(await p.keyStore!.isDestroyed('cy'), true);
+    const again = await p.keyStore!.ensureKeys([{ customerId: 'cy', purpose: 'MARKETING' }]);
+    assert.equal(again.get('cy/MARKETING'), 'destroyed');
+
+    // Nothing brings a key back: a restart (store restore, topic replay) still finds only ciphertext.
+    await p.stop();
+    p = await startPipeline(config, clock);
+    assert.deepEqual([...new Set((await Promise.all((await sinkCopies()).map((v) => shredDecrypt(v, (id) => p.keyStore!.keyById(id))))).map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
+  });
+});
