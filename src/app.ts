@@ -133,6 +133,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
           [changelogOf('lineage'), lineage as StagedStore<unknown>],
           [changelogOf('compliance'), compliance as StagedStore<unknown>],
         ]),
+        withholdDeadLetter: (key) => compliance.get(key)?.erased === true,
       };
     },
   });

@@ -13,6 +13,8 @@ import type { Topology } from './topology.ts';
 export interface TaskBlueprint {
   processors: Processor[];
   stores: Map<string, StagedStore<unknown>>;
+  /** Dead letters under these keys keep no original bytes (an erased customer's data must not stay in the dlq). */
+  withholdDeadLetter?: (key: string) => boolean;
 }
 
 export interface EngineOptions {
@@ -157,7 +159,7 @@ export class Engine extends EventEmitter {
       groupId: this.groupId,
       inputs,
       changelogs,
-      deadLetter: { topic: dlq.name, serde: this.o.serdes.forTopic<DeadLetterValue>(dlq.logical) },
+      deadLetter: { topic: dlq.name, serde: this.o.serdes.forTopic<DeadLetterValue>(dlq.logical), withhold: bp.withholdDeadLetter },
       probe: this.probe,
       clock: this.o.clock,
       logger: this.o.logger,

@@ -20,7 +20,7 @@ export interface TaskDeps {
   inputs: Map<string, TaskInput>;
   /** Physical changelog topic → the store it restores. */
   changelogs: Map<string, { store: StagedStore<unknown>; serde: Serde }>;
-  deadLetter: { topic: string; serde: Serde<DeadLetterValue> };
+  deadLetter: { topic: string; serde: Serde<DeadLetterValue>; withhold?: (key: string) => boolean };
   probe: EndOffsetsProbe;
   clock: Clock;
   logger: Logger;
@@ -356,15 +356,16 @@ export class PartitionTask {
   }
 
   private deadLetterRecord(input: InRecord, code: ErrorCode, reason: string, processor: string): OutRecord {
+    const withheld = input.key !== null && (this.d.deadLetter.withhold?.(input.key.toString('utf8')) ?? false);
     const value: DeadLetterValue = {
       topic: input.topic,
       partition: input.partition,
       offset: input.offset,
       key: input.key,
-      value: input.value,
-      headers: input.headers,
+      value: withheld ? null : input.value,
+      headers: withheld ? {} : input.headers,
       errorCode: code,
-      error: reason.slice(0, 1000),
+      error: (withheld ? `[original bytes withheld: the customer is erased] ${reason}` : reason).slice(0, 1000),
       processor,
       failedAt: this.d.clock.now(),
     };

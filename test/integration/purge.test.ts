@@ -6,7 +6,12 @@ import { systemClock, type Pipeline } from '../../src/app.ts';
 import { requestErasure } from '../../src/connectors/erasure.ts';
 import type { ComplianceRecord, PurgeAck, PurgeCommand, PurgeEscalation } from '../../src/domain/purge.ts';
 import type { Decision } from '../../src/domain/types.ts';
+import type { DeadLetterValue } from '../../src/runtime/task.ts';
 import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { genesysEnv } from '../harness/genesys.ts';
+import { GenesysSimulator } from '../../src/simulator/index.ts';
+import { startConnectors } from '../../src/connectors/index.ts';
+import { createLogger } from '../../src/adapters/logger.ts';
 
 // Right to erasure downstream, on the real broker and PostgreSQL: purge commands from lineage and the vendor registry,
 // acknowledgements, the SLA tracker on an injected clock, restarts, and crypto-shredding.
@@ -115,9 +120,44 @@ describe('purge and erasure', () => {
     const again = await p.keyStore!.ensureKeys([{ customerId: 'cy', purpose: 'MARKETING' }]);
     assert.equal(again.get('cy/MARKETING'), 'destroyed');
 
+    // Malformed input of the erased customer reaches the dlq without its original bytes.
+    await c.send([{ topic: c.name('genesys.conversations'), key: 'cy', value: Buffer.from('{"name":"Cy Example","ani":"+15550009"}') }]);
+    await waitFor('dead letter', async () => (await c.read<DeadLetterValue>('dlq')).some((d) => d.value.key?.toString() === 'cy'));
+    const [dead] = (await c.read<DeadLetterValue>('dlq')).filter((d) => d.value.key?.toString() === 'cy');
+    assert.equal(dead!.value.value, null);
+    assert.match(dead!.value.error, /withheld: the customer is erased/);
+
     // Nothing brings a key back: a restart (store restore, topic replay) still finds only ciphertext.
     await p.stop();
     p = await startPipeline(config, clock);
     assert.deepEqual([...new Set((await Promise.all((await sinkCopies()).map((v) => shredDecrypt(v, (id) => p.keyStore!.keyById(id))))).map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
+  });
+});
+
+describe('erasure through the intake API', () => {
+  it('destroys keys, files a Genesys GDPR_DELETE through the SDK and writes the request', async () => {
+    const sim = await GenesysSimulator.start({ seed: 51 });
+    const cfg = testConfig(undefined, { ...genesysEnv(sim), CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
+    const pipeline = await startPipeline(cfg);
+    const connectors = await startConnectors({ config: cfg, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(cfg.logLevel), keyStore: pipeline.keyStore });
+    const client = await TopicClient.open(pipeline);
+    try {
+      const contact = sim.upsertContact({ firstName: 'Dee', workEmail: 'dee@example.com' });
+      const bad = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ genesysDelete: 'yes' }) });
+      assert.equal(bad.status, 400);
+      const res = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ customerId: contact.id, genesysDelete: true }) });
+      assert.equal(res.status, 202);
+      const body = (await res.json()) as { requestId: string; genesysGdprRequestId: string };
+      assert.ok(body.genesysGdprRequestId);
+      await waitFor('Genesys deleted the contact', () => !sim.contact(contact.id), 15_000);
+      const written = (await client.read<{ requestId: string; genesysGdprRequestId: string }>('erasure.requests')).map((r) => r.value);
+      assert.deepEqual(written.map((r) => [r.requestId, r.genesysGdprRequestId]), [[body.requestId, body.genesysGdprRequestId]]);
+      assert.equal(await pipeline.keyStore!.isDestroyed(contact.id), true);
+    } finally {
+      await connectors.stop();
+      await client.close();
+      await pipeline.stop();
+      await sim.close();
+    }
   });
 });

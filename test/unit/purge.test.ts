@@ -1,0 +1,75 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { applyAck, openRequest, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
+import type { SinkPolicy } from '../../src/domain/policy.ts';
+import { loadTopology, loadVendors } from '../../src/runtime/topology.ts';
+
+const H = 3_600_000;
+const vendors: Vendor[] = [
+  { name: 'crm-sync', sinks: ['crm'], retentionPolicyId: 'RP-1', deletion: 'HARD', ackSlaMs: 24 * H },
+  { name: 'warehouse', sinks: ['analytics'], retentionPolicyId: 'RP-2', deletion: 'SOFT', ackSlaMs: 24 * H },
+  { name: 'partner', sinks: ['thirdparty'], retentionPolicyId: 'RP-3', deletion: 'HARD', ackSlaMs: 48 * H },
+];
+const sink = (name: string, requires: SinkPolicy['requires']): SinkPolicy => ({ name, requires, fields: {}, defaultAction: 'drop' });
+
+describe('purge planning', () => {
+  const lineage = recordDelivery(recordDelivery(undefined, 'c', sink('crm', ['MARKETING']), 1), 'c', sink('analytics', ['ANALYTICS']), 2);
+
+  it('purges exactly the vendors whose sinks received data for the purpose', () => {
+    assert.deepEqual(vendorsToPurge(lineage, ['MARKETING'], vendors).map((v) => v.name), ['crm-sync']);
+    assert.deepEqual(vendorsToPurge(lineage, ['THIRD_PARTY'], vendors).map((v) => v.name), []);
+    assert.deepEqual(vendorsToPurge(lineage, 'ALL', vendors).map((v) => v.name), ['crm-sync', 'warehouse']);
+    assert.deepEqual(vendorsToPurge(undefined, 'ALL', vendors), []);
+  });
+
+  it('opens a request once per cause, and the status follows the acks', () => {
+    const opened = openRequest(undefined, 'c', { requestId: 'r1', reason: 'WITHDRAWAL', purposes: ['MARKETING'], vendors: vendors.slice(0, 2), now: 0 })!;
+    assert.deepEqual(opened.commands.map((c) => [c.vendor, c.retentionPolicyId, c.attempt, c.dueAt]), [['crm-sync', 'RP-1', 1, 24 * H], ['warehouse', 'RP-2', 1, 24 * H]]);
+    assert.equal(opened.record.status, 'PURGE_PENDING');
+    assert.equal(openRequest(opened.record, 'c', { requestId: 'r1', reason: 'WITHDRAWAL', purposes: ['MARKETING'], vendors, now: 5 }), null, 'a replayed cause opens nothing');
+    const ack = (vendor: string, status: 'COMPLETED' | 'DENIED', at: number) => ({ requestId: 'r1', vendor, customerId: 'c', status, reason: null, at });
+    const one = applyAck(opened.record, ack('crm-sync', 'COMPLETED', 10), 10)!;
+    assert.equal(one.status, 'PURGE_PENDING');
+    assert.equal(applyAck(one, ack('crm-sync', 'COMPLETED', 10), 11), null, 'a replayed ack changes nothing');
+    assert.equal(applyAck(one, { ...ack('crm-sync', 'COMPLETED', 10), requestId: 'nope' }, 11), null);
+    assert.equal(applyAck(one, ack('warehouse', 'COMPLETED', 12), 12)!.status, 'FULLY_COMPLIANT');
+    assert.equal(applyAck(one, ack('warehouse', 'DENIED', 12), 12)!.status, 'PURGE_DENIED');
+  });
+
+  it('re-sends to silent vendors each quarter SLA (three times at most) and escalates once at the SLA', () => {
+    let record = openRequest(undefined, 'c', { requestId: 'r', reason: 'ERASURE', purposes: ['MARKETING'], vendors: [vendors[0]!], now: 0 })!.record;
+    const sla = () => 24 * H;
+    assert.equal(slaTick(record, 5 * H, sla), null);
+    const tick = (at: number) => {
+      const r = slaTick(record, at, sla);
+      if (r) record = r.record;
+      return r;
+    };
+    assert.deepEqual(tick(6 * H)!.commands.map((c) => c.attempt), [2]);
+    assert.deepEqual(tick(12 * H)!.commands.map((c) => c.attempt), [3]);
+    assert.deepEqual(tick(18 * H)!.commands.map((c) => c.attempt), [4]);
+    const due = tick(24 * H)!;
+    assert.deepEqual([due.commands.length, due.escalations.length, due.record.status], [0, 1, 'PURGE_OVERDUE']);
+    assert.equal(tick(30 * H), null, 'escalated once, no fourth re-send');
+  });
+});
+
+describe('vendor registry', () => {
+  const topology = loadTopology(resolve(import.meta.dirname, '../../topologies/consentgate.json'));
+  const file = (vendorsJson: unknown) => {
+    const f = join(mkdtempSync(join(tmpdir(), 'vendors-')), 'vendors.json');
+    writeFileSync(f, JSON.stringify(vendorsJson));
+    return f;
+  };
+  it('loads the shipped registry', () => {
+    assert.deepEqual(loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology).map((v) => v.name).sort(), ['analytics-warehouse', 'crm-sync', 'partner-enrichment']);
+  });
+  it('refuses a sink no registered vendor reads, an unknown sink and a bad deletion capability', () => {
+    assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /sink thirdparty is read by no registered vendor/);
+    assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics', 'thirdparty', 'fax'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /reads unknown sink fax/);
+    assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm'], retentionPolicyId: 'x', deletion: 'SHRED' } } }), topology), /deletion/);
+  });
+});
