@@ -56,6 +56,9 @@ export async function runDemo(): Promise<void> {
       await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', body: JSON.stringify({ customerId, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] }) });
     }
     say(`  ${optOuts.length} customers opted out of MARKETING through the consent intake API, 5 of them during a call`);
+    const erased = summary.contactIds[summary.contactIds.length - 1]!;
+    const erasure = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ customerId: erased, genesysDelete: true }) });
+    say(`  one customer asked for erasure: ${JSON.stringify(await erasure.json())}`);
     await connectors.notifications!.drained();
 
     const inputs = [topology.topic('consent.events').name, topology.topic('genesys.conversations').name];
@@ -83,6 +86,12 @@ export async function runDemo(): Promise<void> {
     say(`dead-lettered: ${(await readTopic(kafka, topology.topic('dlq').name)).length}`);
     for (const sink of topology.sinks.values()) say(`${sink.name}: ${(await readTopic(kafka, sink.name)).length} records`);
     say(`${topology.topic('integrations.changes').name}: ${(await readTopic(kafka, topology.topic('integrations.changes').name)).length} integration changes for the DPIA`);
+    const purges = new Map<string, number>();
+    for (const r of await readTopic(kafka, topology.topic('purge.commands').name)) {
+      const c = await serdes.forTopic<{ vendor: string; reason: string }>('purge.commands').decode(r.value);
+      purges.set(`${c.reason} → ${c.vendor}`, (purges.get(`${c.reason} → ${c.vendor}`) ?? 0) + 1);
+    }
+    say(`purge commands to vendors (from lineage × vendor registry): ${[...purges].sort().map(([k, v]) => `${k} ${v}`).join(', ')}`);
     const commands = (await readTopic(kafka, topology.topic('session.commands').name)).length;
     await sleep(config.sessionDisconnectAfterMs + 1000); // the executor acts after the grace period
     const outcomes = new Map<string, number>();
