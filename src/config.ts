@@ -5,7 +5,8 @@ const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
 export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor'] as const;
 export type ConnectorName = (typeof CONNECTORS)[number];
-const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
+/** Connectors that call Genesys Cloud, so need its credentials. */
+export const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
 
 export const DEFAULT_TOPICS = [
   'v2.detail.events.conversation.{id}.customer.start',

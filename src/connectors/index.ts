@@ -2,7 +2,7 @@ import { GenesysClient } from '../adapters/genesys.ts';
 import { openProducer, type Kafka } from '../adapters/kafka.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
-import type { Config } from '../config.ts';
+import { GENESYS_CONNECTORS, type Config } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Mapped } from '../domain/genesysEvents.ts';
 import type { ConsentEvent } from '../domain/types.ts';
@@ -72,7 +72,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
     },
   };
   try {
-    const needGenesys = ['notifications', 'writeback', 'integrations', 'session-executor'].some((n) => on.has(n as never));
+    const needGenesys = GENESYS_CONNECTORS.some((n) => on.has(n));
     if (needGenesys || (config.genesys && on.has('consent-intake'))) { // the intake files GDPR_DELETE requests
       out.genesys = genesysClient(config, logger, clock);
       await out.genesys.ensureLoggedIn();
