@@ -13,6 +13,7 @@ import { EXPORT_HELP, exportCommand } from './export.ts';
 import { simulateGenesys } from './simulate.ts';
 import { DECRYPT_HELP, decryptCommand } from './decrypt.ts';
 import { ERASE_HELP, eraseCommand } from './erase.ts';
+import { DPIA_HELP, dpiaCommand } from './dpia.ts';
 
 const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
 
@@ -32,6 +33,9 @@ Commands:
                   (consentgate erase --help)
   decrypt         print a sink topic with crypto-shredded fields decrypted, erased ones null, for downstream
                   teams (consentgate decrypt --help)
+  dpia assess|gate
+                  assess an OAuth client or integration (Genesys JSON, Terraform, payload samples) into a DPIA
+                  artifact; gate a deployment on it (consentgate dpia --help; no Kafka needed)
   simulate genesys
                   run a local Genesys Cloud simulator (OAuth, notifications WebSocket, REST, faults);
                   prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=… (see --help)
@@ -124,6 +128,7 @@ async function main(): Promise<void> {
     export: [EXPORT_HELP, exportCommand],
     erase: [ERASE_HELP, eraseCommand],
     decrypt: [DECRYPT_HELP, decryptCommand],
+    dpia: [DPIA_HELP, (args) => dpiaCommand(args)],
   };
   const own = withOptions[argv[0] ?? ''];
   if (own) {

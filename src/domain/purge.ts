@@ -17,6 +17,9 @@ export interface Vendor {
   retentionPolicyId: string;
   deletion: DeletionCapability;
   ackSlaMs: number;
+  /** Host names it receives data on, and how long it keeps data (for the DPIA's governance check). */
+  hosts: string[];
+  retentionDays: number | null;
 }
 
 /** Per customer, which sinks received records, for which purposes, and when last (the enforcement's lineage). */

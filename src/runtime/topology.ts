@@ -48,6 +48,10 @@ const VendorsFile = z.object({
     retentionPolicyId: z.string().min(1),
     deletion: z.enum(DELETION_CAPABILITIES),
     ackSlaHours: z.number().positive().default(24),
+    /** Host names it receives data on (how a DPIA recognises the vendor behind a destination). */
+    hosts: z.array(z.string()).default([]),
+    /** How long it keeps data; compared with the source's retention in a DPIA. */
+    retentionDays: z.number().int().nonnegative().optional(),
   })),
 });
 
@@ -148,7 +152,10 @@ export function loadPolicy(file: string, topology: Topology): Policy {
  */
 export function loadVendors(file: string, topology: Topology): Vendor[] {
   const v = parseJson(VendorsFile, file);
-  const vendors = Object.entries(v.vendors).map(([name, x]) => ({ name, sinks: x.sinks, retentionPolicyId: x.retentionPolicyId, deletion: x.deletion, ackSlaMs: Math.round(x.ackSlaHours * 3_600_000) }));
+  const vendors = Object.entries(v.vendors).map(([name, x]) => ({
+    name, sinks: x.sinks, retentionPolicyId: x.retentionPolicyId, deletion: x.deletion, ackSlaMs: Math.round(x.ackSlaHours * 3_600_000),
+    hosts: x.hosts.map((h) => h.toLowerCase()), retentionDays: x.retentionDays ?? null,
+  }));
   const problems: string[] = [];
   for (const x of vendors) for (const s of x.sinks) if (!topology.sinks.has(s)) problems.push(`vendor ${x.name} reads unknown sink ${s}`);
   for (const s of topology.sinks.keys()) if (!vendors.some((x) => x.sinks.includes(s))) problems.push(`sink ${s} is read by no registered vendor: register it in ${file}`);

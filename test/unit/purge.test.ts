@@ -9,9 +9,9 @@ import { loadTopology, loadVendors } from '../../src/runtime/topology.ts';
 
 const H = 3_600_000;
 const vendors: Vendor[] = [
-  { name: 'crm-sync', sinks: ['crm'], retentionPolicyId: 'RP-1', deletion: 'HARD', ackSlaMs: 24 * H },
-  { name: 'warehouse', sinks: ['analytics'], retentionPolicyId: 'RP-2', deletion: 'SOFT', ackSlaMs: 24 * H },
-  { name: 'partner', sinks: ['thirdparty'], retentionPolicyId: 'RP-3', deletion: 'HARD', ackSlaMs: 48 * H },
+  { name: 'crm-sync', sinks: ['crm'], retentionPolicyId: 'RP-1', deletion: 'HARD', ackSlaMs: 24 * H, hosts: [], retentionDays: null },
+  { name: 'warehouse', sinks: ['analytics'], retentionPolicyId: 'RP-2', deletion: 'SOFT', ackSlaMs: 24 * H, hosts: [], retentionDays: null },
+  { name: 'partner', sinks: ['thirdparty'], retentionPolicyId: 'RP-3', deletion: 'HARD', ackSlaMs: 48 * H, hosts: [], retentionDays: null },
 ];
 const sink = (name: string, requires: SinkPolicy['requires']): SinkPolicy => ({ name, requires, fields: {}, defaultAction: 'drop' });
 
