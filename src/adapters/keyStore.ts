@@ -1,8 +1,5 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
+import { openDb } from './postgres.ts';
 import { PURPOSES, type Purpose } from '../domain/types.ts';
 
 /**
@@ -79,93 +76,6 @@ function newKeyId(customerId: string, purpose: Purpose): string {
 function customerOfKeyId(keyId: string): string | undefined {
   const m = /^(.+)\/(MARKETING|ANALYTICS|THIRD_PARTY)\/[A-Za-z0-9_-]{16}$/.exec(keyId);
   return m?.[1];
-}
-
-// ---- database access: node-postgres pool or shared embedded PGlite ---------------------------------------------
-
-interface Db {
-  query<R>(sql: string, params?: unknown[]): Promise<R[]>;
-  /** Multi-statement SQL without parameters, run as one implicit transaction. */
-  exec(sql: string): Promise<void>;
-  /** Delivers payloads of CHANNEL; `live(false)` whenever notifications may have been missed, `live(true)` once listening again. */
-  listen(onPayload: (payload: string) => void, live: (ok: boolean) => void): Promise<void>;
-  close(): Promise<void>;
-}
-
-function serverDb(url: string): Db {
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
-  pool.on('error', () => {}); // an idle client's failure surfaces on the next query
-  let listener: pg.Client | undefined;
-  let closed = false;
-  return {
-    query: async <R>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as R[],
-    exec: async (sql) => void (await pool.query(sql)),
-    async listen(onPayload, live) {
-      const retryLater = () => !closed && setTimeout(() => void connect().catch(retryLater), 1000).unref();
-      const connect = async () => {
-        const client = new pg.Client({ connectionString: url });
-        const lost = () => {
-          if (listener !== client) return;
-          listener = undefined;
-          live(false);
-          client.end().catch(() => {});
-          retryLater();
-        };
-        client.on('error', lost);
-        client.on('end', lost);
-        client.on('notification', (n) => n.channel === CHANNEL && n.payload !== undefined && onPayload(n.payload));
-        try {
-          await client.connect();
-          await client.query(`LISTEN ${CHANNEL}`);
-        } catch (err) {
-          client.end().catch(() => {});
-          throw err;
-        }
-        if (closed) return void client.end().catch(() => {});
-        listener = client;
-        live(true);
-      };
-      await connect();
-    },
-    async close() {
-      closed = true;
-      const l = listener;
-      listener = undefined;
-      await l?.end().catch(() => {});
-      await pool.end();
-    },
-  };
-}
-
-/** PGlite allows one instance per directory: KeyStores of a process on the same directory share it (refcounted). */
-const embedded = new Map<string, { db: Promise<PGlite>; refs: number }>();
-
-function embeddedDb(dataDir: string): Db {
-  const dir = resolve(dataDir);
-  let shared = embedded.get(dir);
-  if (!shared) {
-    mkdirSync(dir, { recursive: true });
-    shared = { db: PGlite.create(dir), refs: 0 };
-    embedded.set(dir, shared);
-  }
-  shared.refs++;
-  const entry = shared;
-  let unlisten: (() => Promise<void>) | undefined;
-  return {
-    query: async <R>(sql: string, params?: unknown[]) => (await (await entry.db).query<R>(sql, params)).rows,
-    exec: async (sql) => void (await (await entry.db).exec(sql)),
-    async listen(onPayload, live) {
-      unlisten = await (await entry.db).listen(CHANNEL, onPayload);
-      live(true);
-    },
-    async close() {
-      await unlisten?.().catch(() => {});
-      if (--entry.refs === 0) {
-        embedded.delete(dir);
-        await (await entry.db).close();
-      }
-    },
-  };
 }
 
 // ---- schema ----------------------------------------------------------------------------------------------------
@@ -347,7 +257,7 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
   const schema = o.schema ?? 'consentgate';
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(schema)) throw new KeyStoreError('KEY_REQUEST_INVALID', `schema must match [a-z_][a-z0-9_]*, got ${JSON.stringify(schema)}`);
   if (!o.databaseUrl && !o.dataDir) throw new KeyStoreError('KEY_REQUEST_INVALID', 'set databaseUrl or dataDir');
-  const db = o.databaseUrl ? serverDb(o.databaseUrl) : embeddedDb(o.dataDir!);
+  const db = openDb(o);
   const s = `"${schema}"`;
   const cache = new KeyCache();
   const listeners: ((customerId: string) => void)[] = [];
@@ -374,6 +284,7 @@ export async function openKeyStore(o: { databaseUrl?: string; dataDir?: string; 
         throw new KeyStoreError('MASTER_KEY_MISMATCH', `the master key is not the one that wrapped the keys in schema ${schema}`, false, { cause: err });
       }
       await db.listen(
+        CHANNEL,
         (payload) => {
           let n: { schema?: unknown; customerId?: unknown };
           try {

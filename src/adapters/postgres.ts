@@ -1,0 +1,101 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+
+/**
+ * PostgreSQL for the stores that need one (key store, DPIA store): a node-postgres pool on a server (DATABASE_URL),
+ * or an embedded PGlite persisted in a directory. One small interface over both.
+ */
+
+export interface Db {
+  query<R>(sql: string, params?: unknown[]): Promise<R[]>;
+  /** Multi-statement SQL without parameters, run as one implicit transaction. */
+  exec(sql: string): Promise<void>;
+  /** Delivers payloads of `channel`; `live(false)` whenever notifications may have been missed, `live(true)` once listening again. */
+  listen(channel: string, onPayload: (payload: string) => void, live: (ok: boolean) => void): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function serverDb(url: string): Db {
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  pool.on('error', () => {}); // an idle client's failure surfaces on the next query
+  let listener: pg.Client | undefined;
+  let closed = false;
+  return {
+    query: async <R>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as R[],
+    exec: async (sql) => void (await pool.query(sql)),
+    async listen(channel, onPayload, live) {
+      const retryLater = () => !closed && setTimeout(() => void connect().catch(retryLater), 1000).unref();
+      const connect = async () => {
+        const client = new pg.Client({ connectionString: url });
+        const lost = () => {
+          if (listener !== client) return;
+          listener = undefined;
+          live(false);
+          client.end().catch(() => {});
+          retryLater();
+        };
+        client.on('error', lost);
+        client.on('end', lost);
+        client.on('notification', (n) => n.channel === channel && n.payload !== undefined && onPayload(n.payload));
+        try {
+          await client.connect();
+          await client.query(`LISTEN ${channel}`);
+        } catch (err) {
+          client.end().catch(() => {});
+          throw err;
+        }
+        if (closed) return void client.end().catch(() => {});
+        listener = client;
+        live(true);
+      };
+      await connect();
+    },
+    async close() {
+      closed = true;
+      const l = listener;
+      listener = undefined;
+      await l?.end().catch(() => {});
+      await pool.end();
+    },
+  };
+}
+
+/** PGlite allows one instance per directory: users of a process on the same directory share it (refcounted). */
+const embedded = new Map<string, { db: Promise<PGlite>; refs: number }>();
+
+export function embeddedDb(dataDir: string): Db {
+  const dir = resolve(dataDir);
+  let shared = embedded.get(dir);
+  if (!shared) {
+    mkdirSync(dir, { recursive: true });
+    shared = { db: PGlite.create(dir), refs: 0 };
+    embedded.set(dir, shared);
+  }
+  shared.refs++;
+  const entry = shared;
+  let unlisten: (() => Promise<void>) | undefined;
+  return {
+    query: async <R>(sql: string, params?: unknown[]) => (await (await entry.db).query<R>(sql, params)).rows,
+    exec: async (sql) => void (await (await entry.db).exec(sql)),
+    async listen(channel, onPayload, live) {
+      unlisten = await (await entry.db).listen(channel, onPayload);
+      live(true);
+    },
+    async close() {
+      await unlisten?.().catch(() => {});
+      if (--entry.refs === 0) {
+        embedded.delete(dir);
+        await (await entry.db).close();
+      }
+    },
+  };
+}
+
+/** The server at `databaseUrl`, else an embedded PGlite in `dataDir`. */
+export function openDb(o: { databaseUrl?: string; dataDir?: string }): Db {
+  if (o.databaseUrl) return serverDb(o.databaseUrl);
+  if (!o.dataDir) throw new Error('no database: set DATABASE_URL, or give a directory for the embedded PGlite');
+  return embeddedDb(o.dataDir);
+}
