@@ -7,8 +7,25 @@ import { PROJECT_ROOT } from '../app.ts';
 import { assess, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
 import { loadTopology, loadVendors } from '../runtime/topology.ts';
 import { ConfigSchema } from '../config.ts';
+import { DpiaStore } from '../adapters/dpiaStore.ts';
+import { approve, gate } from '../domain/dpiaApproval.ts';
 
-export const DPIA_HELP = `consentgate dpia <assess|gate> …   (runs without Kafka: made for CI)
+/** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite in CONSENTGATE_DPIA_DIR (.cache/dpia). */
+function openStore(): Promise<DpiaStore> {
+  return DpiaStore.open({
+    databaseUrl: process.env.DATABASE_URL,
+    dataDir: resolve(PROJECT_ROOT, process.env.CONSENTGATE_DPIA_DIR ?? '.cache/dpia'),
+    schema: process.env.CONSENTGATE_DPIA_SCHEMA,
+  });
+}
+
+const timeArg = (at: string | undefined): number => {
+  const t = at === undefined ? Date.now() : Date.parse(at);
+  if (!Number.isFinite(t)) throw Object.assign(new Error(`--at ${at}: not an ISO time`), { exitCode: 2 });
+  return t;
+};
+
+export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify> …   (runs without Kafka: made for CI)
 
   dpia assess (--oauth-client FILE | --integration FILE) [--terraform DIR]… [--samples FILE|DIR]… [--destination URL]…
               [--at ISO-TIME] [--out FILE] [--report FILE]
@@ -20,10 +37,21 @@ export const DPIA_HELP = `consentgate dpia <assess|gate> …   (runs without Kaf
       Classification, allowed destinations and vendors: topologies/{classification,destinations,vendors}.json
       (--classification, --destinations, --vendors to use others).
 
-  dpia gate ARTIFACT
-      Exit 0 when the artifact says APPROVED_FOR_DEPLOYMENT; 1 with a short reason when it is blocked or waits for
-      approval; 2 when the file is not a valid DPIA artifact. Use it as the pipeline step:
-        consentgate dpia gate dpia.json   (or, as the guide writes it: jq -r '.compliance_status' dpia.json)`;
+  dpia gate ARTIFACT [--at ISO-TIME]
+      Exit 0 when the artifact says APPROVED_FOR_DEPLOYMENT, or when the store holds an approval (PENDING_APPROVAL)
+      or a valid exception (BLOCKED_FOR_DEPLOYMENT); 1 with a short reason otherwise; 2 when the file is not a
+      valid DPIA artifact. The pipeline step: consentgate dpia gate dpia.json
+
+  dpia approve ARTIFACT --approver NAME --role DPO|SECURITY_LEAD --reason TEXT [--hours N] [--at ISO-TIME]
+      Records an approval in the store (and the artifact, if it is not there yet). For a blocked artifact it is a
+      time-bound exception (72 h at most, the default); a Critical risk needs two distinct approvers.
+
+  dpia verify
+      Checks the store's hash chain; exit 1 naming the first entry that was altered or removed.
+
+  The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in
+  CONSENTGATE_DPIA_DIR (default .cache/dpia); schema CONSENTGATE_DPIA_SCHEMA (default consentgate_dpia).
+  dpia assess --store also records the artifact.`;
 
 function report(a: DpiaArtifact): string {
   const lines = [
@@ -46,7 +74,7 @@ async function assessCommand(argv: string[]): Promise<void> {
     options: {
       'oauth-client': { type: 'string' }, integration: { type: 'string' }, terraform: { type: 'string', multiple: true },
       samples: { type: 'string', multiple: true }, destination: { type: 'string', multiple: true }, at: { type: 'string' },
-      out: { type: 'string' }, report: { type: 'string' },
+      out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' },
       classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
     },
   });
@@ -73,19 +101,60 @@ async function assessCommand(argv: string[]): Promise<void> {
   else process.stdout.write(json);
   if (values.report) writeFileSync(values.report, report(artifact) + '\n');
   else console.error(report(artifact));
+  if (values.store) {
+    const store = await openStore();
+    await store.recordArtifact(artifact, Date.parse(artifact.timestamp)).finally(() => store.close());
+  }
 }
 
-function gateCommand(argv: string[]): void {
-  const [file] = argv;
+async function gateCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { at: { type: 'string' } } });
+  const [file] = positionals;
   if (!file) throw Object.assign(new Error(`dpia gate needs the artifact file\n\n${DPIA_HELP}`), { exitCode: 2 });
   const a = readJsonFile(file, DpiaArtifactSchema);
-  if (a.compliance_status === 'APPROVED_FOR_DEPLOYMENT') {
-    console.log(`DPIA ${a.dpia_id}: APPROVED_FOR_DEPLOYMENT (risk ${a.risk_assessment.overall_risk_score})`);
+  let approvals: Awaited<ReturnType<DpiaStore['approvals']>> = [];
+  if (a.compliance_status !== 'APPROVED_FOR_DEPLOYMENT') {
+    const store = await openStore();
+    approvals = await store.approvals(a.dpia_id).finally(() => store.close());
+  }
+  const r = gate(a, approvals, timeArg(values.at));
+  if (r.ok) {
+    const until = r.validUntil ? ` until ${new Date(r.validUntil).toISOString()}` : '';
+    console.log(`DPIA ${a.dpia_id}: deployable (${r.via === 'ARTIFACT' ? a.compliance_status : r.via === 'APPROVAL' ? 'approved' : 'exception'}${until}; risk ${a.risk_assessment.overall_risk_score})`);
     return;
   }
   const blocking = a.findings.filter((f) => f.blocking).map((f) => `${f.id} ${f.title}`);
   const why = blocking.length ? blocking.join('; ') : `overall risk ${a.risk_assessment.overall_risk_score}: ${a.risk_assessment.justification}`;
-  console.error(`DPIA ${a.dpia_id}: ${a.compliance_status} — ${why}`);
+  console.error(`DPIA ${a.dpia_id}: ${r.reason} — ${why}`);
+  process.exitCode = 1;
+}
+
+async function approveCommand(argv: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv, allowPositionals: true,
+    options: { approver: { type: 'string' }, role: { type: 'string' }, reason: { type: 'string' }, hours: { type: 'string' }, at: { type: 'string' } },
+  });
+  const [file] = positionals;
+  if (!file) throw Object.assign(new Error(`dpia approve needs the artifact file\n\n${DPIA_HELP}`), { exitCode: 2 });
+  const a = readJsonFile(file, DpiaArtifactSchema);
+  const r = approve(a, { approver: values.approver ?? '', role: values.role ?? '', reason: values.reason ?? '', at: timeArg(values.at), hours: values.hours ? Number(values.hours) : undefined });
+  if (!r.ok) throw Object.assign(new Error(`not approved: ${r.reason}`), { exitCode: 2 });
+  const store = await openStore();
+  try {
+    await store.recordArtifact(a, Date.parse(a.timestamp));
+    await store.recordApproval(r.approval);
+  } finally {
+    await store.close();
+  }
+  const until = r.approval.expiresAt ? `, an exception until ${new Date(r.approval.expiresAt).toISOString()}` : '';
+  console.log(`recorded ${r.approval.role} ${r.approval.approver}'s approval of ${a.dpia_id}${until}`);
+}
+
+async function verifyCommand(): Promise<void> {
+  const store = await openStore();
+  const r = await store.verify().finally(() => store.close());
+  if (r.ok) return void console.log(`DPIA audit trail intact: ${r.entries} entries`);
+  console.error(`DPIA audit trail broken at entry ${r.brokenAt} of ${r.entries}: ${r.problem}`);
   process.exitCode = 1;
 }
 
@@ -93,5 +162,7 @@ export async function dpiaCommand(argv: string[]): Promise<void> {
   const [sub, ...rest] = argv;
   if (sub === 'assess') return assessCommand(rest);
   if (sub === 'gate') return gateCommand(rest);
+  if (sub === 'approve') return approveCommand(rest);
+  if (sub === 'verify') return verifyCommand();
   throw Object.assign(new Error(`unknown dpia command ${sub ?? ''}\n\n${DPIA_HELP}`), { exitCode: 2 });
 }

@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import type { DpiaArtifact } from '../../src/domain/dpia.ts';
 
 // The DPIA command as CI runs it: no Kafka, real files (Genesys API JSON, Terraform, payload samples).
@@ -12,8 +14,11 @@ const exec = promisify(execFile);
 const bin = join(import.meta.dirname, '../../bin/consentgate.js');
 const fx = (f: string) => join(import.meta.dirname, '../fixtures/dpia', f);
 const AT = '2026-11-23T10:00:00.000Z';
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+let storeEnv: Record<string, string> = { DATABASE_URL, CONSENTGATE_DPIA_SCHEMA: `dpia_${randomUUID().slice(0, 8)}` };
 const run = (args: string[]) =>
-  exec(process.execPath, [bin, 'dpia', ...args]).then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
+  exec(process.execPath, [bin, 'dpia', ...args], { env: { ...process.env, ...storeEnv } })
+    .then((r) => ({ code: 0, ...r }), (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }));
 
 async function assessed(args: string[]): Promise<{ artifact: DpiaArtifact; text: string; file: string; report: string }> {
   const r = await run(['assess', ...args, '--at', AT]);
@@ -83,5 +88,62 @@ describe('dpia assess and gate', () => {
     assert.match(r.stderr, /dpia_id/);
     assert.equal((await run(['assess'])).code, 2);
     assert.ok(readFileSync(fx('crm-sync-client.json'), 'utf8').includes('recordings:readonly'));
+  });
+});
+
+describe('approvals, exceptions and the audit trail', () => {
+  const hours = (n: number) => new Date(Date.parse(AT) + n * 3_600_000).toISOString();
+
+  it('a Critical block needs a time-bound exception from two distinct approvers, which expires by itself', async () => {
+    const { file } = await assessed(['--oauth-client', fx('crm-sync-client.json'), '--destination', 'https://api.crm-sync.example.eu/v1/sync']);
+    const approveAs = (approver: string, role: string, extra: string[] = []) => run(['approve', file, '--approver', approver, '--role', role, '--reason', 'Urgent fix for a production incident, INC-4711', '--at', hours(0), ...extra]);
+    assert.equal((await run(['gate', file, '--at', hours(1)])).code, 1);
+    assert.equal((await approveAs('alice', 'DPO')).code, 0);
+    assert.equal((await approveAs('alice', 'DPO')).code, 0);
+    const one = await run(['gate', file, '--at', hours(1)]);
+    assert.equal(one.code, 1);
+    assert.match(one.stderr, /needs 2 distinct approvers, has 1 \(alice\)/);
+    assert.equal((await approveAs('bob', 'SECURITY_LEAD')).code, 0);
+    const two = await run(['gate', file, '--at', hours(1)]);
+    assert.equal(two.code, 0, two.stderr);
+    assert.match(two.stdout, new RegExp(`exception until ${hours(72).replace(/[.]/g, '\\.')}`));
+    const later = await run(['gate', file, '--at', hours(73)]);
+    assert.equal(later.code, 1);
+    assert.match(later.stderr, /expired; re-assess/);
+    assert.equal((await approveAs('carol', 'INTERN')).code, 2, 'only a DPO or a security lead approves');
+    assert.equal((await run(['approve', file, '--approver', 'dan', '--role', 'DPO', '--reason', 'ok'])).code, 2, 'a reason is required');
+    assert.equal((await approveAs('erin', 'DPO', ['--hours', '100'])).code, 2, 'no exception beyond 72 h');
+  });
+
+  it('the hash chain verifies, and a row altered behind the back of the trigger is found', async () => {
+    const { file } = await assessed(['--oauth-client', fx('contacts-export-client.json'), '--destination', 'https://warehouse.analytics.example.com/contacts', '--store']);
+    assert.equal((await run(['approve', file, '--approver', 'alice', '--role', 'DPO', '--reason', 'Reviewed the mismatch with the vendor, accepted'])).code, 0);
+    const ok = await run(['verify']);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.match(ok.stdout, /intact: \d+ entries/);
+    const db = new pg.Client({ connectionString: DATABASE_URL });
+    await db.connect();
+    const s = `"${storeEnv.CONSENTGATE_DPIA_SCHEMA}"`;
+    try {
+      await assert.rejects(db.query(`UPDATE ${s}.dpia_audit SET body = body WHERE seq = 1`), /append-only/);
+      await db.query(`ALTER TABLE ${s}.dpia_audit DISABLE TRIGGER append_only`);
+      await db.query(`UPDATE ${s}.dpia_audit SET body = replace(body, 'BLOCKED_FOR_DEPLOYMENT', 'APPROVED_FOR_DEPLOYMENT') WHERE seq = (SELECT min(seq) FROM ${s}.dpia_audit)`);
+      await db.query(`ALTER TABLE ${s}.dpia_audit ENABLE TRIGGER append_only`);
+    } finally {
+      await db.end();
+    }
+    const broken = await run(['verify']);
+    assert.equal(broken.code, 1);
+    assert.match(broken.stderr, /broken at entry 1 of \d+: its content does not match its hash/);
+  });
+
+  it('works the same on the embedded PGlite store', async () => {
+    storeEnv = { DATABASE_URL: '', CONSENTGATE_DPIA_DIR: mkdtempSync(join(tmpdir(), 'dpia-store-')) };
+    const { file } = await assessed(['--oauth-client', fx('contacts-export-client.json'), '--terraform', fx('terraform-middleware'), '--store']);
+    for (const [who, role] of [['alice', 'DPO'], ['bob', 'SECURITY_LEAD']]) {
+      assert.equal((await run(['approve', file, '--approver', who!, '--role', role!, '--reason', 'SCCs signed with the middleware provider', '--at', hours(0)])).code, 0);
+    }
+    assert.equal((await run(['gate', file, '--at', hours(2)])).code, 0);
+    assert.equal((await run(['verify'])).code, 0);
   });
 });
