@@ -82,6 +82,18 @@ export class DpiaStore {
     return rows.map((r) => JSON.parse(r.body) as Approval);
   }
 
+  /** The latest recorded artifact of an integration that was approved (by itself or by an approval/exception), if any. */
+  async lastApproved(integrationId: string): Promise<DpiaArtifact | undefined> {
+    const rows = await this.db.query<Row>(`SELECT kind, dpia_id, body FROM ${this.s}.dpia_audit WHERE dpia_id IN (SELECT dpia_id FROM ${this.s}.dpia_audit WHERE kind = 'ARTIFACT' AND body::jsonb ->> 'integration_id' = $1) ORDER BY seq DESC`, [integrationId]);
+    const approvedIds = new Set(rows.filter((r) => r.kind === 'APPROVAL').map((r) => r.dpia_id));
+    for (const r of rows) {
+      if (r.kind !== 'ARTIFACT') continue;
+      const a = JSON.parse(r.body) as DpiaArtifact;
+      if (a.compliance_status === 'APPROVED_FOR_DEPLOYMENT' || approvedIds.has(a.dpia_id)) return a;
+    }
+    return undefined;
+  }
+
   /** Walks the chain from the start; the first entry whose hash or link does not hold is where it was tampered with. */
   async verify(): Promise<{ ok: true; entries: number } | { ok: false; entries: number; brokenAt: number; problem: string }> {
     const rows = await this.db.query<Row>(`SELECT seq::text AS seq, at, kind, dpia_id, body, prev_hash, hash FROM ${this.s}.dpia_audit ORDER BY seq`);

@@ -4,7 +4,7 @@ import { parseArgs } from 'node:util';
 import { integrationFromGenesys, loadClassification, loadDestinations, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
 import { PROJECT_ROOT } from '../app.ts';
-import { assess, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
+import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
 import { loadTopology, loadVendors } from '../runtime/topology.ts';
 import { ConfigSchema } from '../config.ts';
 import { DpiaStore } from '../adapters/dpiaStore.ts';
@@ -25,7 +25,7 @@ const timeArg = (at: string | undefined): number => {
   return t;
 };
 
-export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify> …   (runs without Kafka: made for CI)
+export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify|drift> …   (runs without Kafka: made for CI)
 
   dpia assess (--oauth-client FILE | --integration FILE) [--terraform DIR]… [--samples FILE|DIR]… [--destination URL]…
               [--at ISO-TIME] [--out FILE] [--report FILE]
@@ -49,6 +49,11 @@ export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify> …   (r
   dpia verify
       Checks the store's hash chain; exit 1 naming the first entry that was altered or removed.
 
+  dpia drift (--oauth-client FILE | --integration FILE) [assess options] [--store]
+      Re-assesses the integration as it is now and compares it with its last approved DPIA in the store: new
+      scopes, new destinations, new findings (encryption disabled, a transfer…), a higher risk. Exit 0 without
+      drift; 1 with what drifted (and, with --store, the re-assessment recorded).
+
   The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in
   CONSENTGATE_DPIA_DIR (default .cache/dpia); schema CONSENTGATE_DPIA_SCHEMA (default consentgate_dpia).
   dpia assess --store also records the artifact.`;
@@ -68,34 +73,38 @@ function report(a: DpiaArtifact): string {
   return lines.join('\n');
 }
 
-async function assessCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      'oauth-client': { type: 'string' }, integration: { type: 'string' }, terraform: { type: 'string', multiple: true },
-      samples: { type: 'string', multiple: true }, destination: { type: 'string', multiple: true }, at: { type: 'string' },
-      out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' },
-      classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
-    },
-  });
+const ASSESS_OPTIONS = {
+  'oauth-client': { type: 'string' }, integration: { type: 'string' }, terraform: { type: 'string', multiple: true },
+  samples: { type: 'string', multiple: true }, destination: { type: 'string', multiple: true }, at: { type: 'string' },
+  out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' },
+  classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
+} as const;
+type AssessValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof ASSESS_OPTIONS }>>['values'];
+
+/** The reference data of an assessment: classification, allowed destinations, vendor registry (files). */
+export function referenceData(o: { classification?: string; destinations?: string; vendors?: string } = {}) {
+  const defaults = ConfigSchema.shape;
+  const topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
+  return {
+    classification: loadClassification(o.classification ?? resolve(PROJECT_ROOT, 'topologies/classification.json')),
+    destinations: loadDestinations(o.destinations ?? resolve(PROJECT_ROOT, 'topologies/destinations.json')),
+    vendors: loadVendors(o.vendors ?? resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), topology),
+  };
+}
+
+async function buildArtifact(values: AssessValues): Promise<DpiaArtifact> {
   const file = values['oauth-client'] ?? values.integration;
   if (!file || (values['oauth-client'] && values.integration)) throw Object.assign(new Error(`give one of --oauth-client or --integration\n\n${DPIA_HELP}`), { exitCode: 2 });
-  const at = values.at ?? new Date().toISOString();
-  if (!Number.isFinite(Date.parse(at))) throw Object.assign(new Error(`--at ${at}: not an ISO time`), { exitCode: 2 });
+  const at = new Date(timeArg(values.at)).toISOString();
   const it = integrationFromGenesys(JSON.parse(readFileSync(file, 'utf8')), file);
   for (const dir of values.terraform ?? []) it.destinations.push(...(await destinationsFromTerraform(dir)));
   for (const url of values.destination ?? []) it.destinations.push({ url, host: new URL(url).hostname.toLowerCase(), foundIn: 'declared (--destination)' });
-  const defaults = ConfigSchema.shape;
-  const topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
-  const vendors = loadVendors(values.vendors ?? resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), topology);
-  const artifact = assess({
-    integration: it,
-    samples: scanSamples(values.samples ?? []),
-    classification: loadClassification(values.classification ?? resolve(PROJECT_ROOT, 'topologies/classification.json')),
-    destinations: loadDestinations(values.destinations ?? resolve(PROJECT_ROOT, 'topologies/destinations.json')),
-    vendors,
-    at: new Date(at).toISOString(),
-  });
+  return assess({ integration: it, samples: scanSamples(values.samples ?? []), ...referenceData(values), at });
+}
+
+async function assessCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: ASSESS_OPTIONS });
+  const artifact = await buildArtifact(values);
   const json = JSON.stringify(artifact, null, 2) + '\n';
   if (values.out) writeFileSync(values.out, json);
   else process.stdout.write(json);
@@ -150,6 +159,34 @@ async function approveCommand(argv: string[]): Promise<void> {
   console.log(`recorded ${r.approval.role} ${r.approval.approver}'s approval of ${a.dpia_id}${until}`);
 }
 
+async function driftCommand(argv: string[]): Promise<void> {
+  const { values } = parseArgs({ args: argv, options: ASSESS_OPTIONS });
+  const current = await buildArtifact(values);
+  const store = await openStore();
+  try {
+    const approved = await store.lastApproved(current.integration_id);
+    if (!approved) {
+      console.error(`${current.integration_name}: no approved DPIA on record: assess and approve it first`);
+      process.exitCode = 1;
+      return;
+    }
+    const drift = driftOf(approved, current);
+    console.log(JSON.stringify({ integration_id: current.integration_id, approved_dpia: approved.dpia_id, current_dpia: current.dpia_id, current_status: current.compliance_status, ...drift }));
+    if (!drift.drifted) return void console.error(`${current.integration_name}: no drift from ${approved.dpia_id}`);
+    if (values.store) await store.recordArtifact(current, Date.parse(current.timestamp));
+    const what = [
+      drift.newScopes.length && `new scopes ${drift.newScopes.join(', ')}`,
+      drift.newDestinations.length && `new destinations ${drift.newDestinations.join(', ')}`,
+      drift.newFindingTypes.length && `new findings ${drift.newFindingTypes.join(', ')}`,
+      drift.riskIncreased && `risk ${approved.risk_assessment.overall_risk_score} → ${current.risk_assessment.overall_risk_score}`,
+    ].filter(Boolean).join('; ');
+    console.error(`DRIFT ${current.integration_name}: ${what}. The approval of ${approved.dpia_id} no longer covers it: re-assessed as ${current.compliance_status}`);
+    process.exitCode = 1;
+  } finally {
+    await store.close();
+  }
+}
+
 async function verifyCommand(): Promise<void> {
   const store = await openStore();
   const r = await store.verify().finally(() => store.close());
@@ -164,5 +201,6 @@ export async function dpiaCommand(argv: string[]): Promise<void> {
   if (sub === 'gate') return gateCommand(rest);
   if (sub === 'approve') return approveCommand(rest);
   if (sub === 'verify') return verifyCommand();
+  if (sub === 'drift') return driftCommand(rest);
   throw Object.assign(new Error(`unknown dpia command ${sub ?? ''}\n\n${DPIA_HELP}`), { exitCode: 2 });
 }

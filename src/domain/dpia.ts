@@ -243,3 +243,33 @@ export function assess(input: AssessmentInput): DpiaArtifact {
   };
   return DpiaArtifactSchema.parse(artifact);
 }
+
+export interface Drift {
+  newScopes: string[];
+  removedScopes: string[];
+  newDestinations: string[];
+  /** Finding types present now that the approved assessment did not have (e.g. UNENCRYPTED_TRANSIT). */
+  newFindingTypes: string[];
+  riskIncreased: boolean;
+  drifted: boolean;
+}
+
+/**
+ * What changed between the last approved assessment of an integration and a fresh one: the guide's continuous
+ * compliance check (new scopes, new destinations, encryption disabled…). Any of these means the approval no longer
+ * covers what runs.
+ */
+export function driftOf(approved: DpiaArtifact, current: DpiaArtifact): Drift {
+  const minus = <T>(a: T[], b: T[]) => [...new Set(a)].filter((x) => !b.includes(x)).sort();
+  const hosts = (x: DpiaArtifact) => x.data_flows.map((f) => f.destination);
+  const types = (x: DpiaArtifact) => x.findings.map((f) => f.type as string);
+  const rank = (x: DpiaArtifact) => LEVELS.indexOf(x.risk_assessment.overall_risk_score);
+  const d = {
+    newScopes: minus(current.evidence.scopes, approved.evidence.scopes),
+    removedScopes: minus(approved.evidence.scopes, current.evidence.scopes),
+    newDestinations: minus(hosts(current), hosts(approved)),
+    newFindingTypes: minus(types(current), types(approved)),
+    riskIncreased: rank(current) > rank(approved),
+  };
+  return { ...d, drifted: d.newScopes.length > 0 || d.newDestinations.length > 0 || d.newFindingTypes.length > 0 || d.riskIncreased };
+}

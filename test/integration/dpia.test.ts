@@ -137,6 +137,28 @@ describe('approvals, exceptions and the audit trail', () => {
     assert.match(broken.stderr, /broken at entry 1 of \d+: its content does not match its hash/);
   });
 
+  it('drift: new scopes, new destinations or disabled encryption leave the approval behind', async () => {
+    storeEnv = { DATABASE_URL, CONSENTGATE_DPIA_SCHEMA: `dpia_${randomUUID().slice(0, 8)}` };
+    const args = ['--oauth-client', fx('contacts-export-client.json'), '--destination', 'https://warehouse.analytics.example.com/contacts'];
+    const { file, artifact } = await assessed([...args, '--store']);
+    assert.equal(artifact.compliance_status, 'PENDING_APPROVAL');
+    assert.equal((await run(['drift', ...args, '--at', AT])).code, 1, 'nothing approved yet');
+    assert.equal((await run(['approve', file, '--approver', 'alice', '--role', 'DPO', '--reason', 'Contacts export reviewed with the vendor'])).code, 0);
+    const same = await run(['drift', ...args, '--at', AT]);
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stderr, /no drift/);
+
+    const wider = join(mkdtempSync(join(tmpdir(), 'dpia-')), 'client.json');
+    const client = JSON.parse(readFileSync(fx('contacts-export-client.json'), 'utf8')) as { scope: string[] };
+    writeFileSync(wider, JSON.stringify({ ...client, scope: [...client.scope, 'recordings:readonly'] }));
+    const scoped = await run(['drift', '--oauth-client', wider, '--destination', 'https://warehouse.analytics.example.com/contacts', '--at', AT, '--store']);
+    assert.equal(scoped.code, 1);
+    assert.match(scoped.stderr, /DRIFT .*new scopes recordings:readonly.*risk High → Critical/);
+    const plain = await run(['drift', '--oauth-client', fx('contacts-export-client.json'), '--destination', 'http://warehouse.analytics.example.com/contacts', '--at', AT]);
+    assert.equal(plain.code, 1);
+    assert.deepEqual((JSON.parse(plain.stdout) as { newFindingTypes: string[] }).newFindingTypes, ['UNENCRYPTED_TRANSIT']);
+  });
+
   it('works the same on the embedded PGlite store', async () => {
     storeEnv = { DATABASE_URL: '', CONSENTGATE_DPIA_DIR: mkdtempSync(join(tmpdir(), 'dpia-store-')) };
     const { file } = await assessed(['--oauth-client', fx('contacts-export-client.json'), '--terraform', fx('terraform-middleware'), '--store']);
