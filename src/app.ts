@@ -3,7 +3,9 @@ import { applyTopics, createKafka, type Admin, type Kafka } from './adapters/kaf
 import { createFieldTransforms, NO_KEY_TRANSFORMS } from './adapters/fieldCrypto.ts';
 import type { Logger } from './adapters/logger.ts';
 import { registerSchemas, type SerdeRegistry } from './adapters/schemaRegistry.ts';
-import type { Config } from './config.ts';
+import { ConfigSchema, type Config } from './config.ts';
+import { DpiaStore } from './adapters/dpiaStore.ts';
+import { loadClassification, loadDestinations } from './adapters/dpiaInputs.ts';
 import type { Clock } from './domain/clock.ts';
 import type { SinkRecord } from './domain/fieldRules.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
@@ -44,6 +46,22 @@ export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
     throw new ConsentgateError('CONFIG_INVALID', `the key store of crypto-shredded fields needs CONSENTGATE_MASTER_KEY (64 hex characters), and DATABASE_URL (else an embedded PGlite in ${config.keyStoreDir})`);
   }
   return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(PROJECT_ROOT, config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
+}
+
+/** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite. */
+export function openDpiaStore(c: Pick<Config, 'databaseUrl' | 'dpiaStoreDir' | 'dpiaStoreSchema'>): Promise<DpiaStore> {
+  return DpiaStore.open({ databaseUrl: c.databaseUrl, dataDir: resolve(PROJECT_ROOT, c.dpiaStoreDir), schema: c.dpiaStoreSchema });
+}
+
+/** What every DPIA is assessed against: classification, allowed destinations and the vendor registry (files). */
+export function referenceData(o: { classification?: string; destinations?: string; vendors?: string } = {}) {
+  const defaults = ConfigSchema.shape;
+  const topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
+  return {
+    classification: loadClassification(o.classification ?? resolve(PROJECT_ROOT, 'topologies/classification.json')),
+    destinations: loadDestinations(o.destinations ?? resolve(PROJECT_ROOT, 'topologies/destinations.json')),
+    vendors: loadVendors(o.vendors ?? resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), topology),
+  };
 }
 
 export async function applyTopology(admin: Admin, topology: Topology) {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor'] as const;
+export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor', 'dpia'] as const;
 export type ConnectorName = (typeof CONNECTORS)[number];
 /** Connectors that call Genesys Cloud, so need its credentials. */
 export const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
@@ -57,6 +57,9 @@ export const ConfigSchema = z.object({
   /** PostgreSQL for the key store (and later the DPIA store); embedded PGlite in `keyStoreDir` when unset. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://…').optional(),
   keyStoreDir: z.string().default('.cache/keystore'),
+  /** The DPIA store (append-only, hash-chained): PGlite directory when DATABASE_URL is unset, and its schema. */
+  dpiaStoreDir: z.string().default('.cache/dpia'),
+  dpiaStoreSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate_dpia'),
   /** PostgreSQL schema of the key store (one per deployment sharing a database). */
   keyStoreSchema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate'),
   /** 32-byte hex master key that wraps the per-customer data keys of crypto-shredded fields. */
@@ -117,6 +120,8 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
   if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
   if (env.CONSENTGATE_KEYSTORE_DIR) out.keyStoreDir = env.CONSENTGATE_KEYSTORE_DIR;
+  if (env.CONSENTGATE_DPIA_DIR) out.dpiaStoreDir = env.CONSENTGATE_DPIA_DIR;
+  if (env.CONSENTGATE_DPIA_SCHEMA) out.dpiaStoreSchema = env.CONSENTGATE_DPIA_SCHEMA;
   if (env.CONSENTGATE_KEYSTORE_SCHEMA) out.keyStoreSchema = env.CONSENTGATE_KEYSTORE_SCHEMA;
   if (env.CONSENTGATE_MASTER_KEY) out.masterKey = env.CONSENTGATE_MASTER_KEY;
   const genesys: Record<string, unknown> = {};

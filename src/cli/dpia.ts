@@ -1,21 +1,19 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { integrationFromGenesys, loadClassification, loadDestinations, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
+import { integrationFromGenesys, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
-import { PROJECT_ROOT } from '../app.ts';
+import { openDpiaStore, referenceData } from '../app.ts';
 import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
-import { loadTopology, loadVendors } from '../runtime/topology.ts';
-import { ConfigSchema } from '../config.ts';
 import { DpiaStore } from '../adapters/dpiaStore.ts';
 import { approve, gate } from '../domain/dpiaApproval.ts';
 
 /** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite in CONSENTGATE_DPIA_DIR (.cache/dpia). */
 function openStore(): Promise<DpiaStore> {
-  return DpiaStore.open({
-    databaseUrl: process.env.DATABASE_URL,
-    dataDir: resolve(PROJECT_ROOT, process.env.CONSENTGATE_DPIA_DIR ?? '.cache/dpia'),
-    schema: process.env.CONSENTGATE_DPIA_SCHEMA,
+  return openDpiaStore({
+    databaseUrl: process.env.DATABASE_URL || undefined,
+    dpiaStoreDir: process.env.CONSENTGATE_DPIA_DIR ?? '.cache/dpia',
+    dpiaStoreSchema: process.env.CONSENTGATE_DPIA_SCHEMA ?? 'consentgate_dpia',
   });
 }
 
@@ -80,17 +78,6 @@ const ASSESS_OPTIONS = {
   classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
 } as const;
 type AssessValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof ASSESS_OPTIONS }>>['values'];
-
-/** The reference data of an assessment: classification, allowed destinations, vendor registry (files). */
-export function referenceData(o: { classification?: string; destinations?: string; vendors?: string } = {}) {
-  const defaults = ConfigSchema.shape;
-  const topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
-  return {
-    classification: loadClassification(o.classification ?? resolve(PROJECT_ROOT, 'topologies/classification.json')),
-    destinations: loadDestinations(o.destinations ?? resolve(PROJECT_ROOT, 'topologies/destinations.json')),
-    vendors: loadVendors(o.vendors ?? resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), topology),
-  };
-}
 
 async function buildArtifact(values: AssessValues): Promise<DpiaArtifact> {
   const file = values['oauth-client'] ?? values.integration;

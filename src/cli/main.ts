@@ -33,9 +33,10 @@ Commands:
                   (consentgate erase --help)
   decrypt         print a sink topic with crypto-shredded fields decrypted, erased ones null, for downstream
                   teams (consentgate decrypt --help)
-  dpia assess|gate
+  dpia assess|gate|approve|verify|drift
                   assess an OAuth client or integration (Genesys JSON, Terraform, payload samples) into a DPIA
-                  artifact; gate a deployment on it (consentgate dpia --help; no Kafka needed)
+                  artifact, gate a deployment on it, approve exceptions, verify the audit trail, detect drift
+                  (consentgate dpia --help; no Kafka needed)
   simulate genesys
                   run a local Genesys Cloud simulator (OAuth, notifications WebSocket, REST, faults);
                   prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=… (see --help)
@@ -49,7 +50,7 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
-  consent-intake, writeback, integrations, session-executor (default none); CONSENTGATE_HTTP_HOST/PORT
+  consent-intake, writeback, integrations, session-executor, dpia (default none); CONSENTGATE_HTTP_HOST/PORT
   (127.0.0.1:8088) and CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
   Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
   Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded

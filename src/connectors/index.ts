@@ -16,6 +16,8 @@ import { SourceSink } from './sink.ts';
 import { startWriteback } from './writeback.ts';
 import { startSessionExecutor } from './sessionExecutor.ts';
 import { requestErasure } from './erasure.ts';
+import { startDpiaWatcher } from './dpiaWatcher.ts';
+import { openDpiaStore, referenceData } from '../app.ts';
 import type { KeyStore } from '../adapters/keyStore.ts';
 
 export interface ConnectorDeps {
@@ -37,6 +39,7 @@ export interface Connectors {
   intake?: HttpIntake;
   writeback?: Awaited<ReturnType<typeof startWriteback>>;
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
+  dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
   stats(): Record<string, unknown>;
   stop(): Promise<void>;
 }
@@ -64,6 +67,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       intake: out.intake?.stats,
       writeback: out.writeback?.stats,
       sessionExecutor: out.sessionExecutor?.stats,
+      dpia: out.dpia?.stats,
     }),
     async stop() {
       sink.stop();
@@ -120,6 +124,14 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         maxAttempts: config.sessionMaxAttempts,
       }));
       stops.push(() => e.stop());
+    }
+    if (on.has('dpia')) {
+      const store = await openDpiaStore(config);
+      const w = (out.dpia = await startDpiaWatcher({ kafka, groupId: `${topology.applicationId}-dpia`, topology, serdes, store, sender: producer, clock, logger, reference: referenceData() }));
+      stops.push(async () => {
+        await w.stop();
+        await store.close();
+      });
     }
   } catch (err) {
     await out.stop();

@@ -67,11 +67,11 @@ export function matchDestination(host: string, allow: Destinations): ApprovedDes
   });
 }
 
-/** An endpoint template (`/api/v2/conversations/{id}/recordings`) covers a concrete or template path. */
+/** Two endpoint paths are the same resource when every segment matches, `{…}` matching any one segment. */
 function covers(template: string, endpoint: string): boolean {
   const t = template.split('/');
   const e = endpoint.split('/');
-  return t.length <= e.length && t.every((seg, i) => seg === e[i] || seg.startsWith('{') || e[i]!.startsWith('{'));
+  return t.length === e.length && t.every((seg, i) => seg === e[i] || seg.startsWith('{') || e[i]!.startsWith('{'));
 }
 
 /** The data elements an OAuth client's scopes expose (through the endpoints the scopes open). */
@@ -80,7 +80,7 @@ export function elementsForScopes(scopes: string[], c: Classification): { elemen
   for (const scope of scopes) {
     for (const endpoint of c.scopes[scope] ?? []) {
       for (const e of c.data_elements) {
-        if (!e.source_api_endpoints.some((s) => covers(s, endpoint) || covers(endpoint, s))) continue;
+        if (!e.source_api_endpoints.some((s) => covers(s, endpoint))) continue;
         const hit = out.get(e.id) ?? { element: e, scopes: [] };
         if (!hit.scopes.includes(scope)) hit.scopes.push(scope);
         out.set(e.id, hit);
