@@ -16,6 +16,25 @@ export const DEFAULT_TOPICS = [
   'v2.audits.entitytype.Integration.entityid.{id}',
 ];
 
+const GenesysSchema = z
+  .object({
+    baseUrl: z.url().optional(),
+    region: z.string().min(1).optional(),
+    clientId: z.string().min(1, 'required: set GENESYS_CLIENT_ID'),
+    clientSecret: z.string().min(1, 'required: set GENESYS_CLIENT_SECRET'),
+    requestsPerMinute: z.number().int().positive().default(1500),
+    maxAttempts: z.number().int().positive().default(8),
+    rateLimitDeadlineMs: z.number().int().positive().default(300_000),
+    timeoutMs: z.number().int().positive().default(16_000),
+    /** Notification topics; `{id}` subscribes to every id, as EventBridge filters do. */
+    topics: z.array(z.string().min(1)).min(1).default(DEFAULT_TOPICS),
+    /** How far before a gap backfill looks for conversations that may have produced events during it. */
+    backfillLookbackMs: z.number().int().nonnegative().default(3_600_000),
+    /** How often OAuth clients and integrations are listed to catch changes no audit event reported. */
+    listingIntervalMs: z.number().int().positive().default(300_000),
+  })
+  .refine((g) => g.baseUrl || g.region, { message: 'set GENESYS_REGION (e.g. mypurecloud.ie) or GENESYS_BASE_URL' });
+
 export const ConfigSchema = z.object({
   kafka: z.object({
     brokers: z
@@ -65,25 +84,7 @@ export const ConfigSchema = z.object({
   /** 32-byte hex master key that wraps the per-customer data keys of crypto-shredded fields. */
   masterKey: z.string().regex(/^[0-9a-fA-F]{64}$/, 'expected 64 hex characters').optional(),
   /** Genesys Cloud: a region (mypurecloud.ie, usw2.pure.cloud, …) or a gateway base URL (the simulator). */
-  genesys: z
-    .object({
-      baseUrl: z.url().optional(),
-      region: z.string().min(1).optional(),
-      clientId: z.string().min(1, 'required: set GENESYS_CLIENT_ID'),
-      clientSecret: z.string().min(1, 'required: set GENESYS_CLIENT_SECRET'),
-      requestsPerMinute: z.number().int().positive().default(1500),
-      maxAttempts: z.number().int().positive().default(8),
-      rateLimitDeadlineMs: z.number().int().positive().default(300_000),
-      timeoutMs: z.number().int().positive().default(16_000),
-      /** Notification topics; `{id}` subscribes to every id, as EventBridge filters do. */
-      topics: z.array(z.string().min(1)).min(1).default(DEFAULT_TOPICS),
-      /** How far before a gap backfill looks for conversations that may have produced events during it. */
-      backfillLookbackMs: z.number().int().nonnegative().default(3_600_000),
-      /** How often OAuth clients and integrations are listed to catch changes no audit event reported. */
-      listingIntervalMs: z.number().int().positive().default(300_000),
-    })
-    .refine((g) => g.baseUrl || g.region, { message: 'set GENESYS_REGION (e.g. mypurecloud.ie) or GENESYS_BASE_URL' })
-    .optional(),
+  genesys: GenesysSchema.optional(),
   /** Which connectors `consentgate run` starts beside the pipeline. */
   connectors: z.array(z.enum(CONNECTORS)).default([]),
   /** HTTP intake (consent intake API, EventBridge API destination): listen address and optional bearer token. */
@@ -175,4 +176,11 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   const parsed = ConfigSchema.safeParse(merged);
   if (parsed.success) return { ok: true, config: parsed.data };
   return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+}
+
+/** Only the Genesys settings (GENESYS_* in the environment), for commands that need no Kafka (dpia drift --genesys). */
+export function loadGenesysConfig(env: NodeJS.ProcessEnv = process.env): { ok: true; genesys: z.infer<typeof GenesysSchema> } | { ok: false; problems: string[] } {
+  const r = GenesysSchema.safeParse(fromEnv(env).genesys ?? {});
+  if (r.success) return { ok: true, genesys: r.data };
+  return { ok: false, problems: r.error.issues.map((i) => `genesys${i.path.length ? '.' + i.path.join('.') : ''}: ${i.message}`) };
 }

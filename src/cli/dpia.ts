@@ -3,7 +3,11 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { integrationFromGenesys, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
-import { openDpiaStore, referenceData } from '../app.ts';
+import { openDpiaStore, referenceData, systemClock } from '../app.ts';
+import { createLogger } from '../adapters/logger.ts';
+import { loadGenesysConfig } from '../config.ts';
+import { GenesysClient } from '../adapters/genesys.ts';
+import { fetchDefinition, listIntegrations } from '../connectors/integrations.ts';
 import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
 import { DpiaStore } from '../adapters/dpiaStore.ts';
 import { approve, gate } from '../domain/dpiaApproval.ts';
@@ -47,10 +51,11 @@ export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify|drift> �
   dpia verify
       Checks the store's hash chain; exit 1 naming the first entry that was altered or removed.
 
-  dpia drift (--oauth-client FILE | --integration FILE) [assess options] [--store]
-      Re-assesses the integration as it is now and compares it with its last approved DPIA in the store: new
-      scopes, new destinations, new findings (encryption disabled, a transfer…), a higher risk. Exit 0 without
-      drift; 1 with what drifted (and, with --store, the re-assessment recorded).
+  dpia drift (--oauth-client FILE | --integration FILE | --genesys) [assess options] [--store]
+      Re-assesses as it is now — one integration from its file, or with --genesys every OAuth client and
+      integration of the org through the SDK (GENESYS_* settings) — and compares each with its last approved DPIA
+      in the store: new scopes, new destinations, new findings (encryption disabled, a transfer…), a higher risk.
+      Exit 0 without drift; 1 naming what drifted or was never approved (with --store, re-assessments recorded).
 
   The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in
   CONSENTGATE_DPIA_DIR (default .cache/dpia); schema CONSENTGATE_DPIA_SCHEMA (default consentgate_dpia).
@@ -74,7 +79,7 @@ function report(a: DpiaArtifact): string {
 const ASSESS_OPTIONS = {
   'oauth-client': { type: 'string' }, integration: { type: 'string' }, terraform: { type: 'string', multiple: true },
   samples: { type: 'string', multiple: true }, destination: { type: 'string', multiple: true }, at: { type: 'string' },
-  out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' },
+  out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' }, genesys: { type: 'boolean' },
   classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
 } as const;
 type AssessValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof ASSESS_OPTIONS }>>['values'];
@@ -146,29 +151,56 @@ async function approveCommand(argv: string[]): Promise<void> {
   console.log(`recorded ${r.approval.role} ${r.approval.approver}'s approval of ${a.dpia_id}${until}`);
 }
 
+/** Compares one fresh assessment with the integration's last approved DPIA; resolves whether it drifted. */
+async function reportDrift(store: DpiaStore, current: DpiaArtifact, record: boolean): Promise<boolean> {
+  const approved = await store.lastApproved(current.integration_id);
+  if (!approved) {
+    console.log(JSON.stringify({ integration_id: current.integration_id, approved_dpia: null, current_dpia: current.dpia_id, current_status: current.compliance_status, drifted: true }));
+    console.error(`UNAPPROVED ${current.integration_name} (${current.integration_id}): no approved DPIA on record; assessed as ${current.compliance_status}`);
+    if (record) await store.recordArtifact(current, Date.parse(current.timestamp));
+    return true;
+  }
+  const drift = driftOf(approved, current);
+  console.log(JSON.stringify({ integration_id: current.integration_id, approved_dpia: approved.dpia_id, current_dpia: current.dpia_id, current_status: current.compliance_status, ...drift }));
+  if (!drift.drifted) {
+    console.error(`${current.integration_name}: no drift from ${approved.dpia_id}`);
+    return false;
+  }
+  if (record) await store.recordArtifact(current, Date.parse(current.timestamp));
+  const what = [
+    drift.newScopes.length && `new scopes ${drift.newScopes.join(', ')}`,
+    drift.newDestinations.length && `new destinations ${drift.newDestinations.join(', ')}`,
+    drift.newFindingTypes.length && `new findings ${drift.newFindingTypes.join(', ')}`,
+    drift.riskIncreased && `risk ${approved.risk_assessment.overall_risk_score} → ${current.risk_assessment.overall_risk_score}`,
+  ].filter(Boolean).join('; ');
+  console.error(`DRIFT ${current.integration_name}: ${what}. The approval of ${approved.dpia_id} no longer covers it: re-assessed as ${current.compliance_status}`);
+  return true;
+}
+
+/** Every OAuth client and integration of the org, as Genesys returns them now (the SDK client of the connectors). */
+async function assessGenesys(values: AssessValues): Promise<DpiaArtifact[]> {
+  const g = loadGenesysConfig();
+  if (!g.ok) throw Object.assign(new Error(`dpia drift --genesys needs Genesys settings:\n${g.problems.map((p) => `  - ${p}`).join('\n')}`), { exitCode: 2 });
+  const genesys = new GenesysClient(g.genesys, createLogger(process.env.LOG_LEVEL ?? 'warn'), () => systemClock.now());
+  const at = new Date(timeArg(values.at)).toISOString();
+  const reference = referenceData(values);
+  const out: DpiaArtifact[] = [];
+  for (const x of await listIntegrations(genesys)) {
+    const raw = await fetchDefinition(genesys, x.type, x.id);
+    out.push(assess({ integration: integrationFromGenesys(raw, `Genesys ${x.type} ${x.id}`), samples: [], ...reference, at }));
+  }
+  return out;
+}
+
 async function driftCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({ args: argv, options: ASSESS_OPTIONS });
-  const current = await buildArtifact(values);
+  const current = values.genesys ? await assessGenesys(values) : [await buildArtifact(values)];
   const store = await openStore();
   try {
-    const approved = await store.lastApproved(current.integration_id);
-    if (!approved) {
-      console.error(`${current.integration_name}: no approved DPIA on record: assess and approve it first`);
-      process.exitCode = 1;
-      return;
-    }
-    const drift = driftOf(approved, current);
-    console.log(JSON.stringify({ integration_id: current.integration_id, approved_dpia: approved.dpia_id, current_dpia: current.dpia_id, current_status: current.compliance_status, ...drift }));
-    if (!drift.drifted) return void console.error(`${current.integration_name}: no drift from ${approved.dpia_id}`);
-    if (values.store) await store.recordArtifact(current, Date.parse(current.timestamp));
-    const what = [
-      drift.newScopes.length && `new scopes ${drift.newScopes.join(', ')}`,
-      drift.newDestinations.length && `new destinations ${drift.newDestinations.join(', ')}`,
-      drift.newFindingTypes.length && `new findings ${drift.newFindingTypes.join(', ')}`,
-      drift.riskIncreased && `risk ${approved.risk_assessment.overall_risk_score} → ${current.risk_assessment.overall_risk_score}`,
-    ].filter(Boolean).join('; ');
-    console.error(`DRIFT ${current.integration_name}: ${what}. The approval of ${approved.dpia_id} no longer covers it: re-assessed as ${current.compliance_status}`);
-    process.exitCode = 1;
+    let drifted = 0;
+    for (const a of current) if (await reportDrift(store, a, values.store ?? false)) drifted++;
+    if (values.genesys) console.error(`dpia drift: ${current.length} integrations checked, ${drifted} drifted or unapproved`);
+    if (drifted) process.exitCode = 1;
   } finally {
     await store.close();
   }

@@ -129,7 +129,7 @@ async function main(): Promise<void> {
     export: [EXPORT_HELP, exportCommand],
     erase: [ERASE_HELP, eraseCommand],
     decrypt: [DECRYPT_HELP, decryptCommand],
-    dpia: [DPIA_HELP, (args) => dpiaCommand(args)],
+    dpia: [DPIA_HELP, dpiaCommand],
   };
   const own = withOptions[argv[0] ?? ''];
   if (own) {

@@ -31,6 +31,30 @@ export function definitionOf(raw: unknown): { definition: string; hash: string }
   return { definition, hash: createHash('sha256').update(definition).digest('hex') };
 }
 
+/** The definition as the single-entity GETs return it: an OAuth client, or an integration with its current config. */
+export async function fetchDefinition(genesys: GenesysClient, type: IntegrationEntityType, id: string): Promise<unknown> {
+  if (type === 'OAUTH_CLIENT') return genesys.call('getOauthClient', (a) => a.oauth.getOauthClient!(id));
+  const [integration, config] = await Promise.all([
+    genesys.call('getIntegration', (a) => a.integrations.getIntegration!(id)),
+    genesys.call('getIntegrationConfigCurrent', (a) => a.integrations.getIntegrationConfigCurrent!(id)),
+  ]);
+  return { ...(integration as object), config: { current: config } };
+}
+
+/** Every OAuth client (one listing, no paging in the API) and every integration (paged). */
+export async function listIntegrations(genesys: GenesysClient): Promise<{ type: IntegrationEntityType; id: string; name: string | null }[]> {
+  const out: { type: IntegrationEntityType; id: string; name: string | null }[] = [];
+  const clients = await genesys.call<{ entities?: { id: string; name?: string }[] }>('getOauthClients', (a) => a.oauth.getOauthClients!());
+  for (const c of clients.entities ?? []) out.push({ type: 'OAUTH_CLIENT', id: c.id, name: c.name ?? null });
+  for (let page = 1; ; page++) {
+    const res = await genesys.call<{ entities?: { id: string; name?: string }[]; pageCount?: number }>('getIntegrations', (a) =>
+      a.integrations.getIntegrations!({ pageSize: PAGE, pageNumber: page }));
+    for (const i of res.entities ?? []) out.push({ type: 'INTEGRATION', id: i.id, name: i.name ?? null });
+    if ((res.entities ?? []).length < PAGE || page >= (res.pageCount ?? page)) break;
+  }
+  return out;
+}
+
 /**
  * OAuth clients and integrations → integrations.changes. Audit events (over the socket or EventBridge) report
  * changes as they happen; they are enriched here with the current definition. A periodic listing, diffed
@@ -63,13 +87,8 @@ export class IntegrationWatcher {
     return `integrations:${type}:${id}`;
   }
 
-  private async current(type: IntegrationEntityType, id: string): Promise<unknown> {
-    if (type === 'OAUTH_CLIENT') return this.d.genesys.call('getOauthClient', (a) => a.oauth.getOauthClient!(id));
-    const [integration, config] = await Promise.all([
-      this.d.genesys.call('getIntegration', (a) => a.integrations.getIntegration!(id)),
-      this.d.genesys.call('getIntegrationConfigCurrent', (a) => a.integrations.getIntegrationConfigCurrent!(id)),
-    ]);
-    return { ...(integration as object), config: { current: config } };
+  private current(type: IntegrationEntityType, id: string): Promise<unknown> {
+    return fetchDefinition(this.d.genesys, type, id);
   }
 
   /** For the notifications source: an audited change gets the current definition, and the listing learns it. */
@@ -92,15 +111,7 @@ export class IntegrationWatcher {
   }
 
   private async list(): Promise<number> {
-    const found = new Map<string, { type: IntegrationEntityType; id: string; name: string | null }>();
-    const clients = await this.d.genesys.call<{ entities?: { id: string; name?: string }[] }>('getOauthClients', (a) => a.oauth.getOauthClients!());
-    for (const c of clients.entities ?? []) found.set(this.key('OAUTH_CLIENT', c.id), { type: 'OAUTH_CLIENT', id: c.id, name: c.name ?? null });
-    for (let page = 1; ; page++) {
-      const res = await this.d.genesys.call<{ entities?: { id: string; name?: string }[]; pageCount?: number }>('getIntegrations', (a) =>
-        a.integrations.getIntegrations!({ pageSize: PAGE, pageNumber: page }));
-      for (const i of res.entities ?? []) found.set(this.key('INTEGRATION', i.id), { type: 'INTEGRATION', id: i.id, name: i.name ?? null });
-      if ((res.entities ?? []).length < PAGE || page >= (res.pageCount ?? page)) break;
-    }
+    const found = new Map((await listIntegrations(this.d.genesys)).map((f) => [this.key(f.type, f.id), f]));
     const now = this.d.clock.now();
     const changes: IntegrationChange[] = [];
     for (const [key, f] of found) {

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
+import { DpiaStore } from '../../src/adapters/dpiaStore.ts';
+import { GenesysSimulator } from '../../src/simulator/index.ts';
 import type { DpiaArtifact } from '../../src/domain/dpia.ts';
 
 // The DPIA command as CI runs it: no Kafka, real files (Genesys API JSON, Terraform, payload samples).
@@ -28,6 +30,12 @@ async function assessed(args: string[]): Promise<{ artifact: DpiaArtifact; text:
   return { artifact: JSON.parse(r.stdout) as DpiaArtifact, text: r.stdout, file, report: r.stderr };
 }
 const types = (a: DpiaArtifact) => a.findings.map((f) => f.type);
+/** A client as GET /api/v2/oauth/clients/{id} returns it, in a file. */
+async function clientFile(client: object): Promise<string> {
+  const file = join(mkdtempSync(join(tmpdir(), 'dpia-')), 'client.json');
+  writeFileSync(file, JSON.stringify(client));
+  return file;
+}
 
 describe('dpia assess and gate', () => {
   it('a CRM sync receiving call recordings is CRITICAL and blocked; the gate fails with the reason', async () => {
@@ -157,6 +165,31 @@ describe('approvals, exceptions and the audit trail', () => {
     const plain = await run(['drift', '--oauth-client', fx('contacts-export-client.json'), '--destination', 'http://warehouse.analytics.example.com/contacts', '--at', AT]);
     assert.equal(plain.code, 1);
     assert.deepEqual((JSON.parse(plain.stdout) as { newFindingTypes: string[] }).newFindingTypes, ['UNENCRYPTED_TRANSIT']);
+  });
+
+  it('drift --genesys checks every OAuth client and integration of the org through the SDK', async () => {
+    const sim = await GenesysSimulator.start({ seed: 61 });
+    storeEnv = { DATABASE_URL, CONSENTGATE_DPIA_SCHEMA: `dpia_${randomUUID().slice(0, 8)}`, GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret };
+    const store = await DpiaStore.open({ databaseUrl: DATABASE_URL, schema: storeEnv.CONSENTGATE_DPIA_SCHEMA });
+    try {
+      const first = await run(['drift', '--genesys', '--store', '--at', AT]);
+      assert.equal(first.code, 1, 'nothing was ever approved');
+      const lines = first.stdout.trim().split('\n').map((l) => JSON.parse(l) as { integration_id: string; current_dpia: string });
+      assert.match(first.stderr, new RegExp(`${lines.length} integrations checked, ${lines.length} drifted or unapproved`));
+      for (const l of lines) await store.recordApproval({ dpiaId: l.current_dpia, approver: 'alice', role: 'DPO', reason: 'baseline review of the org', at: Date.parse(AT), expiresAt: null });
+      const steady = await run(['drift', '--genesys', '--at', AT]);
+      assert.equal(steady.code, 0, steady.stderr);
+
+      const client = sim.upsertOAuthClient({ name: 'Quiet reporting client', authorizedGrantType: 'CLIENT-CREDENTIALS', scope: ['analytics:aggregates:readonly'] }, { audit: false });
+      await store.recordArtifact((await assessed(['--oauth-client', await clientFile(client)])).artifact, Date.parse(AT));
+      sim.upsertOAuthClient({ ...client, scope: ['analytics:aggregates:readonly', 'external-contacts:readonly'] }, { audit: false });
+      const drifted = await run(['drift', '--genesys', '--at', AT]);
+      assert.equal(drifted.code, 1);
+      assert.match(drifted.stderr, /DRIFT Quiet reporting client: new scopes external-contacts:readonly/);
+    } finally {
+      await store.close();
+      await sim.close();
+    }
   });
 
   it('works the same on the embedded PGlite store', async () => {
