@@ -64,6 +64,22 @@ export function referenceData(o: { classification?: string; destinations?: strin
   };
 }
 
+/** Serdes of every topic of the topology, their schemas (from schemas/) registered under `<topic>-value`. */
+export function topologySerdes(config: Config, topology: Topology): Promise<SerdeRegistry> {
+  return registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+}
+
+/** Creates the topology's missing topics (idempotent) with an admin client of its own, for commands and tools. */
+export async function ensureTopics(kafka: Kafka, topology: Topology): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await applyTopology(admin, topology);
+  } finally {
+    await admin.disconnect();
+  }
+}
+
 export async function applyTopology(admin: Admin, topology: Topology) {
   return applyTopics(admin, [...topology.topics.values()].map((t) => ({ name: t.name, partitions: t.partitions, config: t.config })));
 }
@@ -91,7 +107,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const serdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+  const serdes = await topologySerdes(config, topology);
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
   const keyStore = shreddingSinks(policy).length ? await openConfiguredKeyStore(config) : undefined;
   const shredKeys = keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), encrypt: shredEncrypt };

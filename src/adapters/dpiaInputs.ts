@@ -1,29 +1,24 @@
 import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import type { z } from 'zod';
-import { definitionOf } from '../connectors/integrations.ts';
+import { definitionOf } from './definitions.ts';
+import { parseJson } from '../runtime/topology.ts';
 import { ClassificationSchema, DestinationsSchema, type Classification, type Destinations } from '../domain/classification.ts';
 import type { AssessedIntegration } from '../domain/dpia.ts';
 import { scanText, scanValue, summarize } from '../domain/piiScanner.ts';
-import type { FoundDestination } from './terraform.ts';
+import { URL_RE, type FoundDestination } from './terraform.ts';
 
 /** Reads and validates a JSON file; a bad file fails with every problem and exit code 2. */
 export function readJsonFile<T>(file: string, schema: z.ZodType<T>): T {
-  let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    return parseJson(schema, file);
   } catch (err) {
-    throw Object.assign(new Error(`${file}: ${(err as Error).message}`), { exitCode: 2 });
+    throw Object.assign(err as Error, { exitCode: 2 });
   }
-  const r = schema.safeParse(raw);
-  if (!r.success) throw Object.assign(new Error(`${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { exitCode: 2 });
-  return r.data;
 }
 
 export const loadClassification = (file: string): Classification => readJsonFile(file, ClassificationSchema);
 export const loadDestinations = (file: string): Destinations => readJsonFile(file, DestinationsSchema);
-
-const URL_RE = /\bhttps?:\/\/[a-z0-9.-]+(?::\d+)?[^\s"'}),]*/gi;
 
 function strings(v: unknown, path: string, out: [string, string, string][], key = ''): void {
   if (typeof v === 'string') out.push([path, key, v]);

@@ -8,7 +8,8 @@ export interface FoundDestination {
   foundIn: string;
 }
 
-const URL_RE = /\bhttps?:\/\/[a-z0-9.-]+(?::\d+)?[^\s"'}),]*/gi;
+/** An http(s) URL inside any text (a property value, an HCL expression, a JSON string). */
+export const URL_RE = /\bhttps?:\/\/[a-z0-9.-]+(?::\d+)?[^\s"'}),]*/gi;
 const REGION_RE = /^[a-z]{2}(-gov)?-[a-z]+-\d$/;
 
 /** Replaces `var.name` and `${var.name}` with the variable's value where it is known (defaults and .tfvars). */

@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
 import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
-import { registerSchemas } from '../adapters/schemaRegistry.ts';
 import { decryptSinkRecord } from '../adapters/shredding.ts';
 import { readTopic } from '../adapters/topicReader.ts';
-import { loadDefinitions, openConfiguredKeyStore, PROJECT_ROOT } from '../app.ts';
+import { loadDefinitions, openConfiguredKeyStore, topologySerdes } from '../app.ts';
 import type { Config } from '../config.ts';
 
 export const DECRYPT_HELP = `consentgate decrypt --topic <sink.crm|sink.analytics|sink.thirdparty or a physical name> [--max N] [--config FILE]
@@ -33,7 +31,7 @@ export async function decryptCommand(argv: string[], loadConfig: (file?: string)
 
   const logger = createLogger(cfg.logLevel);
   const kafka = createKafka(cfg.kafka, logger);
-  const serdes = await registerSchemas({ ...cfg.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+  const serdes = await topologySerdes(cfg, topology);
   const serde = serdes.forTopic<object>(def.logical);
   const keys = await openConfiguredKeyStore(cfg);
   const counts = { records: 0, erased: 0, failedFields: 0, undecodable: 0 };

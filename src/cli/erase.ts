@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
 import { createKafka, openProducer } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
-import { registerSchemas } from '../adapters/schemaRegistry.ts';
-import { loadDefinitions, openConfiguredKeyStore, PROJECT_ROOT, systemClock } from '../app.ts';
+import { loadDefinitions, openConfiguredKeyStore, systemClock, topologySerdes } from '../app.ts';
 import type { Config } from '../config.ts';
 import { requestErasure } from '../connectors/erasure.ts';
 import { genesysClient } from '../connectors/index.ts';
@@ -28,7 +26,7 @@ export async function eraseCommand(argv: string[], loadConfig: (file?: string) =
   const kafka = createKafka(cfg.kafka, logger);
   const producer = await openProducer(kafka);
   try {
-    const serdes = await registerSchemas({ ...cfg.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+    const serdes = await topologySerdes(cfg, topology);
     const genesysDelete = values['genesys-delete'] ?? false;
     const request = await requestErasure({
       customerId, source: values.source ?? 'CLI', genesysDelete, keyStore, genesys: genesysDelete ? genesysClient(cfg, logger, systemClock) : undefined,

@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
-import { resolve } from 'node:path';
 import { createKafka, TaskProducer } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
-import { registerSchemas } from '../adapters/schemaRegistry.ts';
-import { applyTopology, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
+import { ensureTopics, loadDefinitions, systemClock, topologySerdes } from '../app.ts';
 import type { Config } from '../config.ts';
 import { runExport } from '../connectors/bulkExport.ts';
 import { Checkpoints } from '../connectors/checkpoints.ts';
@@ -34,11 +32,8 @@ export async function exportCommand(argv: string[], loadConfig: (file?: string) 
   const logger = createLogger(cfg.logLevel);
   const { topology } = loadDefinitions(cfg);
   const kafka = createKafka(cfg.kafka, logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  await applyTopology(admin, topology);
-  await admin.disconnect();
-  const serdes = await registerSchemas({ ...cfg.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+  await ensureTopics(kafka, topology);
+  const serdes = await topologySerdes(cfg, topology);
   // Opening the export's transactional producer fences a previous run of the same export that is still alive.
   const producer = await TaskProducer.open(kafka, `${topology.applicationId}-export-${name}`);
   try {

@@ -1,29 +1,7 @@
-import type { Channel, ConsentEvent, ConversationRecord, Purpose } from '../domain/types.ts';
-import { CHANNELS, PURPOSES } from '../domain/types.ts';
-
-/** Small seeded PRNG (mulberry32): the same seed gives the same traffic. */
-export function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import type { ConversationRecord } from '../domain/types.ts';
+import { CHANNELS } from '../domain/types.ts';
 
 const NAMES = ['Ana Silva', 'Bo Chen', 'Chidi Okafor', 'Dana Levi', 'Emil Novak', 'Fatima Zahra', 'Goran Ilic', 'Hana Sato'];
-
-export function consentEvent(rand: () => number, customerId: string, capturedAt: number, grants: Partial<Record<Purpose, boolean>>, channel: Channel | null = null): ConsentEvent {
-  return {
-    eventId: `ce-${customerId}-${capturedAt}-${Math.floor(rand() * 1e9)}`,
-    customerId,
-    capturedAt,
-    source: (['WEB', 'IVR', 'AGENT', 'GENESYS'] as const)[Math.floor(rand() * 4)]!,
-    purposes: Object.entries(grants).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel })),
-  };
-}
 
 export function conversationRecord(rand: () => number, i: number, customerId: string | null, occurredAt: number): ConversationRecord {
   const name = NAMES[Math.floor(rand() * NAMES.length)]!;
@@ -44,11 +22,4 @@ export function conversationRecord(rand: () => number, i: number, customerId: st
     attributes: { queue: 'support', email: `${name.split(' ')[0]!.toLowerCase()}@example.com` },
     transcript: i % 4 === 2 ? `Customer ${name} called about order ${Math.floor(rand() * 1e5)}` : null,
   };
-}
-
-/** Initial grants for a customer: everything, nothing, or a mix. */
-export function initialGrants(rand: () => number): Record<Purpose, boolean> {
-  const out = {} as Record<Purpose, boolean>;
-  for (const p of PURPOSES) out[p] = rand() < 0.7;
-  return out;
 }

@@ -36,9 +36,10 @@ export class EndOffsetsProbe {
   }
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+/** Rejects with "timed out after ms" unless `p` settles first. */
+export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`end offsets not fetched within ${ms} ms`)), ms);
+    const t = setTimeout(() => reject(new Error(`timed out after ${Math.round(ms)} ms`)), Math.max(0, ms));
     p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
 }

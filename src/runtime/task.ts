@@ -3,7 +3,7 @@ import type { InRecord, OutRecord, TaskProducer, TopicPartitionOffset } from '..
 import type { Serde } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
 import { ConsentgateError, type ErrorCode } from '../errors.ts';
-import { EndOffsetsProbe } from './endOffsets.ts';
+import { EndOffsetsProbe, withTimeout } from './endOffsets.ts';
 import type { Processor, ProcessorContext } from './processor.ts';
 import type { StagedStore } from './store.ts';
 
@@ -371,11 +371,4 @@ export class PartitionTask {
     };
     return { topic: this.d.deadLetter.topic, key: input.key, value: this.d.deadLetter.serde.encode(value) };
   }
-}
-
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${Math.round(ms)} ms`)), Math.max(0, ms));
-    p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
-  });
 }

@@ -80,7 +80,8 @@ export interface Topology {
   topic(logical: string): TopicDef;
 }
 
-function parseJson<T>(schema: z.ZodType<T>, file: string): T {
+/** Reads a JSON file and validates it; the error names the file and every problem. */
+export function parseJson<T>(schema: z.ZodType<T>, file: string): T {
   let raw: unknown;
   try {
     raw = JSON.parse(readFileSync(file, 'utf8'));

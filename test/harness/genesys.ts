@@ -1,11 +1,9 @@
 import { createKafka } from '../../src/adapters/kafka.ts';
 import { createLogger } from '../../src/adapters/logger.ts';
-import { registerSchemas } from '../../src/adapters/schemaRegistry.ts';
-import { applyTopology, loadDefinitions, PROJECT_ROOT, systemClock } from '../../src/app.ts';
+import { ensureTopics, loadDefinitions, systemClock, topologySerdes } from '../../src/app.ts';
 import type { Config } from '../../src/config.ts';
 import { startConnectors, type Connectors } from '../../src/connectors/index.ts';
 import { GenesysSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
-import { resolve } from 'node:path';
 import { readTopic } from '../../src/adapters/topicReader.ts';
 import type { InRecord } from '../../src/adapters/kafka.ts';
 import { testConfig } from './pipeline.ts';
@@ -22,11 +20,8 @@ export async function startConnectorRig(o: { connectors: string; sim?: Simulator
   const logger = createLogger(config.logLevel);
   const { topology } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, logger);
-  const admin = kafka.admin();
-  await admin.connect();
-  await applyTopology(admin, topology);
-  await admin.disconnect();
-  const serdes = await registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+  await ensureTopics(kafka, topology);
+  const serdes = await topologySerdes(config, topology);
   let connectors: Connectors = await startConnectors({ config, kafka, topology, serdes, clock: systemClock, logger });
   const read = async <T>(logical: string): Promise<{ raw: InRecord; key: string; value: T }[]> => {
     const rs = await readTopic(kafka, topology.topic(logical).name);
