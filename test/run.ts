@@ -25,7 +25,7 @@ async function stack(): Promise<{ env: Record<string, string>; stop: () => Promi
 }
 
 const s = await stack();
-const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=300000', '--test-force-exit', ...files], {
+const child = spawn(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=1', '--test-timeout=600000', '--test-force-exit', ...files], {
   stdio: 'inherit',
   env: { ...process.env, ...s.env },
 });
