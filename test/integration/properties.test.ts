@@ -64,10 +64,11 @@ async function check(ops: Op[]): Promise<void> {
   const noise = (p: string, partition?: number) => ({ topic: client.name('consent.events'), key: p, partition, value: a.serdes.forTopic('consent.events').encode({ eventId: p, customerId: p, capturedAt: Date.now(), source: 'IMPORT', purposes: [{ purpose: 'ANALYTICS', granted: true, channel: null }] }) });
   let flooded = 0;
   const inFlight: Promise<void>[] = [];
+  const sendNoise = (n: number, partition?: number) => inFlight.push(client.send(Array.from({ length: n }, () => noise(`${config.topicPrefix}noise-${flooded++}`, partition))));
   const started = Date.now();
   try {
     for (const [i, o] of ops.entries()) {
-      inFlight.push(client.send(Array.from({ length: NOISE_BATCH }, () => noise(`${config.topicPrefix}noise-${flooded++}`))));
+      sendNoise(NOISE_BATCH);
       if (o.kind === 'consent') {
         const id = customer(o.customer);
         const h = history.get(id) ?? [{ sentAt: 0, state: undefined }];
@@ -85,7 +86,7 @@ async function check(ops: Op[]): Promise<void> {
         // run while it is written and applied, so that customer's consent events queue up behind it while its
         // records (on a partition without backlog) overtake them.
         const partition = partitionOf(customer(o.customer), a.topology.topic('consent.events').partitions);
-        inFlight.push(client.send(Array.from({ length: BURST }, () => noise(`${config.topicPrefix}noise-${flooded++}`, partition))));
+        sendNoise(BURST, partition);
       } else if (o.kind === 'restart') {
         await a.stop();
         a = await startPipeline(config);
