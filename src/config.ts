@@ -60,8 +60,13 @@ export const ConfigSchema = z.object({
   topologyFile: z.string().default('topologies/consentgate.json'),
   policyFile: z.string().default('topologies/policy.json'),
   vendorsFile: z.string().default('topologies/vendors.json'),
-  /** How long a record may wait for its consent partition to catch up before it is blocked CONSENT_UNCONFIRMED. */
+  /**
+   * How long one attempt waits for the consent partition to catch up with its end offsets before the task holds
+   * its records (undecided, in order) and tries again.
+   */
   consentWaitMs: z.number().int().positive().default(500),
+  /** How long a record may be held before it is finally blocked CONSENT_UNCONFIRMED (default 15 minutes). */
+  maxHoldMs: z.number().int().positive().default(900_000),
   /** Upper bound of input records decided in one transaction. */
   maxBatchRecords: z.number().int().positive().default(2000),
   /** 32-byte hex secret for pseudonyms (HMAC) and field encryption (AES-256-GCM); required by such field rules. */
@@ -115,6 +120,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_TOPIC_PREFIX !== undefined) out.topicPrefix = env.CONSENTGATE_TOPIC_PREFIX;
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
+  if (env.CONSENTGATE_MAX_HOLD_MS) out.maxHoldMs = Number(env.CONSENTGATE_MAX_HOLD_MS);
   if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
   if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
   if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);

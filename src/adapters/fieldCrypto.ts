@@ -1,4 +1,5 @@
-import { createCipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
+import { randomIv } from './randomIv.ts';
 import type { FieldTransforms } from '../domain/fieldRules.ts';
 
 /**
@@ -12,7 +13,7 @@ export function createFieldTransforms(secretHex: string): FieldTransforms {
   return {
     pseudonymize: (value) => 'psn:' + createHmac('sha256', macKey).update(value).digest('base64url').slice(0, 22),
     encrypt: (value) => {
-      const iv = randomBytes(12);
+      const iv = randomIv();
       const c = createCipheriv('aes-256-gcm', encKey, iv);
       const body = Buffer.concat([c.update(value, 'utf8'), c.final()]);
       return 'enc:v1:' + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64');

@@ -14,33 +14,9 @@ import {
 import { ConsentgateError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from './logger.ts';
+import type { InRecord, OutRecord, TopicPartitionOffset, TransactionalProducer } from '../runtime/records.ts';
 
-/** A record as read from a topic: raw bytes, offsets as decimal strings (int64). */
-export interface InRecord {
-  topic: string;
-  partition: number;
-  offset: string;
-  timestamp: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer>;
-}
-
-/** A record to write. `partition` pins it (co-partitioned outputs); otherwise the key decides (murmur2, as Java). */
-export interface OutRecord {
-  topic: string;
-  key: string | Buffer | null;
-  value: Buffer | null;
-  partition?: number;
-  headers?: Record<string, string | Buffer>;
-}
-
-export interface TopicPartitionOffset {
-  topic: string;
-  partition: number;
-  /** The next offset to read, as committed. */
-  offset: string;
-}
+export type { InRecord, OutRecord, TopicPartitionOffset };
 
 export interface TopicSpec {
   name: string;
@@ -57,7 +33,7 @@ function kafkaLogCreator(logger: Logger) {
     // So is a stale leader right after topic creation, a heartbeat answered during a rebalance (kafkajs re-joins),
     // and the retry limit TaskProducer sets on purpose (a failed transaction is aborted, so the limit cannot break
     // exactly-once).
-    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the leader for that topic-partition|group is rebalancing|Limiting retries for the idempotent producer/i.test(`${message} ${String(extra.error ?? '')}`);
+    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the correct coordinator|not the leader for that topic-partition|group is rebalancing|Limiting retries for the idempotent producer/i.test(`${message} ${String(extra.error ?? '')}`);
     if (routine) log.debug(fields, message);
     else if (level === KafkaLogLevel.ERROR) log.error(fields, message);
     else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
@@ -157,6 +133,15 @@ export async function topicOffsets(admin: Admin, topic: string): Promise<Map<num
   return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
 }
 
+/** End offsets ("topic:partition" → high watermark) of several topics, their requests in parallel. */
+export async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, bigint>> {
+  const out = new Map<string, bigint>();
+  await Promise.all(topics.map(async (t) => {
+    for (const [p, o] of await topicOffsets(admin, t)) out.set(`${t}:${p}`, o.high);
+  }));
+  return out;
+}
+
 /** Committed offsets of a consumer group for the given topics (partitions with none are absent). */
 export async function committedOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, bigint>> {
   const res = await settled(() => admin.fetchOffsets({ groupId, topics }));
@@ -215,7 +200,7 @@ export function toInRecord(topic: string, partition: number, m: KafkaMessage): I
  * One transactional producer per task: transactional id = application id + partition, so that the next owner of
  * the partition fences a zombie (kafkajs has no KIP-447 group-metadata fencing).
  */
-export class TaskProducer {
+export class TaskProducer implements TransactionalProducer {
   private constructor(private readonly producer: Producer, readonly transactionalId: string) {}
 
   /** Connecting runs InitProducerId: completes or aborts the previous owner's open transaction and fences it. */

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { openDb } from './postgres.ts';
-import { PURPOSES, type Purpose } from '../domain/types.ts';
+import { PURPOSES, type DataKey, type Purpose } from '../domain/types.ts';
 
 /**
  * Per-(customer, purpose) data keys for crypto-shredding, kept only in PostgreSQL and wrapped (AES-256-GCM, AAD =
@@ -8,10 +8,7 @@ import { PURPOSES, type Purpose } from '../domain/types.ts';
  * permanent marker in one transaction; from then on no key of that customer can be read or minted again.
  */
 
-export interface DataKey {
-  keyId: string;
-  key: Buffer;
-}
+export type { DataKey };
 export type KeyLookup = DataKey | 'destroyed';
 
 export interface KeyStore {

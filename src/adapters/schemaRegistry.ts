@@ -3,23 +3,13 @@ import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { ConsentgateError } from '../errors.ts';
+import type { Serde, SerdeRegistry } from '../runtime/records.ts';
 import type { Topology } from '../runtime/topology.ts';
 
 const MAGIC = 0;
 type Resolver = ReturnType<avro.Type['createResolver']>;
 
-/** Encodes and decodes one topic's values in the Confluent wire format: 0x00, int32 schema id, Avro body. */
-export interface Serde<T = unknown> {
-  readonly schemaId: number;
-  encode(value: T): Buffer;
-  /** Throws ConsentgateError DESERIALIZATION_FAILED on bytes that are not a valid value. */
-  decode(bytes: Buffer | null): Promise<T>;
-}
-
-export interface SerdeRegistry {
-  /** The serde of a logical topic (e.g. 'consent.events'). */
-  forTopic<T>(logical: string): Serde<T>;
-}
+export type { Serde, SerdeRegistry };
 
 function readSchema(dir: string, name: string): avro.Type {
   return avro.Type.forSchema(JSON.parse(readFileSync(join(dir, `${name}.avsc`), 'utf8')) as avro.Schema);
@@ -43,42 +33,65 @@ export async function registerSchemas(opts: { url: string; username?: string; pa
     } catch (err) {
       throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `registering ${def.name}-value at ${opts.url}: ${(err as Error).message}`, true, { cause: err });
     }
-    const header = Buffer.alloc(5);
-    header.writeUInt8(MAGIC, 0);
-    header.writeInt32BE(id, 1);
-    const resolvers = new Map<number, Resolver>(); // writer schema id → resolver to the local schema
-    const resolverFor = async (writerId: number): Promise<Resolver | undefined> => {
-      if (writerId === id) return undefined;
-      let r = resolvers.get(writerId);
-      if (!r) {
-        const writer = (await registry.getSchema(writerId)) as unknown as avro.Type;
-        r = type.createResolver(writer);
-        resolvers.set(writerId, r);
-      }
-      return r;
-    };
-    serdes.set(def.logical, {
-      schemaId: id,
-      encode: (value) => Buffer.concat([header, type.toBuffer(value)]),
-      decode: async (bytes) => {
-        if (!bytes || bytes.length < 6 || bytes.readUInt8(0) !== MAGIC) {
-          throw new ConsentgateError('DESERIALIZATION_FAILED', 'not in the Confluent wire format (magic byte 0, schema id, Avro body)');
-        }
-        const writerId = bytes.readInt32BE(1);
-        let resolver: Resolver | undefined;
-        try {
-          resolver = await resolverFor(writerId);
-        } catch (err) {
-          throw new ConsentgateError('DESERIALIZATION_FAILED', `schema id ${writerId} cannot be read as ${def.valueSchema}: ${(err as Error).message}`);
-        }
-        try {
-          return type.fromBuffer(bytes.subarray(5), resolver) as unknown;
-        } catch (err) {
-          throw new ConsentgateError('DESERIALIZATION_FAILED', `invalid Avro body for ${def.valueSchema} (schema id ${writerId}): ${(err as Error).message}`);
-        }
-      },
-    });
+    serdes.set(def.logical, wireSerde(type, id, def.valueSchema, async (writerId) => (await registry.getSchema(writerId)) as unknown as avro.Type));
   }
+  return serdeRegistry(serdes);
+}
+
+/**
+ * Serdes of every topic with schema ids assigned locally (1, 2, …) instead of by a registry: the same wire format
+ * and Avro encoding, for the in-memory topology tests, where no registry runs.
+ */
+export function localSerdes(schemasDir: string, topology: Topology): SerdeRegistry {
+  const serdes = new Map<string, Serde>();
+  for (const def of topology.topics.values()) {
+    if (def.valueSchema === null) continue;
+    serdes.set(def.logical, wireSerde(readSchema(schemasDir, def.valueSchema), serdes.size + 1, def.valueSchema, async (id) => {
+      throw new Error(`schema id ${id} is not known locally`);
+    }));
+  }
+  return serdeRegistry(serdes);
+}
+
+/** One topic's serde: encodes with `type` under schema `id`; decodes other writers' schemas resolved to `type`. */
+function wireSerde(type: avro.Type, id: number, name: string, writerSchema: (id: number) => Promise<avro.Type>): Serde {
+  const header = Buffer.alloc(5);
+  header.writeUInt8(MAGIC, 0);
+  header.writeInt32BE(id, 1);
+  const resolvers = new Map<number, Resolver>(); // writer schema id → resolver to the local schema
+  const resolverFor = async (writerId: number): Promise<Resolver | undefined> => {
+    if (writerId === id) return undefined;
+    let r = resolvers.get(writerId);
+    if (!r) {
+      r = type.createResolver(await writerSchema(writerId));
+      resolvers.set(writerId, r);
+    }
+    return r;
+  };
+  return {
+    schemaId: id,
+    encode: (value) => Buffer.concat([header, type.toBuffer(value)]),
+    decode: async (bytes) => {
+      if (!bytes || bytes.length < 6 || bytes.readUInt8(0) !== MAGIC) {
+        throw new ConsentgateError('DESERIALIZATION_FAILED', 'not in the Confluent wire format (magic byte 0, schema id, Avro body)');
+      }
+      const writerId = bytes.readInt32BE(1);
+      let resolver: Resolver | undefined;
+      try {
+        resolver = await resolverFor(writerId);
+      } catch (err) {
+        throw new ConsentgateError('DESERIALIZATION_FAILED', `schema id ${writerId} cannot be read as ${name}: ${(err as Error).message}`);
+      }
+      try {
+        return type.fromBuffer(bytes.subarray(5), resolver) as unknown;
+      } catch (err) {
+        throw new ConsentgateError('DESERIALIZATION_FAILED', `invalid Avro body for ${name} (schema id ${writerId}): ${(err as Error).message}`);
+      }
+    },
+  };
+}
+
+function serdeRegistry(serdes: Map<string, Serde>): SerdeRegistry {
   return {
     forTopic<T>(logical: string): Serde<T> {
       const s = serdes.get(logical);

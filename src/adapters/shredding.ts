@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv } from 'node:crypto';
+import { randomIv } from './randomIv.ts';
 import type { DataKey, KeyStore } from './keyStore.ts';
 
 /**
@@ -13,7 +14,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 export function shredEncrypt(k: DataKey, plaintext: string): string {
-  const iv = randomBytes(IV_BYTES);
+  const iv = randomIv();
   const c = createCipheriv('aes-256-gcm', k.key, iv).setAAD(Buffer.from(k.keyId, 'utf8'));
   const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
   return `${SHRED_PREFIX}${k.keyId}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')}`;

@@ -111,3 +111,9 @@ export interface Decision {
   inputPartition: number;
   inputOffset: string;
 }
+
+/** A per-(customer, purpose) data key of crypto-shredding; the key store mints and destroys them. */
+export interface DataKey {
+  keyId: string;
+  key: Buffer;
+}

@@ -1,10 +1,9 @@
-import type { Serde } from '../adapters/schemaRegistry.ts';
+import type { Serde } from '../runtime/records.ts';
 import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
 import { reduceForSink } from '../domain/fieldRules.ts';
 import { evaluate, shreddingSinks, type Policy, type Verdict } from '../domain/policy.ts';
-import type { DataKey } from '../adapters/keyStore.ts';
 import { recordDelivery, type Lineage } from '../domain/purge.ts';
-import type { ConsentState, ConversationRecord, Decision, ExportRecord, Purpose } from '../domain/types.ts';
+import type { ConsentState, ConversationRecord, DataKey, Decision, ExportRecord, Purpose } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
 import type { KeyValueStore, Processor } from '../runtime/processor.ts';
 

@@ -1,4 +1,4 @@
-import type { Serde } from '../adapters/schemaRegistry.ts';
+import type { Serde } from '../runtime/records.ts';
 import { applyConsentEvent } from '../domain/consentState.ts';
 import {
   applyAck, openRequest, slaTick, vendorsToPurge,

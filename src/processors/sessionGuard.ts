@@ -1,4 +1,4 @@
-import type { Serde } from '../adapters/schemaRegistry.ts';
+import type { Serde } from '../runtime/records.ts';
 import { endSessionCommands, trackConversation, type ActiveSessions, type SessionCommand, type SessionGuardPolicy } from '../domain/sessionGuard.ts';
 import type { ConsentEvent, ConsentState, ConversationRecord } from '../domain/types.ts';
 import { checkConsentEvent, checkConversationRecord } from '../domain/validation.ts';

@@ -1,24 +1,29 @@
 import { performance } from 'node:perf_hooks';
 
+/** Where a task learns the end offsets of its table topics ("topic:partition" → end offset). */
+export interface EndOffsetsSource {
+  /** Resolves with end offsets read by a request that started at or after monotonic time `t` (`monotonicNow()`). */
+  after(t: number): Promise<Map<string, bigint>>;
+}
+
+/** Monotonic milliseconds: barrier timing must not jump with the wall clock. */
+export const monotonicNow = (): number => performance.now();
+
 /**
  * Coalesces end-offset look-ups of the table topics for all tasks of an instance. `after(t)` resolves with offsets
  * fetched by a request that started at or after monotonic time `t`, so a caller that took records from its queues
  * at `t` learns an end offset that includes every table record acknowledged before those records were fetched.
  */
-export class EndOffsetsProbe {
+export class EndOffsetsProbe implements EndOffsetsSource {
   private current?: { startedAt: number; promise: Promise<Map<string, bigint>> };
   private next?: Promise<Map<string, bigint>>;
 
   /**
    * `fetch` returns "topic:partition" → end offset. A fetch that has not answered within `timeoutMs` fails, so a
-   * hung request (an unreachable leader) cannot hold back the fetches after it: waiting barriers fail closed
+   * hung request (an unreachable leader) cannot hold back the fetches after it: waiting barriers hold their records
    * meanwhile, and the next barrier starts a fresh request.
    */
   constructor(private readonly fetch: () => Promise<Map<string, bigint>>, private readonly timeoutMs: number) {}
-
-  static now(): number {
-    return performance.now();
-  }
 
   after(t: number): Promise<Map<string, bigint>> {
     if (this.current && this.current.startedAt >= t) return this.current.promise;
@@ -26,7 +31,7 @@ export class EndOffsetsProbe {
       const previous = this.current?.promise.catch(() => undefined) ?? Promise.resolve(undefined);
       this.next = previous.then(() => {
         this.next = undefined;
-        const startedAt = EndOffsetsProbe.now();
+        const startedAt = monotonicNow();
         const promise = withTimeout(this.fetch(), this.timeoutMs);
         this.current = { startedAt, promise };
         return promise;

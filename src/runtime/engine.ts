@@ -1,21 +1,12 @@
 import { EventEmitter } from 'node:events';
-import { TaskProducer, committedOffsets, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
-import type { Logger } from '../adapters/logger.ts';
-import type { Serde, SerdeRegistry } from '../adapters/schemaRegistry.ts';
+import { TaskProducer, committedOffsets, coPartitionedAssigner, endOffsets, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
+import type { RuntimeLogger } from './records.ts';
 import type { Clock } from '../domain/clock.ts';
 import { EndOffsetsProbe } from './endOffsets.ts';
-import type { Processor } from './processor.ts';
-import type { StagedStore } from './store.ts';
-import { PartitionTask, type DeadLetterValue, type TaskInput } from './task.ts';
+import { wireTask, type TaskBlueprint } from './blueprint.ts';
+import type { SerdeRegistry } from './records.ts';
+import { PartitionTask } from './task.ts';
 import type { Topology } from './topology.ts';
-
-/** What one task runs: its processors (by logical input topic) and its stores (by logical changelog topic). */
-export interface TaskBlueprint {
-  processors: Processor[];
-  stores: Map<string, StagedStore<unknown>>;
-  /** Dead letters under these keys keep no original bytes (an erased customer's data must not stay in the dlq). */
-  withholdDeadLetter?: (key: string) => boolean;
-}
 
 export interface EngineOptions {
   kafka: Kafka;
@@ -24,8 +15,9 @@ export interface EngineOptions {
   serdes: SerdeRegistry;
   createTask(partition: number): TaskBlueprint;
   clock: Clock;
-  logger: Logger;
+  logger: RuntimeLogger;
   consentWaitMs: number;
+  maxHoldMs: number;
   maxBatchRecords: number;
   /** Consumer session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number;
@@ -37,6 +29,9 @@ export interface EngineMetrics {
   committedTransactions: number;
   processedRecords: number;
   deadLettered: number;
+  /** Stream records held at least once because their table could not be confirmed current (each counted once). */
+  held: number;
+  /** Stream records blocked CONSENT_UNCONFIRMED after the maximum hold. */
   unconfirmed: number;
   assignedPartitions: number[];
   /** Counters processors keep (e.g. purgeEscalations), committed with their transactions. */
@@ -59,7 +54,7 @@ export class Engine extends EventEmitter {
   private readonly tableTopics: string[];
   private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
-  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
+  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
   private stopping = false;
 
   constructor(private readonly o: EngineOptions) {
@@ -69,13 +64,7 @@ export class Engine extends EventEmitter {
     this.tableTopics = [...new Set(sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
     this.streamTopics = this.inputTopics.filter((t) => !this.tableTopics.includes(t));
     this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
-    this.probe = new EndOffsetsProbe(async () => {
-      const out = new Map<string, bigint>();
-      for (const t of this.tableTopics) {
-        for (const [p, o2] of await topicOffsets(this.o.admin, t)) out.set(`${t}:${p}`, o2.high);
-      }
-      return out;
-    }, Math.max(1000, 2 * o.consentWaitMs));
+    this.probe = new EndOffsetsProbe(() => endOffsets(this.o.admin, this.tableTopics), Math.max(1000, 2 * o.consentWaitMs));
   }
 
   get groupId(): string {
@@ -140,36 +129,22 @@ export class Engine extends EventEmitter {
   }
 
   private createTask(p: number): void {
-    const bp = this.o.createTask(p);
-    const inputs = new Map<string, TaskInput>();
-    for (const proc of bp.processors) {
-      for (const logical of proc.inputs) {
-        const topic = this.o.topology.topic(logical).name;
-        const input = inputs.get(topic);
-        if (!input) inputs.set(topic, { processors: [proc], serde: this.o.serdes.forTopic(logical) });
-        else if (input.processors[0]!.role !== proc.role) throw new Error(`processors ${input.processors[0]!.name} and ${proc.name} read ${logical} with different roles`);
-        else input.processors.push(proc);
-      }
-    }
-    const changelogs = new Map<string, { store: StagedStore<unknown>; serde: Serde }>();
-    for (const [logical, store] of bp.stores) changelogs.set(this.o.topology.topic(logical).name, { store, serde: this.o.serdes.forTopic(logical) });
-    const dlq = this.o.topology.topic('dlq');
     const task = new PartitionTask({
+      ...wireTask(this.o.createTask(p), this.o.topology, this.o.serdes),
       partition: p,
       groupId: this.groupId,
-      inputs,
-      changelogs,
-      deadLetter: { topic: dlq.name, serde: this.o.serdes.forTopic<DeadLetterValue>(dlq.logical), withhold: bp.withholdDeadLetter },
-      probe: this.probe,
+      endOffsets: this.probe,
       clock: this.o.clock,
       logger: this.o.logger,
       consentWaitMs: this.o.consentWaitMs,
+      maxHoldMs: this.o.maxHoldMs,
       maxBatchRecords: this.o.maxBatchRecords,
       skipBarrierForBench: this.o.skipBarrierForBench,
       onCommitted: (s) => {
         this.metrics.committedTransactions++;
         this.metrics.processedRecords += s.records;
         this.metrics.deadLettered += s.deadLettered;
+        this.metrics.held += s.held;
         this.metrics.unconfirmed += s.unconfirmed;
         for (const [k, n] of s.counters) this.metrics.counters[k] = (this.metrics.counters[k] ?? 0) + n;
         this.applyBackPressure(task);
@@ -224,6 +199,13 @@ export class Engine extends EventEmitter {
     await Promise.all([...this.tasks.values()].map((t) => t.close()));
     this.tasks.clear();
     await this.consumer?.disconnect().catch(() => {});
+  }
+
+  /** Stream records held right now, over all tasks. */
+  get heldRecords(): number {
+    let n = 0;
+    for (const t of this.tasks.values()) n += t.heldRecords;
+    return n;
   }
 
   /** True once every assigned task has restored and runs. */

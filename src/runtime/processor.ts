@@ -1,5 +1,5 @@
 import type { Clock } from '../domain/clock.ts';
-import type { InRecord, OutRecord } from '../adapters/kafka.ts';
+import type { InRecord, OutRecord } from './records.ts';
 import type { ErrorCode } from '../errors.ts';
 
 /** A task-local key-value store; writes are staged until the task's transaction commits and logged to its changelog. */

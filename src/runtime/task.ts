@@ -1,16 +1,26 @@
-import type { Logger } from '../adapters/logger.ts';
-import type { InRecord, OutRecord, TaskProducer, TopicPartitionOffset } from '../adapters/kafka.ts';
-import type { Serde } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
 import { ConsentgateError, type ErrorCode } from '../errors.ts';
-import { EndOffsetsProbe, withTimeout } from './endOffsets.ts';
+import { monotonicNow, type EndOffsetsSource } from './endOffsets.ts';
 import type { Processor, ProcessorContext } from './processor.ts';
+import type { InRecord, OutRecord, RuntimeLogger, Serde, TopicPartitionOffset, TransactionalProducer } from './records.ts';
 import type { StagedStore } from './store.ts';
 
 export interface TaskInput {
   /** In order: each sees the record after the ones before it (and their staged store writes). Same role. */
   processors: Processor[];
   serde: Serde;
+}
+
+/** What one committed transaction did, for the engine's metrics. */
+export interface CycleStats {
+  /** Input records processed (decided, applied or dead-lettered). */
+  records: number;
+  deadLettered: number;
+  /** Stream records held for the first time: their table could not be confirmed current yet. */
+  held: number;
+  /** Stream records decided with the table unconfirmed, after the maximum hold (BLOCKED CONSENT_UNCONFIRMED). */
+  unconfirmed: number;
+  counters: Map<string, number>;
 }
 
 export interface TaskDeps {
@@ -21,15 +31,19 @@ export interface TaskDeps {
   /** Physical changelog topic → the store it restores. */
   changelogs: Map<string, { store: StagedStore<unknown>; serde: Serde }>;
   deadLetter: { topic: string; serde: Serde<DeadLetterValue>; withhold?: (key: string) => boolean };
-  probe: EndOffsetsProbe;
+  endOffsets: EndOffsetsSource;
+  /** The pipeline clock: decision times, punctuation due times and how long a record has been held. */
   clock: Clock;
-  logger: Logger;
+  logger: RuntimeLogger;
+  /** How long one attempt waits for the table to catch up with the end offsets before its records are held. */
   consentWaitMs: number;
+  /** How long a record may be held before it is decided with the table unconfirmed (BLOCKED CONSENT_UNCONFIRMED). */
+  maxHoldMs: number;
   maxBatchRecords: number;
   /** Bench only (bench/bench.ts measures what the barrier costs); never reachable from configuration. */
   skipBarrierForBench?: boolean;
-  /** Called with counts after each committed transaction. */
-  onCommitted(stats: { records: number; deadLettered: number; unconfirmed: number; counters: Map<string, number> }): void;
+  /** Called after each committed transaction. */
+  onCommitted(stats: CycleStats): void;
   /** The stores are restored; the task starts processing. */
   onRestored(): void;
   /** Fatal for the task (fenced, or retries exhausted). */
@@ -49,28 +63,50 @@ export interface DeadLetterValue {
   failedAt: number;
 }
 
+/** Where a task starts: committed input offsets (read after fencing) and the changelog range to restore. */
+export interface StartOffsets {
+  inputs: Map<string, bigint>;
+  changelogEnds: Map<string, bigint>;
+  changelogStarts: Map<string, bigint>;
+}
+
 type State = 'restoring' | 'running' | 'closed';
+/** 'current': decide now. 'lagging': the table is behind its end offsets. 'unavailable': no end offsets to compare. */
+type Barrier = 'current' | 'lagging' | 'unavailable';
 
 const MAX_COMMIT_ATTEMPTS = 8;
 /** How often processors with `punctuate` are called (wall clock; what is due is their clock's business). */
 const PUNCTUATE_EVERY_MS = 1000;
+/** Records processed between two yields to the event loop, so one task's cycle cannot starve the others' I/O. */
+const YIELD_EVERY = 256;
+
+const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
 /**
  * The unit of work and of ownership for partition p: it reads partition p of every input and changelog topic,
  * applies table inputs before stream inputs, and commits outputs, changelog writes and input offsets in one
  * transaction with its own transactional producer.
  *
- * Read-your-revocation: before processing stream records taken from the queue at time t, the task waits until it
- * has applied each table topic's partition p up to the end offset fetched after t (bounded by `consentWaitMs`);
- * when that cannot be confirmed, the records are still processed but see `tablesCurrent = false` and must fail
- * closed.
+ * Read-your-revocation: stream records taken from the queue at time t are decided only once each table topic's
+ * partition p has been applied up to an end offset read by a request that started after t. When that is not
+ * confirmed — the end offsets do not arrive, or the table does not catch up within `consentWaitMs` of their
+ * arrival (so our own event-loop stalls never count as table lag) — the records are *held*: left at the front of
+ * their queue, in order, undecided, and retried next cycle. Table records keep being applied and committed
+ * meanwhile. Only a record held for `maxHoldMs` is decided with `tablesCurrent = false`, which fails closed.
  */
 export class PartitionTask {
   private state: State = 'restoring';
   private readonly queues = new Map<string, InRecord[]>();
   /** Next offset expected per topic: every record below it was queued already (re-deliveries are dropped). */
   private readonly position = new Map<string, bigint>();
-  private producer?: TaskProducer;
+  /**
+   * Per stream topic, when its held records were first held: records below `below` since `since`. Both grow along
+   * the queue, so the records held past the maximum are always a prefix.
+   */
+  private readonly holds = new Map<string, { below: bigint; since: number }[]>();
+  /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
+  private holdingSince?: number;
+  private producer?: TransactionalProducer;
   private wake?: () => void;
   private loop?: Promise<void>;
   private restoreTargets = new Map<string, bigint>();
@@ -88,6 +124,7 @@ export class PartitionTask {
     const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processors[0]!.role === role).map(([t]) => t);
     this.tableTopics = byRole('table');
     this.streamTopics = byRole('stream');
+    for (const t of this.streamTopics) this.holds.set(t, []);
     this.punctuators = [...new Set([...d.inputs.values()].flatMap((i) => i.processors))].filter((p) => p.punctuate);
     for (const [topic, { store, serde }] of d.changelogs) {
       store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value: value === null ? null : serde.encode(value), partition: d.partition }));
@@ -102,9 +139,23 @@ export class PartitionTask {
     return this.state === 'running';
   }
 
-  /** Records queued for stream inputs, for back-pressure. */
+  /** Records queued for stream inputs, held ones included, for back-pressure. */
   get streamBacklog(): number {
     return this.streamTopics.reduce((n, t) => n + this.queues.get(t)!.length, 0);
+  }
+
+  /** Stream records held right now (not yet decided because their table could not be confirmed current). */
+  get heldRecords(): number {
+    let n = 0;
+    for (const [t, marks] of this.holds) {
+      const below = marks.at(-1)?.below;
+      if (below === undefined) continue;
+      for (const r of this.queues.get(t)!) {
+        if (BigInt(r.offset) >= below) break;
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Takes a fetched batch; records below the known position (re-deliveries after a rejoin) are dropped. */
@@ -130,7 +181,7 @@ export class PartitionTask {
    * Fences the previous owner (opening the transactional producer), then learns where to start: committed input
    * offsets read after fencing, and the changelog end offsets to restore up to.
    */
-  async start(open: () => Promise<TaskProducer>, starts: () => Promise<{ inputs: Map<string, bigint>; changelogEnds: Map<string, bigint>; changelogStarts: Map<string, bigint> }>): Promise<void> {
+  async start(open: () => Promise<TransactionalProducer>, starts: () => Promise<StartOffsets>): Promise<void> {
     this.producer = await open();
     const s = await starts();
     for (const [topic, offset] of s.inputs) {
@@ -147,6 +198,7 @@ export class PartitionTask {
     this.loop = this.run();
   }
 
+  /** Stops after the current transaction; held records stay uncommitted, so the next owner decides them. */
   async close(): Promise<void> {
     if (this.state === 'closed') return;
     this.state = 'closed';
@@ -201,7 +253,7 @@ export class PartitionTask {
         for (const r of q.splice(0)) {
           if (BigInt(r.offset) >= target) continue;
           store.restore(r.key?.toString('utf8') ?? '', r.value === null ? null : await serde.decode(r.value));
-          restored++;
+          if (++restored % 4096 === 0) await yieldToEventLoop();
         }
         if ((this.position.get(topic) ?? 0n) >= target) break;
         await this.waitForWork(1000);
@@ -215,7 +267,7 @@ export class PartitionTask {
     return false;
   }
 
-  /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records. */
+  /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records, or a hold. */
   private async cycle(): Promise<void> {
     const outputs: OutRecord[] = [];
     let deadLettered = 0;
@@ -223,6 +275,7 @@ export class PartitionTask {
     const count = (metric: string, n = 1) => counters.set(metric, (counters.get(metric) ?? 0) + n);
     /** Per topic, how many records from the front of its queue this cycle has processed. */
     const taken = new Map<string, number>();
+    let sinceYield = 0;
 
     const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
       const q = this.queues.get(topic)!;
@@ -254,6 +307,10 @@ export class PartitionTask {
           current = processor.name;
           processor.process(rec, value, ctx);
         }
+        if (++sinceYield >= YIELD_EVERY) {
+          sinceYield = 0;
+          await yieldToEventLoop();
+        }
       }
       taken.set(topic, upTo);
     };
@@ -267,20 +324,39 @@ export class PartitionTask {
     await applyTables();
 
     // Stream records taken now; the barrier below refers to this moment.
-    const takenAt = EndOffsetsProbe.now();
+    const takenAt = monotonicNow();
     const streamTake = new Map<string, number>();
     let budget = this.d.maxBatchRecords;
     for (const t of this.streamTopics) {
       const n = Math.min(budget, this.queues.get(t)!.length);
-      streamTake.set(t, n);
+      if (n > 0) streamTake.set(t, n);
       budget -= n;
     }
+    let held = 0;
     let unconfirmed = 0;
-    const streamCount = [...streamTake.values()].reduce((a, b) => a + b, 0);
-    if (streamCount > 0) {
-      const current = this.d.skipBarrierForBench ? true : await this.barrier(tables, takenAt, applyTables, applied);
-      if (!current) unconfirmed = streamCount;
-      for (const [t, n] of streamTake) await processQueued(t, n, current);
+    let pause = 0;
+    if (streamTake.size > 0) {
+      const barrier = this.d.skipBarrierForBench ? 'current' : await this.barrier(tables, takenAt, applyTables, applied);
+      if (barrier === 'current') {
+        for (const [t, n] of streamTake) await processQueued(t, n, true);
+        if (this.holdingSince) {
+          this.d.logger.info({ partition: this.d.partition, heldMs: Math.round(monotonicNow() - this.holdingSince) }, 'table confirmed current: held records released');
+          this.holdingSince = undefined;
+        }
+      } else {
+        for (const [t, n] of streamTake) {
+          const expired = this.heldPastMaximum(t, n);
+          if (expired > 0) await processQueued(t, expired, false);
+          unconfirmed += expired;
+          held += this.hold(t, n);
+        }
+        // Pace the retries: one attempt per consentWaitMs, even when the end offsets fail at once.
+        pause = Math.max(0, this.d.consentWaitMs - (monotonicNow() - takenAt));
+        if (!this.holdingSince) {
+          this.holdingSince = monotonicNow();
+          this.d.logger.warn({ partition: this.d.partition, cause: barrier }, 'table not confirmed current: holding stream records until it is');
+        }
+      }
     }
 
     if (this.punctuators.length && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
@@ -305,34 +381,71 @@ export class PartitionTask {
     for (const r of this.changelogOut.values()) outputs.push(r); // not push(...): it may hold 100k+ records
     this.changelogOut.clear();
     const records = [...taken.values()].reduce((a, b) => a + b, 0);
-    if (records === 0 && outputs.length === 0) return; // an idle punctuation: nothing to commit
-    await this.commit(outputs, offsets);
-    for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
-    this.d.onCommitted({ records, deadLettered, unconfirmed, counters });
+    if (records > 0 || outputs.length > 0) {
+      await this.commit(outputs, offsets);
+      for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
+      this.releaseHolds();
+      this.d.onCommitted({ records, deadLettered, held, unconfirmed, counters });
+    } else if (held > 0) {
+      this.d.onCommitted({ records: 0, deadLettered: 0, held, unconfirmed: 0, counters });
+    }
+    if (pause > 0 && this.state === 'running') await new Promise((r) => setTimeout(r, pause));
   }
 
   /**
-   * Waits until every table topic's partition has been applied up to the end offset fetched after `takenAt`.
-   * Returns false when that is not confirmed within consentWaitMs (or the end offsets cannot be read).
+   * Whether every table topic's partition is applied up to the end offset read by a request that started after
+   * `takenAt`. The wait for the end offsets is bounded by the source's own timeout, and the wait for the table to
+   * catch up starts only when they arrive: time this process spent busy elsewhere never counts as table lag.
    */
-  private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>, applied: (topic: string) => boolean): Promise<boolean> {
-    if (tables.length === 0) return true;
-    const deadline = takenAt + this.d.consentWaitMs;
+  private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>, applied: (topic: string) => boolean): Promise<Barrier> {
+    if (tables.length === 0) return 'current';
     let ends: Map<string, bigint>;
     try {
-      ends = await withTimeout(this.d.probe.after(takenAt), deadline - EndOffsetsProbe.now());
+      ends = await this.d.endOffsets.after(takenAt);
     } catch (err) {
-      this.d.logger.warn({ partition: this.d.partition, err: (err as Error).message }, 'table end offsets unavailable; failing closed');
-      return false;
+      this.d.logger.debug({ partition: this.d.partition, err: (err as Error).message }, 'table end offsets unavailable');
+      return 'unavailable';
     }
+    const deadline = monotonicNow() + this.d.consentWaitMs;
     for (;;) {
       await applyTables();
       // Every record below the end offset was queued (position) and every queued record was applied.
       const behind = tables.some((t) => !applied(t) || (this.position.get(t) ?? 0n) < (ends.get(`${t}:${this.d.partition}`) ?? 0n));
-      if (!behind) return true;
-      const left = deadline - EndOffsetsProbe.now();
-      if (left <= 0 || this.state !== 'running') return false;
+      if (!behind) return 'current';
+      const left = deadline - monotonicNow();
+      if (left <= 0 || this.state !== 'running') return 'lagging';
       await this.waitForWork(Math.min(left, 50));
+    }
+  }
+
+  /** Marks the first `n` records of `topic` as held (from now, unless held already); returns how many are new. */
+  private hold(topic: string, n: number): number {
+    const q = this.queues.get(topic)!;
+    const marks = this.holds.get(topic)!;
+    const below = marks.at(-1)?.below ?? -1n;
+    let fresh = 0;
+    for (let i = n - 1; i >= 0 && BigInt(q[i]!.offset) >= below; i--) fresh++;
+    if (fresh > 0) marks.push({ below: BigInt(q[n - 1]!.offset) + 1n, since: this.d.clock.now() });
+    return fresh;
+  }
+
+  /** How many of the first `n` records of `topic` have been held for maxHoldMs or longer. */
+  private heldPastMaximum(topic: string, n: number): number {
+    const q = this.queues.get(topic)!;
+    const cutoff = this.d.clock.now() - this.d.maxHoldMs;
+    let below = -1n;
+    for (const m of this.holds.get(topic)!) if (m.since <= cutoff) below = m.below;
+    let expired = 0;
+    while (expired < n && BigInt(q[expired]!.offset) < below) expired++;
+    return expired;
+  }
+
+  /** Forgets the hold marks of records that are decided now (no longer in the queue). */
+  private releaseHolds(): void {
+    for (const [t, marks] of this.holds) {
+      const head = this.queues.get(t)![0];
+      const first = head === undefined ? undefined : BigInt(head.offset);
+      while (marks.length && (first === undefined || marks[0]!.below <= first)) marks.shift();
     }
   }
 

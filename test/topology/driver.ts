@@ -1,0 +1,249 @@
+// An in-memory driver for one PartitionTask of the consentgate topology, in the spirit of Kafka Streams'
+// TopologyTestDriver: the real processors, stores, serdes (Avro, Confluent wire format, locally numbered schema ids)
+// and task loop; in-memory topic logs, a transactional producer that appends committed transactions to them, a
+// controllable end-offset source and a manual clock. Tests run in milliseconds.
+import { randomBytes, randomUUID } from 'node:crypto';
+import { resolve } from 'node:path';
+import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
+import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
+import { shredEncrypt } from '../../src/adapters/shredding.ts';
+import { consentgateTasks, PROJECT_ROOT } from '../../src/app.ts';
+import { ConfigSchema } from '../../src/config.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import type { ConsentEvent, ConversationRecord, DataKey, Decision, Purpose } from '../../src/domain/types.ts';
+import { ConsentgateError } from '../../src/errors.ts';
+import { wireTask } from '../../src/runtime/blueprint.ts';
+import { EndOffsetsProbe } from '../../src/runtime/endOffsets.ts';
+import type { InRecord, OutRecord, RuntimeLogger, SerdeRegistry, TopicPartitionOffset, TransactionalProducer } from '../../src/runtime/records.ts';
+import { PartitionTask, type CycleStats } from '../../src/runtime/task.ts';
+import { loadPolicy, loadTopology, loadVendors, type Topology } from '../../src/runtime/topology.ts';
+import { conversation } from '../harness/pipeline.ts';
+
+export class ManualClock implements Clock {
+  constructor(public t = Date.UTC(2026, 10, 30, 9)) {}
+  now(): number {
+    return this.t;
+  }
+  advance(ms: number): void {
+    this.t += ms;
+  }
+}
+
+/** How the end-offset source answers: at once, after a delay, never, or with an error. */
+export type EndOffsetsMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'hang' } | { kind: 'fail' };
+
+/** Commits append to the driver's logs; `failures` makes the next commits throw, in order. */
+class MemoryProducer implements TransactionalProducer {
+  readonly transactions: { records: OutRecord[]; offsets: TopicPartitionOffset[] }[] = [];
+  readonly failures: ConsentgateError[] = [];
+  attempts = 0;
+  constructor(private readonly append: (records: OutRecord[]) => void) {}
+  async commit(records: OutRecord[], _groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
+    this.attempts++;
+    await Promise.resolve();
+    const failure = this.failures.shift();
+    if (failure) throw failure;
+    this.transactions.push({ records: [...records], offsets });
+    this.append(records);
+  }
+  async close(): Promise<void> {}
+}
+
+const silent: RuntimeLogger = { debug() {}, info() {}, warn() {}, error() {} };
+
+export interface DriverOptions {
+  consentWaitMs?: number;
+  maxHoldMs?: number;
+  maxBatchRecords?: number;
+  /** How long an end-offset request may take before it counts as failed (the engine uses max(1 s, 2 × wait)). */
+  endOffsetsTimeoutMs?: number;
+}
+
+/** Drives the task of partition 0 of the consentgate topology. Topic arguments are logical names. */
+export class TopologyDriver {
+  readonly clock = new ManualClock();
+  readonly topology: Topology;
+  readonly serdes: SerdeRegistry;
+  /** Every record of partition 0 per physical topic: piped inputs and committed outputs. */
+  private readonly logs = new Map<string, InRecord[]>();
+  /** Piped but not yet fetched by the task (a consumer that has not caught up). */
+  private readonly undelivered = new Map<string, InRecord[]>();
+  readonly producer = new MemoryProducer((records) => records.forEach((r) => this.append(r)));
+  endOffsets: EndOffsetsMode = { kind: 'ok' };
+  endOffsetRequests = 0;
+  readonly stats: CycleStats[] = [];
+  failed?: Error;
+  task!: PartitionTask;
+  private readonly newTask: () => PartitionTask;
+
+  constructor(readonly o: DriverOptions = {}) {
+    const defaults = ConfigSchema.shape;
+    this.topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
+    const policy = loadPolicy(resolve(PROJECT_ROOT, defaults.policyFile.parse(undefined)), this.topology);
+    const vendors = loadVendors(resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), this.topology);
+    this.serdes = localSerdes(resolve(PROJECT_ROOT, 'schemas'), this.topology);
+    const keys = new Map<string, DataKey>();
+    const createTask = consentgateTasks({
+      topology: this.topology, policy, vendors, serdes: this.serdes, sessionDisconnectAfterMs: 30_000,
+      transforms: createFieldTransforms('a1'.repeat(32)),
+      shredKeys: {
+        async ensureKeys(requests: { customerId: string; purpose: Purpose }[]) {
+          const out = new Map<string, DataKey | 'destroyed'>();
+          for (const r of requests) {
+            const slot = `${r.customerId}/${r.purpose}`;
+            if (!keys.has(slot)) keys.set(slot, { keyId: `${slot}/${randomUUID()}`, key: randomBytes(32) });
+            out.set(slot, keys.get(slot)!);
+          }
+          return out;
+        },
+        encrypt: shredEncrypt,
+      },
+    });
+    const probeFetch = async () => {
+      this.endOffsetRequests++;
+      const mode = this.endOffsets;
+      if (mode.kind === 'fail') throw new Error('end offsets unavailable');
+      if (mode.kind === 'hang') return new Promise<Map<string, bigint>>(() => {});
+      if (mode.kind === 'slow') await new Promise((r) => setTimeout(r, mode.ms));
+      const tables = ['consent.events', 'erasure.requests', 'purge.acks'].map((l) => this.name(l));
+      return new Map(tables.map((t) => [`${t}:0`, BigInt(this.log(t).length)]));
+    };
+    this.newTask = () => {
+      const consentWaitMs = this.o.consentWaitMs ?? 20;
+      const task: PartitionTask = new PartitionTask({
+        ...wireTask(createTask(), this.topology, this.serdes),
+        partition: 0,
+        groupId: this.topology.applicationId,
+        endOffsets: new EndOffsetsProbe(probeFetch, this.o.endOffsetsTimeoutMs ?? 1000),
+        clock: this.clock,
+        logger: silent,
+        consentWaitMs,
+        maxHoldMs: this.o.maxHoldMs ?? 60_000,
+        maxBatchRecords: this.o.maxBatchRecords ?? 100,
+        onCommitted: (s) => this.stats.push(s),
+        onRestored: () => {},
+        onFailed: (err) => {
+          this.failed = err;
+        },
+      });
+      return task;
+    };
+  }
+
+  name(logical: string): string {
+    return this.topology.topic(logical).name;
+  }
+
+  private log(topic: string): InRecord[] {
+    let l = this.logs.get(topic);
+    if (!l) this.logs.set(topic, (l = []));
+    return l;
+  }
+
+  private append(r: OutRecord): InRecord {
+    const log = this.log(r.topic);
+    const headers = Object.fromEntries(Object.entries(r.headers ?? {}).map(([k, v]) => [k, Buffer.from(v)]));
+    const rec: InRecord = { topic: r.topic, partition: 0, offset: String(log.length), timestamp: String(this.clock.now()), key: r.key === null ? null : Buffer.from(r.key), value: r.value, headers };
+    log.push(rec);
+    return rec;
+  }
+
+  /** Starts (or, after `stop`, restarts as the next owner) the task: restore, then committed offsets onwards. */
+  async start(): Promise<void> {
+    this.failed = undefined;
+    this.task = this.newTask();
+    const committed = new Map<string, bigint>();
+    for (const t of this.producer.transactions) for (const o of t.offsets) committed.set(o.topic, BigInt(o.offset));
+    const changelogs = Object.values(this.topology.stores).map((s) => this.name(s.changelog));
+    await this.task.start(async () => this.producer, async () => ({
+      inputs: committed,
+      changelogEnds: new Map(changelogs.map((t) => [t, BigInt(this.log(t).length)])),
+      changelogStarts: new Map(changelogs.map((t) => [t, 0n])),
+    }));
+    for (const t of changelogs) this.task.enqueue(t, [...this.log(t)]);
+    for (const t of changelogs) this.task.advance(t, BigInt(this.log(t).length));
+    for (const [topic, log] of this.logs) {
+      if (changelogs.includes(topic)) continue;
+      const pending = this.undelivered.get(topic) ?? [];
+      this.task.enqueue(topic, log.filter((r) => !pending.includes(r)));
+    }
+  }
+
+  async stop(): Promise<void> {
+    await this.task.close();
+  }
+
+  /** Appends a record to an input topic; the task fetches it at once unless `deliver` is false (or an earlier record waits). */
+  pipe(logical: string, key: string | null, value: unknown | Buffer, opts: { deliver?: boolean } = {}): InRecord {
+    const topic = this.name(logical);
+    const bytes = Buffer.isBuffer(value) ? value : this.serdes.forTopic(logical).encode(value);
+    const rec = this.append({ topic, key, value: bytes });
+    if (opts.deliver === false || this.undelivered.has(topic)) this.undelivered.set(topic, [...(this.undelivered.get(topic) ?? []), rec]);
+    else this.task?.enqueue(topic, [rec]);
+    return rec;
+  }
+
+  /** The task fetches what was piped with `deliver: false`. */
+  deliver(logical: string): void {
+    const topic = this.name(logical);
+    const pending = this.undelivered.get(topic) ?? [];
+    this.undelivered.delete(topic);
+    this.task.enqueue(topic, pending);
+  }
+
+  consent(customerId: string, purposes: Partial<Record<Purpose, boolean>>, opts: { deliver?: boolean } = {}): ConsentEvent {
+    const e: ConsentEvent = {
+      eventId: randomUUID(), customerId, capturedAt: this.clock.now(), source: 'WEB',
+      purposes: Object.entries(purposes).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel: null })),
+    };
+    this.pipe('consent.events', customerId, e, opts);
+    return e;
+  }
+
+  record(customerId: string, overrides: Partial<ConversationRecord> = {}): ConversationRecord {
+    const r = conversation(customerId, { occurredAt: this.clock.now(), ...overrides });
+    this.pipe('genesys.conversations', customerId, r);
+    return r;
+  }
+
+  /** Decoded committed records of a logical output topic. */
+  async output<T>(logical: string): Promise<T[]> {
+    const serde = this.serdes.forTopic<T>(logical);
+    return Promise.all(this.log(this.name(logical)).map((r) => serde.decode(r.value)));
+  }
+
+  decisions(): Promise<Decision[]> {
+    return this.output<Decision>('audit.decisions');
+  }
+
+  /** The offset committed for a logical input topic (undefined before its first commit). */
+  committedOffset(logical: string): bigint | undefined {
+    let out: bigint | undefined;
+    for (const t of this.producer.transactions) for (const o of t.offsets) if (o.topic === this.name(logical)) out = BigInt(o.offset);
+    return out;
+  }
+
+  /** Resolves once `cond` holds, polling between event-loop turns; fails after `ms` of real time. */
+  async until(what: string, cond: () => boolean | Promise<boolean>, ms = 2000): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!(await cond())) {
+      if (this.failed) throw new Error(`task failed while waiting for ${what}: ${this.failed.message}`);
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Resolves once every piped and delivered record of the input topic is committed. */
+  drained(logical: string): Promise<void> {
+    const topic = this.name(logical);
+    return this.until(`${logical} committed`, () => this.committedOffset(logical) === BigInt(this.log(topic).length - (this.undelivered.get(topic)?.length ?? 0)));
+  }
+
+  get held(): number {
+    return this.stats.reduce((n, s) => n + s.held, 0);
+  }
+
+  get unconfirmed(): number {
+    return this.stats.reduce((n, s) => n + s.unconfirmed, 0);
+  }
+}

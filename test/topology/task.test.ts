@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { afterEach, describe, it } from 'node:test';
+import type { SinkRecord } from '../../src/domain/fieldRules.ts';
+import type { Decision } from '../../src/domain/types.ts';
+import { ConsentgateError } from '../../src/errors.ts';
+import type { DeadLetterValue } from '../../src/runtime/task.ts';
+import { TopologyDriver } from './driver.ts';
+
+// The task of one partition, driven in memory: barrier, hold-and-release, restore, dead-lettering and commits.
+const ALL = { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true };
+const drivers: TopologyDriver[] = [];
+async function started(o: ConstructorParameters<typeof TopologyDriver>[0] = {}): Promise<TopologyDriver> {
+  const d = new TopologyDriver(o);
+  drivers.push(d);
+  await d.start();
+  return d;
+}
+afterEach(async () => {
+  for (const d of drivers.splice(0)) await d.stop();
+});
+const outcomes = (ds: Decision[], recordId: string) =>
+  Object.fromEntries(ds.filter((x) => x.recordId === recordId).map((x) => [x.sink, `${x.outcome}:${x.reason}`]));
+/** Blocks the event loop, as a busy process does (other tasks' cycles, GC). */
+const busy = (ms: number) => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+describe('PartitionTask in memory', () => {
+  it('decides each record once per sink against the table, and commits the input offsets with the outputs', async () => {
+    const d = await started();
+    d.consent('c1', { MARKETING: true, ANALYTICS: false, THIRD_PARTY: true });
+    const r = d.record('c1');
+    const unknown = d.record('nobody');
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.deepEqual(outcomes(ds, r.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'BLOCKED:CONSENT_WITHDRAWN', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.deepEqual(outcomes(ds, unknown.recordId), { crm: 'BLOCKED:CONSENT_UNKNOWN', analytics: 'BLOCKED:CONSENT_UNKNOWN', thirdparty: 'BLOCKED:CONSENT_UNKNOWN' });
+    assert.equal(ds.length, 6);
+    assert.deepEqual((await d.output<SinkRecord>('sink.crm')).map((x) => x.recordId), [r.recordId]);
+    assert.equal(d.committedOffset('consent.events'), 1n);
+    // Every transaction that carried decisions also carried the offsets that cover their inputs.
+    for (const t of d.producer.transactions) {
+      if (t.records.some((x) => x.topic === d.name('audit.decisions'))) assert.ok(t.offsets.some((o) => o.topic === d.name('genesys.conversations')));
+    }
+  });
+
+  it('holds a record while a consent event below the end offset is not fetched yet, then decides it against that event', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.consent('c1', { MARKETING: false }, { deliver: false }); // acknowledged by the broker, not yet fetched
+    const r = d.record('c1');
+    await d.until('the record is held', () => d.held === 1);
+    await new Promise((res) => setTimeout(res, 60)); // several attempts of 20 ms
+    assert.equal((await d.decisions()).filter((x) => x.recordId === r.recordId).length, 0, 'not decided while held');
+    assert.equal(d.task.heldRecords, 1);
+    d.deliver('consent.events');
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.deepEqual(outcomes(ds, r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.unconfirmed, 0);
+    assert.equal(d.task.heldRecords, 0);
+  });
+
+  it('a slow end-offset answer on a busy event loop delays records but neither holds nor blocks them', async () => {
+    const d = await started({ consentWaitMs: 20 });
+    d.consent('c1', ALL);
+    d.endOffsets = { kind: 'slow', ms: 30 };
+    const records = [d.record('c1'), d.record('c1')];
+    setTimeout(() => busy(150), 5); // the event loop is stuck for 7× consentWaitMs while the answer is due
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    for (const r of records) assert.deepEqual(outcomes(ds, r.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.held, 0);
+    assert.equal(d.unconfirmed, 0);
+  });
+
+  it('while end offsets cannot be read, records are held in order and table records still commit; afterwards all are released', async () => {
+    const d = await started({ endOffsetsTimeoutMs: 50 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.endOffsets = { kind: 'hang' };
+    const records = Array.from({ length: 5 }, () => d.record('c1'));
+    await d.until('all held', () => d.held === 5);
+    d.consent('c2', ALL); // the table keeps moving during the outage
+    await d.drained('consent.events');
+    assert.equal((await d.decisions()).length, 0);
+    d.endOffsets = { kind: 'ok' };
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.deepEqual(ds.filter((x) => x.sink === 'crm').map((x) => x.recordId), records.map((r) => r.recordId), 'decided in offset order');
+    assert.ok(ds.every((x) => x.outcome === 'FORWARDED'));
+    assert.equal(d.unconfirmed, 0);
+  });
+
+  it('blocks CONSENT_UNCONFIRMED only the records held past the maximum hold; later ones stay held', async () => {
+    const d = await started({ maxHoldMs: 60_000 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.endOffsets = { kind: 'fail' };
+    const early = d.record('c1');
+    await d.until('early held', () => d.held === 1);
+    d.clock.advance(30_000);
+    const late = d.record('c1');
+    await d.until('late held', () => d.held === 2);
+    d.clock.advance(30_000); // early: held 60 s, late: 30 s
+    await d.until('early decided', async () => (await d.decisions()).length === 3);
+    const ds = await d.decisions();
+    assert.deepEqual(outcomes(ds, early.recordId), { crm: 'BLOCKED:CONSENT_UNCONFIRMED', analytics: 'BLOCKED:CONSENT_UNCONFIRMED', thirdparty: 'BLOCKED:CONSENT_UNCONFIRMED' });
+    assert.equal(d.task.heldRecords, 1);
+    assert.equal(d.committedOffset('genesys.conversations'), BigInt(1 + 0), 'only the early record is committed');
+    d.endOffsets = { kind: 'ok' };
+    await d.drained('genesys.conversations');
+    assert.deepEqual(outcomes(await d.decisions(), late.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.unconfirmed, 1);
+    assert.equal((await d.decisions()).length, 6, 'one decision per record and sink');
+  });
+
+  it('restores the table from its changelog before deciding: the next owner sees the consent the last one applied', async () => {
+    const d = await started();
+    d.consent('c1', { MARKETING: false, ANALYTICS: true, THIRD_PARTY: false });
+    await d.drained('consent.events');
+    await d.stop();
+    await d.start(); // the next owner: an empty table, restored from consent.state
+    const r = d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.deepEqual(outcomes(await d.decisions(), r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'BLOCKED:CONSENT_WITHDRAWN' });
+  });
+
+  it('dead-letters malformed input with its original bytes and keeps going', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    const garbage = Buffer.from('not avro at all');
+    d.pipe('genesys.conversations', 'c1', garbage);
+    const r = d.record('c1');
+    await d.drained('genesys.conversations');
+    const [dead] = await d.output<DeadLetterValue>('dlq');
+    assert.equal(dead!.errorCode, 'DESERIALIZATION_FAILED');
+    assert.deepEqual(dead!.value, garbage);
+    assert.equal(dead!.offset, '0');
+    assert.equal((await d.decisions()).filter((x) => x.recordId === r.recordId).length, 3);
+  });
+
+  it('retries a retriable commit failure as one transaction', async () => {
+    const d = await started();
+    d.producer.failures.push(new ConsentgateError('TRANSACTION_FAILED', 'broker hiccup', true));
+    d.consent('c1', ALL);
+    d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.equal((await d.decisions()).length, 3);
+    assert.equal(d.producer.attempts, d.producer.transactions.length + 1);
+  });
+
+  it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.producer.failures.push(new ConsentgateError('PRODUCER_FENCED', 'fenced', false));
+    d.consent('c1', { MARKETING: false });
+    const r = d.record('c1');
+    await d.until('task failed', () => d.failed !== undefined);
+    assert.equal((await d.decisions()).length, 0, 'nothing of the failed transaction is visible');
+    await d.stop();
+    await d.start();
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.equal(ds.length, 3);
+    assert.deepEqual(outcomes(ds, r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+  });
+});
