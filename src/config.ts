@@ -67,6 +67,8 @@ export const ConfigSchema = z.object({
   consentWaitMs: z.number().int().positive().default(500),
   /** How long a record may be held before it is finally blocked CONSENT_UNCONFIRMED (default 15 minutes). */
   maxHoldMs: z.number().int().positive().default(900_000),
+  /** Worker processes of `consentgate run` (default: one per CPU; see src/workers.ts). */
+  workers: z.number().int().positive().max(256).optional(),
   /** Upper bound of input records decided in one transaction. */
   maxBatchRecords: z.number().int().positive().default(2000),
   /** 32-byte hex secret for pseudonyms (HMAC) and field encryption (AES-256-GCM); required by such field rules. */
@@ -121,6 +123,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
   if (env.CONSENTGATE_MAX_HOLD_MS) out.maxHoldMs = Number(env.CONSENTGATE_MAX_HOLD_MS);
+  if (env.CONSENTGATE_WORKERS) out.workers = Number(env.CONSENTGATE_WORKERS);
   if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
   if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
   if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);

@@ -7,6 +7,7 @@ import { ConfigSchema, loadConfig, type Config } from '../config.ts';
 import { describeTopology, loadPolicy, loadTopology } from '../runtime/topology.ts';
 import { startConnectors } from '../connectors/index.ts';
 import { systemClock } from '../app.ts';
+import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
 import { runDemo } from './demo.ts';
 import { devDown, devUp } from './devStack.ts';
 import { EXPORT_HELP, exportCommand } from './export.ts';
@@ -26,7 +27,10 @@ Commands:
   dev down        stop them and delete their data
   topics apply    create missing topics and align topic configs with topologies/ (idempotent)
   describe        print the topology graph, topics, stores and the consent policy
-  run             run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT
+  run [--workers N]
+                  run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT;
+                  the engine runs in N supervised worker processes (default: one per CPU; one when the key
+                  store is an embedded PGlite), a crashed worker is restarted and its partitions move
   export          bulk-export Genesys conversation details of an interval to genesys.exports, resumable
                   (consentgate export --help)
   erase <id>      erase a data subject: destroy its data keys, purge vendors, optionally Genesys GDPR_DELETE
@@ -45,8 +49,11 @@ Commands:
 
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
   KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL,
-  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), CONSENTGATE_CONSENT_WAIT_MS (default 500),
-  LOG_LEVEL (default info).
+  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info),
+  CONSENTGATE_WORKERS (as --workers).
+  Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
+  table to catch up before its records are held (in order, undecided); CONSENTGATE_MAX_HOLD_MS (default 900000)
+  is how long a record may be held before it is blocked CONSENT_UNCONFIRMED.
   Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
@@ -92,10 +99,20 @@ function describe(): void {
   console.log(describeTopology(topology, loadPolicy(resolve(PROJECT_ROOT, base.policyFile.parse(undefined)), topology)));
 }
 
-async function run(cfg: Config): Promise<void> {
+/**
+ * `consentgate run`: the engine in `workers` processes (one per CPU by default) under a supervisor that also runs
+ * the connectors; with one worker, everything runs in this process.
+ */
+async function run(cfg: Config, workersFlag: string | undefined): Promise<void> {
   const logger = createLogger(cfg.logLevel);
+  const requested = workersFlag === undefined ? undefined : Number(workersFlag);
+  if (requested !== undefined && !(Number.isInteger(requested) && requested >= 1 && requested <= 256)) fail(`--workers: expected a whole number from 1 to 256, got ${workersFlag}`);
   const pipeline = await createPipeline(cfg, logger);
+  const { workers, why } = workerCount(cfg, pipeline.policy, requested);
+  if (why) logger.info({ workers }, `one worker: ${why}`);
   await applyTopology(pipeline.admin, pipeline.topology);
+  const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
+  const engine = () => pool ?? pipeline.engine;
   let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
   let stopping = false;
   const stop = async (code: number) => {
@@ -103,19 +120,36 @@ async function run(cfg: Config): Promise<void> {
     stopping = true;
     logger.info('shutting down: stopping connectors, finishing in-flight transactions');
     await connectors?.stop();
+    await pool?.stop();
     await pipeline.stop();
-    logger.info(pipeline.engine.metrics, 'stopped');
+    logger.info(engine().metrics, 'stopped');
     process.exit(code);
   };
   pipeline.engine.on('error', () => void stop(1));
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
-  await pipeline.engine.start();
-  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version }, 'pipeline running');
+  if (pool) pool.start();
+  else await pipeline.engine.start();
+  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers }, 'pipeline running');
   const { kafka, topology, serdes } = pipeline;
   connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
   if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
-  setInterval(() => logger.info({ pipeline: pipeline.engine.metrics, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
+  setInterval(() => logger.info({ pipeline: engine().metrics, held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
+}
+
+/** `consentgate worker` (started by `run`, not by hand): the engine alone, reporting to its pool. */
+async function worker(cfg: Config): Promise<void> {
+  const logger = createLogger(cfg.logLevel).child({ worker: Number(process.env.CONSENTGATE_WORKER_ID ?? 0) });
+  const pipeline = await createPipeline(cfg, logger);
+  const stop = async (code: number) => {
+    await pipeline.stop();
+    process.exit(code);
+  };
+  pipeline.engine.on('error', () => void stop(1));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('disconnect', () => void stop(0)); // the supervisor is gone
+  await pipeline.engine.start();
+  reportToPool(() => ({ metrics: pipeline.engine.metrics, heldRecords: pipeline.engine.heldRecords, ready: pipeline.engine.ready }));
 }
 
 async function main(): Promise<void> {
@@ -138,7 +172,7 @@ async function main(): Promise<void> {
   }
   const { values, positionals } = parseArgs({
     allowPositionals: true,
-    options: { config: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: { config: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
   });
   const [cmd, sub] = positionals;
   if (values.help || !cmd) {
@@ -155,7 +189,9 @@ async function main(): Promise<void> {
     case 'describe':
       return describe();
     case 'run':
-      return run(config(values.config));
+      return run(config(values.config), values.workers);
+    case 'worker':
+      return worker(config(values.config));
     case 'demo':
       return runDemo();
     default:

@@ -41,10 +41,14 @@ export class EndOffsetsProbe implements EndOffsetsSource {
   }
 }
 
-/** Rejects with "timed out after ms" unless `p` settles first. */
+/**
+ * Rejects with "timed out after ms" unless `p` settles first. After the event loop was blocked, Node runs due
+ * timers before it reads the sockets, so the timeout is deferred to the check phase (setImmediate): an answer that
+ * arrived during the stall settles `p` first, and our own busy time is not mistaken for a slow answer.
+ */
 export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return new Promise((resolve, reject) => {
-    const t = setTimeout(() => reject(new Error(`timed out after ${Math.round(ms)} ms`)), Math.max(0, ms));
+    const t = setTimeout(() => setImmediate(() => reject(new Error(`timed out after ${Math.round(ms)} ms`))), Math.max(0, ms));
     p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
 }

@@ -64,7 +64,7 @@ export class Engine extends EventEmitter {
     this.tableTopics = [...new Set(sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
     this.streamTopics = this.inputTopics.filter((t) => !this.tableTopics.includes(t));
     this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
-    this.probe = new EndOffsetsProbe(() => endOffsets(this.o.admin, this.tableTopics), Math.max(1000, 2 * o.consentWaitMs));
+    this.probe = new EndOffsetsProbe(() => endOffsets(this.o.admin, this.tableTopics), Math.max(2000, 4 * o.consentWaitMs));
   }
 
   get groupId(): string {

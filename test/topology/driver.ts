@@ -55,7 +55,7 @@ export interface DriverOptions {
   consentWaitMs?: number;
   maxHoldMs?: number;
   maxBatchRecords?: number;
-  /** How long an end-offset request may take before it counts as failed (the engine uses max(1 s, 2 × wait)). */
+  /** How long an end-offset request may take before it counts as failed (the engine uses max(2 s, 4 × wait)). */
   endOffsetsTimeoutMs?: number;
 }
 

@@ -1,0 +1,143 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import type { Logger } from './adapters/logger.ts';
+import { PROJECT_ROOT } from './app.ts';
+import type { Config } from './config.ts';
+import { shreddingSinks, type Policy } from './domain/policy.ts';
+import { ConsentgateError } from './errors.ts';
+import type { EngineMetrics } from './runtime/engine.ts';
+
+/** What a worker reports to its pool, a few times a second. */
+export interface WorkerReport {
+  type: 'metrics';
+  metrics: EngineMetrics;
+  heldRecords: number;
+  ready: boolean;
+}
+
+const REPORT_EVERY_MS = 250;
+const RESTART_DELAY_MS = { first: 500, max: 30_000 };
+
+/**
+ * How many worker processes `consentgate run` starts: `requested` (--workers / CONSENTGATE_WORKERS), else one per
+ * CPU. Several processes cannot share an embedded PGlite key store, so a policy that crypto-shreds needs
+ * DATABASE_URL for more than one; without it the default is one worker and an explicit request is an error.
+ */
+export function workerCount(config: Config, policy: Policy, requested = config.workers): { workers: number; why?: string } {
+  const embeddedKeyStore = shreddingSinks(policy).length > 0 && !config.databaseUrl;
+  if (!embeddedKeyStore) return { workers: requested ?? availableParallelism() };
+  if (requested !== undefined && requested > 1) {
+    throw new ConsentgateError('CONFIG_INVALID', `--workers ${requested}: worker processes cannot share the embedded key store (PGlite); set DATABASE_URL to a PostgreSQL server, or run one worker`);
+  }
+  return { workers: 1, why: 'the policy crypto-shreds and the key store is an embedded PGlite (set DATABASE_URL for more workers)' };
+}
+
+/**
+ * Supervises `consentgate worker` processes: each runs the engine with its own tasks in the same consumer group,
+ * so the co-partitioning assignor spreads partitions over them and each task keeps its transactional producer and
+ * fencing. A worker that dies is restarted (after 0.5 s, doubling while it keeps dying, at most 30 s); its
+ * partitions move to the others once the group notices. `metrics` sums what the workers last reported.
+ */
+export class WorkerPool extends EventEmitter {
+  private readonly children = new Map<number, ChildProcess>();
+  private readonly reports = new Map<number, WorkerReport>();
+  private readonly crashes = new Map<number, number>();
+  private stopping = false;
+  restarts = 0;
+
+  constructor(private readonly o: { workers: number; env: NodeJS.ProcessEnv; logger: Logger }) {
+    super();
+  }
+
+  start(): void {
+    for (let i = 0; i < this.o.workers; i++) this.spawn(i);
+  }
+
+  /** Process ids of the running workers, by worker number. */
+  get pids(): Map<number, number> {
+    return new Map([...this.children].filter(([, c]) => c.pid !== undefined).map(([i, c]) => [i, c.pid!]));
+  }
+
+  /** True once every worker reports that all its tasks run. */
+  get ready(): boolean {
+    return this.reports.size === this.o.workers && [...this.reports.values()].every((r) => r.ready);
+  }
+
+  get heldRecords(): number {
+    return [...this.reports.values()].reduce((n, r) => n + r.heldRecords, 0);
+  }
+
+  get metrics(): EngineMetrics {
+    return [...this.reports.values()].map((r) => r.metrics).reduce(addMetrics, EMPTY_METRICS);
+  }
+
+  private spawn(i: number): void {
+    const child = fork(resolve(PROJECT_ROOT, 'bin/consentgate.js'), ['worker'], {
+      env: { ...this.o.env, CONSENTGATE_WORKER_ID: String(i) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.children.set(i, child);
+    // Counters of a restarted worker start again from zero; what its predecessor did stays counted.
+    const before = this.reports.get(i)?.metrics;
+    child.on('message', (m: WorkerReport) => {
+      if (m?.type !== 'metrics') return;
+      this.reports.set(i, before ? { ...m, metrics: { ...addMetrics(before, m.metrics), assignedPartitions: m.metrics.assignedPartitions } } : m);
+    });
+    child.on('exit', (code, signal) => {
+      if (this.children.get(i) !== child) return;
+      this.children.delete(i);
+      if (this.stopping) return;
+      const crashes = (this.crashes.get(i) ?? 0) + 1;
+      this.crashes.set(i, crashes);
+      const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.first * 2 ** (crashes - 1));
+      this.o.logger.error({ worker: i, pid: child.pid, code, signal, restartInMs: delay }, 'worker exited; restarting it');
+      const last = this.reports.get(i);
+      if (last) this.reports.set(i, { ...last, ready: false, heldRecords: 0, metrics: { ...last.metrics, assignedPartitions: [] } });
+      setTimeout(() => {
+        if (this.stopping) return;
+        this.restarts++;
+        this.spawn(i);
+        this.emit('restarted', i);
+      }, delay).unref();
+    });
+    // A worker that has run a minute without dying is healthy again: the next crash restarts it quickly.
+    setTimeout(() => {
+      if (this.children.get(i) === child) this.crashes.delete(i);
+    }, 60_000).unref();
+  }
+
+  /** Asks every worker to finish its current transactions and leave the group, and waits until all have exited. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    await Promise.all([...this.children.values()].map((c) => new Promise<void>((res) => {
+      if (c.exitCode !== null || c.signalCode !== null) return res();
+      c.once('exit', () => res());
+      c.kill('SIGTERM');
+    })));
+    this.children.clear();
+  }
+}
+
+const EMPTY_METRICS: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
+
+function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
+  const counters = { ...a.counters };
+  for (const [k, n] of Object.entries(b.counters)) counters[k] = (counters[k] ?? 0) + n;
+  return {
+    committedTransactions: a.committedTransactions + b.committedTransactions,
+    processedRecords: a.processedRecords + b.processedRecords,
+    deadLettered: a.deadLettered + b.deadLettered,
+    held: a.held + b.held,
+    unconfirmed: a.unconfirmed + b.unconfirmed,
+    assignedPartitions: [...a.assignedPartitions, ...b.assignedPartitions].sort((x, y) => x - y),
+    counters,
+  };
+}
+
+/** The worker side: reports the engine's metrics to the pool until the process ends. */
+export function reportToPool(metrics: () => Omit<WorkerReport, 'type'>): void {
+  if (!process.send) return;
+  setInterval(() => process.send!({ type: 'metrics', ...metrics() } satisfies WorkerReport), REPORT_EVERY_MS).unref();
+}
