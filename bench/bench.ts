@@ -1,207 +1,246 @@
-// `npm run bench`: one run, same machine, same client library, same N records.
-//  (a) raw broker round trip: produce N records, then consume them back;
-//  (b) the enforcement pipeline with exactly-once: N records in → N×3 decisions committed, and the same with a
-//      bench-only variant that skips the read-your-revocation barrier (never a user option): the guarantee's price;
-//  (c) opt-out propagation under a sustained background flow: revocation acknowledged → decision of the next record
-//      of that customer, p50/p99/max, for both variants (without the check, some are forwarded: that is the point);
-//  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka.
-// It prints figures; it asserts nothing.
-import { randomUUID } from 'node:crypto';
-import { openProducer, type OutRecord } from '../src/adapters/kafka.ts';
-import type { Decision } from '../src/domain/types.ts';
-import { conversationRecord } from '../src/demo/traffic.ts';
-import { mulberry32 } from '../src/simulator/ids.ts';
-import { startEphemeralPipeline } from '../src/cli/ephemeralPipeline.ts';
+// `npm run bench`: one run, same machine, same broker, same N records. It prints figures; it asserts nothing.
+//  (a) raw broker round trip with kafkajs: produce N records, then consume them back;
+//  (b) backlog throughput of the enforcement pipeline (exactly-once, 3 sinks + decisions, crypto-shredding): N
+//      records already in the topic, decided by one process, by one process beside a CPU-burning process, and by
+//      all workers (one per CPU); with the records held, blocked CONSENT_UNCONFIRMED (must be 0) and peak RSS;
+//  (c) steady load on all workers at 5,000, 10,000 and 20,000 records/s: end-to-end latency (produce → decision
+//      on audit.decisions) and opt-out propagation (withdrawal acknowledged → decision of the customer's next
+//      record), p50/p99, and whether the pipeline kept up;
+//  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
+//  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
+// Settings: BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
+// (20000); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
+// local PostgreSQL when it answers, else an embedded PGlite and one worker).
+import { spawn } from 'node:child_process';
+import { randomBytes, randomUUID } from 'node:crypto';
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
+import pg from 'pg';
 import { GenesysClient } from '../src/adapters/genesys.ts';
+import { openProducer } from '../src/adapters/kafka.ts';
 import { createLogger } from '../src/adapters/logger.ts';
 import { ensureTopics, PROJECT_ROOT, systemClock, topologySerdes } from '../src/app.ts';
+import { startEphemeralPipeline } from '../src/cli/ephemeralPipeline.ts';
 import { DEFAULT_TOPICS } from '../src/config.ts';
 import { NotificationsSource } from '../src/connectors/notifications.ts';
 import { SourceSink } from '../src/connectors/sink.ts';
+import { applyConsentEvent } from '../src/domain/consentState.ts';
+import type { Decision } from '../src/domain/types.ts';
 import { loadTopology } from '../src/runtime/topology.ts';
 import { GenesysSimulator } from '../src/simulator/index.ts';
+import { benchStack, consentEvent, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
-const CUSTOMERS = 1000;
-const OPT_OUTS = Number(process.env.BENCH_OPT_OUTS ?? 200);
+const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
+const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const CPUS = availableParallelism();
+const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
+const ms = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length} samples)`;
 
-const rate = (n: number, ms: number) => Math.round((n / ms) * 1000);
-const pct = (xs: number[], p: number) => xs.slice().sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((p / 100) * xs.length))]!;
-
-// The stack (started here unless KAFKA_BROKERS is set) stays up until the end; each variant has topics of its own.
-const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log });
-const { config } = first;
-const { kafka, topology, serdes, admin } = first.pipeline;
-const partitions = topology.topic('genesys.conversations').partitions;
-
-console.log(`bench: N=${N} records, ${CUSTOMERS} customers, ${partitions} partitions, Kafka at ${config.kafka.brokers.join(',')}`);
-const rand = mulberry32(7);
-const customers = Array.from({ length: CUSTOMERS }, (_, i) => `bc-${i}`);
-const conv = serdes.forTopic('genesys.conversations');
-const records: OutRecord[] = Array.from({ length: N }, (_, i) => {
-  const c = customers[i % CUSTOMERS]!;
-  return { topic: '', key: c, value: conv.encode(conversationRecord(rand, i, c, Date.now())) };
-});
-const bytes = records.reduce((a, r) => a + (r.value?.length ?? 0), 0);
-console.log(`record size: ${Math.round(bytes / N)} B average`);
-
-async function produceAll(topic: string, client = kafka): Promise<number> {
-  const producer = await openProducer(client);
-  const t0 = performance.now();
-  const chunk = 1000;
-  const inflight: Promise<void>[] = [];
-  for (let i = 0; i < N; i += chunk) {
-    inflight.push(producer.send(records.slice(i, i + chunk).map((r) => ({ ...r, topic }))));
-    if (inflight.length >= 8) await inflight.shift();
+async function localDatabase(): Promise<string | undefined> {
+  if (process.env.DATABASE_URL) return process.env.DATABASE_URL;
+  const url = 'postgres://postgres@127.0.0.1:5432/test';
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 2000 });
+  try {
+    await client.connect();
+    return url;
+  } catch {
+    return undefined;
+  } finally {
+    await client.end().catch(() => {});
   }
-  await Promise.all(inflight);
-  const ms = performance.now() - t0;
-  await producer.close();
-  return ms;
 }
 
+const databaseUrl = await localDatabase();
+const keys = { CONSENTGATE_FIELD_KEY: randomBytes(32).toString('hex'), CONSENTGATE_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log, env: keys });
+const { config } = first;
+const stack = benchStack({ ...keys, KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url });
+const workers = databaseUrl ? CPUS : 1;
+const partitions = first.pipeline.topology.topic('genesys.conversations').partitions;
+console.log(`bench: N=${N} records, ${CUSTOMERS.length} customers, ${partitions} partitions, ${CPUS} CPUs, Kafka at ${config.kafka.brokers.join(',')}, key store ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite (one worker only)'}`);
+
 // (a) raw round trip: the same records through a plain topic and a plain read_committed consumer.
-const rawTopic = `${config.topicPrefix}raw`;
-await admin.createTopics({ topics: [{ topic: rawTopic, numPartitions: partitions }] });
-const rawStart = performance.now();
-const rawProduceMs = await produceAll(rawTopic);
-const consumer = kafka.consumer({ groupId: `bench-raw-${randomUUID()}`, maxWaitTimeInMs: 100 });
-await consumer.connect();
-await consumer.subscribe({ topic: rawTopic, fromBeginning: true });
-let consumed = 0;
-const allConsumed = new Promise<void>((resolve) => {
-  void consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => { consumed += batch.messages.length; if (consumed >= N) resolve(); } });
-});
-await allConsumed;
-const rawMs = performance.now() - rawStart;
-await consumer.disconnect();
+async function rawRoundTrip() {
+  const { kafka, admin } = first.pipeline;
+  const records = conversationRecords(first.pipeline, 0, N);
+  const topic = `${config.topicPrefix}raw`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
+  const t0 = performance.now();
+  const produceMs = await produceAll(first.pipeline, records.map((r) => ({ ...r, topic })));
+  const consumer = kafka.consumer({ groupId: `bench-raw-${randomUUID()}`, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  let consumed = 0;
+  await new Promise<void>((done) => void consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => { consumed += batch.messages.length; if (consumed >= N) done(); } }));
+  const total = performance.now() - t0;
+  await consumer.disconnect();
+  const bytes = records.reduce((a, r) => a + (r.value?.length ?? 0), 0);
+  return { rate: rate(N, total), produceRate: rate(N, produceMs), seconds: total / 1000, recordBytes: Math.round(bytes / N) };
+}
 
-// (b) and (c) for one pipeline variant, on topics of its own.
-async function measurePipeline(variant: Awaited<ReturnType<typeof startEphemeralPipeline>>) {
-  const { kafka, topology, serdes, engine } = variant.pipeline;
-  const name = (l: string) => topology.topic(l).name;
-  const producer = await openProducer(kafka);
-  const ce = serdes.forTopic('consent.events');
-  await producer.send(customers.map((c, i) => ({
-    topic: name('consent.events'), key: c,
-    value: ce.encode({ eventId: `e-${c}`, customerId: c, capturedAt: Date.now(), source: 'IMPORT', purposes: [
-      { purpose: 'MARKETING', granted: i % 3 !== 0, channel: null }, { purpose: 'ANALYTICS', granted: true, channel: null }, { purpose: 'THIRD_PARTY', granted: i % 2 === 0, channel: null }] }),
-  })));
-  await engine.start();
-  while (!engine.ready || engine.metrics.processedRecords < CUSTOMERS) await new Promise((r) => setTimeout(r, 50));
-  const base = engine.metrics.processedRecords;
-  const txBase = engine.metrics.committedTransactions;
-  const pipeStart = performance.now();
-  await produceAll(name('genesys.conversations'), kafka);
-  while (engine.metrics.processedRecords - base < N) await new Promise((r) => setTimeout(r, 20));
-  const pipeMs = performance.now() - pipeStart;
-  const txs = engine.metrics.committedTransactions - txBase;
+/** A process that keeps one core busy until killed. */
+function cpuHog() {
+  return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
+}
 
-  // (c) opt-out propagation under sustained load: a background flow of records at about half of (b)'s rate.
-  const watcher = kafka.consumer({ groupId: `bench-watch-${randomUUID()}`, maxWaitTimeInMs: 10 });
+// (b) N records already in genesys.conversations, consent applied first; timed from the first record decided.
+async function backlog(s: BenchStack, workerCount: number, opts: { hog?: boolean } = {}) {
+  const p = await s.pipeline();
+  await grantConsent(p, CUSTOMERS);
+  await produceAll(p, conversationRecords(p, 0, N));
+  const hog = opts.hog ? cpuHog() : undefined;
+  const runner = await s.run(p, workerCount);
+  while (runner.metrics.processedRecords <= CUSTOMERS.length) await sleep(5);
+  const t0 = performance.now();
+  const base = runner.metrics.processedRecords;
+  while (runner.metrics.processedRecords < N + CUSTOMERS.length) await sleep(5);
+  const took = performance.now() - t0;
+  const m = runner.metrics;
+  const out = { rate: rate(m.processedRecords - base, took), seconds: took / 1000, held: m.held, unconfirmed: m.unconfirmed, txs: m.committedTransactions, rss: runner.maxRssBytes() };
+  hog?.kill('SIGKILL');
+  await runner.stop();
+  return out;
+}
+
+// (c) a steady flow at `target` records/s for STEADY_SECONDS, with probe records (end-to-end latency) and opt-outs
+// (propagation) among it; only the watched customers' decisions are decoded.
+async function steady(s: BenchStack, target: number) {
+  const p = await s.pipeline();
+  const optOuts = Array.from({ length: 2000 }, (_, i) => `optout-${i}`);
+  await grantConsent(p, [...CUSTOMERS, ...optOuts, 'probe-0']);
+  const runner = await s.run(p, workers);
+  while (!runner.ready || runner.metrics.processedRecords < CUSTOMERS.length + optOuts.length + 1) await sleep(20);
+  const producer = await openProducer(p.kafka);
+  const decisions = p.serdes.forTopic<Decision>('audit.decisions');
+  const waiting = new Map<string, (t: number) => void>();
+  const watcher = p.kafka.consumer({ groupId: `bench-watch-${randomUUID()}`, maxWaitTimeInMs: 5 });
   await watcher.connect();
-  await watcher.subscribe({ topic: name('audit.decisions'), fromBeginning: false });
-  const waiting = new Map<string, (d: { t: number; reason: string }) => void>();
-  const decisionSerde = serdes.forTopic<Decision>('audit.decisions');
+  await watcher.subscribe({ topic: p.topology.topic('audit.decisions').name, fromBeginning: false });
   await watcher.run({
     autoCommit: false,
     eachBatch: async ({ batch }) => {
       for (const m of batch.messages) {
-        if (!waiting.size) continue;
-        const d = await decisionSerde.decode(m.value);
-        if (d.sink === 'analytics') waiting.get(d.recordId)?.({ t: performance.now(), reason: `${d.outcome}:${d.reason}` });
+        if (!m.key || m.key[0] === 0x62) continue; // 'b': the bc-… load customers are not watched
+        const d = await decisions.decode(m.value);
+        if (d.sink === 'analytics') waiting.get(d.recordId)?.(performance.now());
       }
     },
   });
-  await new Promise((r) => setTimeout(r, 2000)); // let the watcher join and sit at the end
-  const bgRate = Math.max(500, Math.round(rate(N, pipeMs) / 2));
-  let background = true;
-  let bgSent = 0;
-  const bgStart = performance.now();
-  const bg = (async () => {
-    let i = N;
-    while (background) {
-      const due = Math.round(((performance.now() - bgStart) / 1000) * bgRate) - bgSent;
-      if (due > 0) {
-        await producer.send(Array.from({ length: due }, () => ({ topic: name('genesys.conversations'), key: customers[i % CUSTOMERS]!, value: conv.encode(conversationRecord(rand, i++, customers[i % CUSTOMERS]!, Date.now())) })));
-        bgSent += due;
-      }
-      await new Promise((r) => setTimeout(r, 10));
+  await sleep(2000); // the watcher joins and sits at the end
+  const load = conversationRecords(p, 0, 20_000);
+  const decided = (recordId: string) => new Promise<number>((res) => waiting.set(recordId, res));
+  const endToEnd: number[] = [];
+  const optOut: number[] = [];
+  const samples: Promise<void>[] = [];
+  const base = runner.metrics.processedRecords;
+  let sent = 0;
+  const t0 = performance.now();
+  for (let tick = 0; performance.now() - t0 < STEADY_SECONDS * 1000; tick++) {
+    const due = Math.floor(((performance.now() - t0) / 1000) * target) - sent;
+    if (due > 0) {
+      await producer.send(Array.from({ length: due }, (_, i) => load[(sent + i) % load.length]!));
+      sent += due;
     }
-  })();
-  const latencies: number[] = [];
-  const outcomes = new Map<string, number>();
-  for (let k = 0; k < OPT_OUTS; k++) {
-    const c = customers[k]!;
-    await producer.send([{ topic: name('consent.events'), key: c, value: ce.encode({ eventId: randomUUID(), customerId: c, capturedAt: Date.now(), source: 'WEB', purposes: [{ purpose: 'ANALYTICS', granted: false, channel: null }] }) }]);
-    const acked = performance.now();
-    const rec = conversationRecord(rand, 10_000_000 + k, c, Date.now());
-    const decided = new Promise<{ t: number; reason: string }>((resolve) => waiting.set(rec.recordId, resolve));
-    await producer.send([{ topic: name('genesys.conversations'), key: c, value: conv.encode(rec) }]);
-    const d = await decided;
-    latencies.push(d.t - acked);
-    outcomes.set(d.reason, (outcomes.get(d.reason) ?? 0) + 1);
-    waiting.delete(rec.recordId);
+    if (tick % 5 === 0) {
+      const r = watchedRecord(p, 'probe-0');
+      const done = decided(r.recordId);
+      const at = performance.now();
+      samples.push(producer.send([r.out]).then(() => done).then((t) => void endToEnd.push(t - at)));
+    }
+    if (tick % 20 === 10 && tick / 20 < optOuts.length) {
+      const c = optOuts[Math.floor(tick / 20)]!;
+      samples.push((async () => {
+        await producer.send([{ topic: p.topology.topic('consent.events').name, key: c, value: p.serdes.forTopic('consent.events').encode(consentEvent(c, 0, [{ purpose: 'ANALYTICS', granted: false, channel: null }])) }]);
+        const acked = performance.now();
+        const r = watchedRecord(p, c);
+        const done = decided(r.recordId);
+        await producer.send([r.out]);
+        optOut.push((await done) - acked);
+      })());
+    }
+    await sleep(10);
   }
-  background = false;
-  await bg;
-  const bgActual = Math.round(bgSent / ((performance.now() - bgStart) / 1000));
+  const sendSeconds = (performance.now() - t0) / 1000;
+  const behind = sent - (runner.metrics.processedRecords - base);
+  await Promise.race([Promise.all(samples), sleep(30_000)]);
   await watcher.disconnect();
   await producer.close();
-  await variant.pipeline.stop();
-  return { rate: rate(N, pipeMs), seconds: pipeMs / 1000, txs, latencies, outcomes, bgActual };
+  const unconfirmed = runner.metrics.unconfirmed;
+  await runner.stop();
+  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, unconfirmed };
 }
-
-// The two variants run in A B B A order on fresh topics, so what one run leaves behind (broker segments, heap) does
-// not favour either; each figure below is the mean of its two runs.
-const reuse = { KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url, CONSENTGATE_FIELD_KEY: config.fieldKey!, LOG_LEVEL: 'error' };
-const variant = async (skipBarrierForBench: boolean) =>
-  measurePipeline(await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: () => {}, env: reuse, internal: { skipBarrierForBench } }));
-const runs = [await measurePipeline(first), await variant(true), await variant(true), await variant(false)];
-type Run = (typeof runs)[number];
-const merge = (a: Run, b: Run): Run => ({
-  rate: Math.round((a.rate + b.rate) / 2), seconds: (a.seconds + b.seconds) / 2, txs: Math.round((a.txs + b.txs) / 2),
-  latencies: [...a.latencies, ...b.latencies], bgActual: Math.round((a.bgActual + b.bgActual) / 2),
-  outcomes: new Map([...new Set([...a.outcomes.keys(), ...b.outcomes.keys()])].map((k) => [k, (a.outcomes.get(k) ?? 0) + (b.outcomes.get(k) ?? 0)])),
-});
-const checked = merge(runs[0]!, runs[3]!);
-const unchecked = merge(runs[1]!, runs[2]!);
 
 // (d) Genesys notifications → Kafka, on topics of their own (the pipeline does not read them).
-const sim = await GenesysSimulator.start({ seed: 3 });
-const logger = createLogger('warn');
-const srcTopology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), `${config.topicPrefix}src.`);
-await ensureTopics(kafka, srcTopology);
-const srcSerdes = await topologySerdes(config, srcTopology);
-const sender = await openProducer(kafka);
-const sink = new SourceSink({ sender, topology: srcTopology, serdes: srcSerdes, clock: systemClock, logger });
-const genesys = new GenesysClient({ baseUrl: sim.baseUrl, clientId: sim.clientId, clientSecret: sim.clientSecret, requestsPerMinute: 1500, maxAttempts: 8, rateLimitDeadlineMs: 60_000, timeoutMs: 16_000 }, logger);
-const source = new NotificationsSource({ genesys, sink, topics: DEFAULT_TOPICS, backfillLookbackMs: 0, clock: systemClock, logger });
-await source.start();
-const srcStart = performance.now();
-for (let i = 0; i < EVENTS; i++) {
-  sim.startConversation({ customerId: customers[i % CUSTOMERS]!, mediaType: 'voice', ani: '+15550001' });
-  if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+async function notificationsSource() {
+  const sim = await GenesysSimulator.start({ seed: 3 });
+  const logger = createLogger('warn');
+  const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), `${config.topicPrefix}src.`);
+  await ensureTopics(first.pipeline.kafka, topology);
+  const sender = await openProducer(first.pipeline.kafka);
+  const sink = new SourceSink({ sender, topology, serdes: await topologySerdes(config, topology), clock: systemClock, logger });
+  const genesys = new GenesysClient({ baseUrl: sim.baseUrl, clientId: sim.clientId, clientSecret: sim.clientSecret, requestsPerMinute: 1500, maxAttempts: 8, rateLimitDeadlineMs: 60_000, timeoutMs: 16_000 }, logger);
+  const source = new NotificationsSource({ genesys, sink, topics: DEFAULT_TOPICS, backfillLookbackMs: 0, clock: systemClock, logger });
+  await source.start();
+  const t0 = performance.now();
+  for (let i = 0; i < EVENTS; i++) {
+    sim.startConversation({ customerId: CUSTOMERS[i % CUSTOMERS.length]!, mediaType: 'voice', ani: '+15550001' });
+    if (i % 200 === 199) await new Promise((r) => setImmediate(r));
+  }
+  while (sink.stats.written < EVENTS) await sleep(5);
+  const took = performance.now() - t0;
+  await source.stop();
+  await sender.close();
+  await sim.close();
+  return { rate: rate(EVENTS, took), seconds: took / 1000 };
 }
-while (sink.stats.written < EVENTS) await new Promise((r) => setTimeout(r, 5));
-const srcMs = performance.now() - srcStart;
-await source.stop();
-await sender.close();
-await sim.close();
-await first.stopStack();
 
-const rawRate = rate(N, rawMs);
-const ms = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(1)} ms, p99 ${pct(xs, 99).toFixed(1)} ms, max ${Math.max(...xs).toFixed(1)} ms`;
-const outcomes = (m: Map<string, number>) => [...m].map(([k, v]) => `${k} ${v}`).join(', ');
+// (e) a consent table of RESTORE_ENTRIES customers written to consent.state, restored by a fresh worker process.
+async function restore(s: BenchStack) {
+  const p = await s.pipeline();
+  const serde = p.serdes.forTopic('consent.state');
+  const topic = p.topology.topic('consent.state').name;
+  const now = Date.now();
+  for (let i = 0; i < RESTORE_ENTRIES; i += 50_000) {
+    await produceAll(p, Array.from({ length: Math.min(50_000, RESTORE_ENTRIES - i) }, (_, k) => {
+      const c = `rc-${i + k}`;
+      return { topic, key: c, value: serde.encode(applyConsentEvent(undefined, consentEvent(c, i + k), now).state) };
+    }));
+  }
+  const t0 = performance.now();
+  const runner = await s.run(p, 1, false); // in a process of its own, so that its RSS is the restore's alone
+  while (!runner.ready) await sleep(20);
+  const took = performance.now() - t0;
+  const rss = runner.maxRssBytes();
+  await runner.stop();
+  return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, rss };
+}
+
+const raw = await rawRoundTrip();
+const one = await backlog(stack, 1);
+const hogged = await backlog(stack, 1, { hog: true });
+const all = workers > 1 ? await backlog(stack, workers) : one;
+const steadyRuns = [];
+for (const target of [5000, 10_000, 20_000]) steadyRuns.push(await steady(stack, target));
+const source = await notificationsSource();
+const restored = await restore(stack);
+await first.stop();
+
+const backlogLine = (what: string, b: typeof one) =>
+  `${what}: ${b.rate} records/s (${b.seconds.toFixed(1)} s, ${b.txs} transactions), ratio to raw ${(b.rate / raw.rate).toFixed(2)}; held ${b.held}, blocked CONSENT_UNCONFIRMED ${b.unconfirmed}; peak RSS ${MB(b.rss)}`;
 console.log('');
-console.log(`(a) raw round trip (kafkajs produce ${rate(N, rawProduceMs)}/s, then consume): ${rawRate} records/s (${(rawMs / 1000).toFixed(1)} s)`);
-console.log(`(b) enforcement, exactly-once, 3 sinks + decisions, crypto-shredding (embedded key store): ${checked.rate} records/s (${checked.seconds.toFixed(1)} s, ${checked.txs} transactions, ${Math.round(N / Math.max(1, checked.txs))} records/transaction)`);
-console.log(`    ratio b/a: ${(checked.rate / rawRate).toFixed(2)} (b: mean of two runs, A B B A order with the variant below; runs ${runs.map((r) => r.rate).join(', ')})`);
-console.log(`    bench-only variant without the read-your-revocation check: ${unchecked.rate} records/s (${unchecked.txs} transactions); with/without: ${(checked.rate / unchecked.rate).toFixed(2)}`);
-console.log(`(c) opt-out propagation under a sustained background flow of ${checked.bgActual} records/s, ack → decision of the next record, ${checked.latencies.length} samples: ${ms(checked.latencies)} (${outcomes(checked.outcomes)})`);
-console.log(`    without the check (background ${unchecked.bgActual} records/s): ${ms(unchecked.latencies)} (${outcomes(unchecked.outcomes)})`);
-console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${rate(EVENTS, srcMs)} events/s (${EVENTS} customer.start events, ${(srcMs / 1000).toFixed(1)} s; simulator in the same process)`);
-console.log(`    ratio d/raw produce: ${(rate(EVENTS, srcMs) / rate(N, rawProduceMs)).toFixed(2)}`);
+console.log(`(a) raw round trip, kafkajs (produce ${raw.produceRate}/s, then consume), ${raw.recordBytes} B records: ${raw.rate} records/s (${raw.seconds.toFixed(1)} s)`);
+console.log(`(b) backlog of ${N}, exactly-once, 3 sinks + decisions, crypto-shredding:`);
+console.log(`    ${backlogLine('1 process', one)}`);
+console.log(`    ${backlogLine('1 process beside a CPU-burning process', hogged)}`);
+console.log(`    ${backlogLine(`${workers} workers`, all)}`);
+console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each), producer, broker and pipeline on this machine:`);
+for (const r of steadyRuns) {
+  console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
+  console.log(`      end-to-end ${ms(r.endToEnd)}`);
+  console.log(`      opt-out propagation ${ms(r.optOut)}`);
+}
+console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${source.rate} events/s (${EVENTS} customer.start events, ${source.seconds.toFixed(1)} s); ratio to raw produce ${(source.rate / raw.produceRate).toFixed(2)}`);
+console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s, process start and group join included), peak RSS ${MB(restored.rss)}`);
 process.exit(0);

@@ -98,11 +98,6 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
-/** Options no configuration reaches: `skipBarrierForBench` exists so that bench/bench.ts can price the guarantee. */
-export interface InternalOptions {
-  skipBarrierForBench?: boolean;
-}
 
 /** What the tasks of the consentgate topology need besides the topology itself. */
 export interface TaskFactoryDeps {
@@ -166,7 +161,8 @@ export function consentgateTasks({ topology, policy, vendors, serdes, transforms
   };
 }
 
-export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock, internal: InternalOptions = {}): Promise<Pipeline> {
+/** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
+export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
   const { topology, policy, vendors } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
@@ -187,7 +183,6 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     maxHoldMs: config.maxHoldMs,
     maxBatchRecords: config.maxBatchRecords,
     sessionTimeoutMs: config.sessionTimeoutMs,
-    skipBarrierForBench: internal.skipBarrierForBench,
     createTask: consentgateTasks({ topology, policy, vendors, serdes, transforms, shredKeys, sessionDisconnectAfterMs: config.sessionDisconnectAfterMs }),
   });
   return {

@@ -15,6 +15,8 @@ export interface WorkerReport {
   metrics: EngineMetrics;
   heldRecords: number;
   ready: boolean;
+  /** Peak resident set size of the worker process, in bytes. */
+  maxRssBytes: number;
 }
 
 const REPORT_EVERY_MS = 250;
@@ -63,6 +65,11 @@ export class WorkerPool extends EventEmitter {
   /** True once every worker reports that all its tasks run. */
   get ready(): boolean {
     return this.reports.size === this.o.workers && [...this.reports.values()].every((r) => r.ready);
+  }
+
+  /** The largest peak RSS any worker reported. */
+  get maxRssBytes(): number {
+    return Math.max(0, ...[...this.reports.values()].map((r) => r.maxRssBytes));
   }
 
   get heldRecords(): number {
@@ -137,7 +144,8 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
 }
 
 /** The worker side: reports the engine's metrics to the pool until the process ends. */
-export function reportToPool(metrics: () => Omit<WorkerReport, 'type'>): void {
+export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes'>): void {
   if (!process.send) return;
-  setInterval(() => process.send!({ type: 'metrics', ...metrics() } satisfies WorkerReport), REPORT_EVERY_MS).unref();
+  const report = () => process.send!({ type: 'metrics', ...metrics(), maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies WorkerReport);
+  setInterval(report, REPORT_EVERY_MS).unref();
 }

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger } from '../adapters/logger.ts';
-import { applyTopology, createPipeline, systemClock, type InternalOptions, type Pipeline } from '../app.ts';
+import { applyTopology, createPipeline, systemClock, type Pipeline } from '../app.ts';
 import { loadConfig, type Config } from '../config.ts';
 import { startLocalStack, stopLocalStack } from '../devstack/localStack.ts';
 
@@ -12,7 +12,7 @@ import { startLocalStack, stopLocalStack } from '../devstack/localStack.ts';
  * otherwise against a local stack started for this process; a random field key and warn-level logs unless set.
  * `stop` stops the pipeline and whatever was started for it; `stopStack` only the latter.
  */
-export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void; env?: Record<string, string>; internal?: InternalOptions }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void>; stopStack(): Promise<void> }> {
+export async function startEphemeralPipeline(opts: { name: string; topicPrefix: string; log: (msg: string) => void; env?: Record<string, string> }): Promise<{ pipeline: Pipeline; config: Config; stop(): Promise<void>; stopStack(): Promise<void> }> {
   const env: NodeJS.ProcessEnv = { ...process.env, ...opts.env, CONSENTGATE_TOPIC_PREFIX: opts.topicPrefix };
   let stopStack = async () => {};
   if (!env.KAFKA_BROKERS) {
@@ -31,7 +31,7 @@ export async function startEphemeralPipeline(opts: { name: string; topicPrefix: 
   try {
     const cfg = loadConfig({ env });
     if (!cfg.ok) throw new Error(`invalid configuration:\n${cfg.problems.join('\n')}`);
-    const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel), systemClock, opts.internal);
+    const pipeline = await createPipeline(cfg.config, createLogger(cfg.config.logLevel), systemClock);
     await applyTopology(pipeline.admin, pipeline.topology);
     return {
       pipeline,

@@ -40,8 +40,6 @@ export interface TaskDeps {
   /** How long a record may be held before it is decided with the table unconfirmed (BLOCKED CONSENT_UNCONFIRMED). */
   maxHoldMs: number;
   maxBatchRecords: number;
-  /** Bench only (bench/bench.ts measures what the barrier costs); never reachable from configuration. */
-  skipBarrierForBench?: boolean;
   /** Called after each committed transaction. */
   onCommitted(stats: CycleStats): void;
   /** The stores are restored; the task starts processing. */
@@ -336,7 +334,7 @@ export class PartitionTask {
     let unconfirmed = 0;
     let pause = 0;
     if (streamTake.size > 0) {
-      const barrier = this.d.skipBarrierForBench ? 'current' : await this.barrier(tables, takenAt, applyTables, applied);
+      const barrier = await this.barrier(tables, takenAt, applyTables, applied);
       if (barrier === 'current') {
         for (const [t, n] of streamTake) await processQueued(t, n, true);
         if (this.holdingSince) {
