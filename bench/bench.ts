@@ -8,7 +8,7 @@
 //      record), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
-// Settings: BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
+// Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
 // (20000); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
 // local PostgreSQL when it answers, else an embedded PGlite and one worker).
 import { spawn } from 'node:child_process';
@@ -26,7 +26,7 @@ import { NotificationsSource } from '../src/connectors/notifications.ts';
 import { SourceSink } from '../src/connectors/sink.ts';
 import { applyConsentEvent } from '../src/domain/consentState.ts';
 import type { Decision } from '../src/domain/types.ts';
-import { loadTopology } from '../src/runtime/topology.ts';
+import { loadTopology } from '../src/topology.ts';
 import { GenesysSimulator } from '../src/simulator/index.ts';
 import { benchStack, consentEvent, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
@@ -35,6 +35,7 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
 const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CPUS = availableParallelism();
+const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 const ms = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length} samples)`;
 
@@ -53,10 +54,11 @@ async function localDatabase(): Promise<string | undefined> {
 }
 
 const databaseUrl = await localDatabase();
-const keys = { CONSENTGATE_FIELD_KEY: randomBytes(32).toString('hex'), CONSENTGATE_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
-const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log, env: keys });
+const keys: Record<string, string> = { CONSENTGATE_FIELD_KEY: randomBytes(32).toString('hex'), CONSENTGATE_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+const stack = benchStack(keys);
+const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log, env: { ...keys, ...stack.keyStoreSchema() } });
 const { config } = first;
-const stack = benchStack({ ...keys, KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url });
+Object.assign(stack.env, { KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url });
 const workers = databaseUrl ? CPUS : 1;
 const partitions = first.pipeline.topology.topic('genesys.conversations').partitions;
 console.log(`bench: N=${N} records, ${CUSTOMERS.length} customers, ${partitions} partitions, ${CPUS} CPUs, Kafka at ${config.kafka.brokers.join(',')}, key store ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite (one worker only)'}`);
@@ -85,14 +87,16 @@ function cpuHog() {
   return spawn(process.execPath, ['-e', 'for (;;) {}'], { stdio: 'ignore' });
 }
 
-// (b) N records already in genesys.conversations, consent applied first; timed from the first record decided.
+// (b) N records already in genesys.conversations, consent applied first; timed from the moment every partition
+// has its task (after the workers' rebalances), counting only what was decided from then on.
 async function backlog(s: BenchStack, workerCount: number, opts: { hog?: boolean } = {}) {
   const p = await s.pipeline();
   await grantConsent(p, CUSTOMERS);
   await produceAll(p, conversationRecords(p, 0, N));
   const hog = opts.hog ? cpuHog() : undefined;
   const runner = await s.run(p, workerCount);
-  while (runner.metrics.processedRecords <= CUSTOMERS.length) await sleep(5);
+  const settled = () => runner.ready && runner.metrics.assignedPartitions.length === partitions && new Set(runner.metrics.assignedPartitions).size === partitions;
+  while (!settled()) await sleep(5);
   const t0 = performance.now();
   const base = runner.metrics.processedRecords;
   while (runner.metrics.processedRecords < N + CUSTOMERS.length) await sleep(5);
@@ -209,7 +213,7 @@ async function restore(s: BenchStack) {
     }));
   }
   const t0 = performance.now();
-  const runner = await s.run(p, 1, false); // in a process of its own, so that its RSS is the restore's alone
+  const runner = await s.run(p, 1, !!process.env.RESTORE_IN_PROCESS); // in a process of its own, so that its RSS is the restore's alone
   while (!runner.ready) await sleep(20);
   const took = performance.now() - t0;
   const rss = runner.maxRssBytes();
@@ -217,30 +221,33 @@ async function restore(s: BenchStack) {
   return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, rss };
 }
 
-const raw = await rawRoundTrip();
-const one = await backlog(stack, 1);
-const hogged = await backlog(stack, 1, { hog: true });
-const all = workers > 1 ? await backlog(stack, workers) : one;
+const raw = ONLY.has('a') || ONLY.has('b') ? await rawRoundTrip() : undefined;
+const backlogs = ONLY.has('b') ? [
+  { what: '1 process', ...(await backlog(stack, 1)) },
+  { what: '1 process beside a CPU-burning process', ...(await backlog(stack, 1, { hog: true })) },
+  ...(workers > 1 ? [{ what: `${workers} workers`, ...(await backlog(stack, workers)) }] : []),
+] : [];
 const steadyRuns = [];
-for (const target of [5000, 10_000, 20_000]) steadyRuns.push(await steady(stack, target));
-const source = await notificationsSource();
-const restored = await restore(stack);
+if (ONLY.has('c')) for (const target of [5000, 10_000, 20_000]) steadyRuns.push(await steady(stack, target));
+const source = ONLY.has('d') ? await notificationsSource() : undefined;
+const restored = ONLY.has('e') ? await restore(stack) : undefined;
 await first.stop();
+await stack.cleanup();
 
-const backlogLine = (what: string, b: typeof one) =>
-  `${what}: ${b.rate} records/s (${b.seconds.toFixed(1)} s, ${b.txs} transactions), ratio to raw ${(b.rate / raw.rate).toFixed(2)}; held ${b.held}, blocked CONSENT_UNCONFIRMED ${b.unconfirmed}; peak RSS ${MB(b.rss)}`;
 console.log('');
-console.log(`(a) raw round trip, kafkajs (produce ${raw.produceRate}/s, then consume), ${raw.recordBytes} B records: ${raw.rate} records/s (${raw.seconds.toFixed(1)} s)`);
-console.log(`(b) backlog of ${N}, exactly-once, 3 sinks + decisions, crypto-shredding:`);
-console.log(`    ${backlogLine('1 process', one)}`);
-console.log(`    ${backlogLine('1 process beside a CPU-burning process', hogged)}`);
-console.log(`    ${backlogLine(`${workers} workers`, all)}`);
-console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each), producer, broker and pipeline on this machine:`);
+if (raw) console.log(`(a) raw round trip, kafkajs (produce ${raw.produceRate}/s, then consume), ${raw.recordBytes} B records: ${raw.rate} records/s (${raw.seconds.toFixed(1)} s)`);
+if (raw && backlogs.length) {
+  console.log(`(b) backlog of ${N}, exactly-once, 3 sinks + decisions, crypto-shredding:`);
+  for (const b of backlogs) {
+    console.log(`    ${b.what}: ${b.rate} records/s (${b.seconds.toFixed(1)} s, ${b.txs} transactions), ratio to raw ${(b.rate / raw.rate).toFixed(2)}; held ${b.held}, blocked CONSENT_UNCONFIRMED ${b.unconfirmed}; peak RSS ${MB(b.rss)}`);
+  }
+}
+if (steadyRuns.length) console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each), producer, broker and pipeline on this machine:`);
 for (const r of steadyRuns) {
   console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
   console.log(`      end-to-end ${ms(r.endToEnd)}`);
   console.log(`      opt-out propagation ${ms(r.optOut)}`);
 }
-console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${source.rate} events/s (${EVENTS} customer.start events, ${source.seconds.toFixed(1)} s); ratio to raw produce ${(source.rate / raw.produceRate).toFixed(2)}`);
-console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s, process start and group join included), peak RSS ${MB(restored.rss)}`);
+if (source) console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${source.rate} events/s (${EVENTS} customer.start events, ${source.seconds.toFixed(1)} s)${raw ? `; ratio to raw produce ${(source.rate / raw.produceRate).toFixed(2)}` : ''}`);
+if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s, process start and group join included), peak RSS ${MB(restored.rss)}`);
 process.exit(0);

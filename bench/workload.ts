@@ -1,6 +1,7 @@
 // The bench's workload: customers with consent applied first, conversation records of them, and helpers to
 // produce them and to run the pipeline in this process or in worker processes on topics of their own.
 import { randomUUID } from 'node:crypto';
+import pg from 'pg';
 import { openProducer, type OutRecord } from '../src/adapters/kafka.ts';
 import { createLogger } from '../src/adapters/logger.ts';
 import type { Pipeline } from '../src/app.ts';
@@ -81,19 +82,38 @@ export interface BenchStack {
   env: Record<string, string>;
   /** A pipeline on fresh topics (created, schemas registered); its engine is not started. */
   pipeline(): Promise<Pipeline>;
+  /** The key-store schema of a new pipeline (PostgreSQL only): one per pipeline, dropped by `cleanup`. */
+  keyStoreSchema(): Record<string, string>;
+  cleanup(): Promise<void>;
   /** Starts the engine for the pipeline's topics: in this process, or in `workers` worker processes. */
   run(p: Pipeline, workers: number, inProcess?: boolean): Promise<Runner>;
 }
 
 export function benchStack(env: Record<string, string>): BenchStack {
+  const schemas = new Map<Pipeline, Record<string, string>>();
   const prefixes = new Map<Pipeline, string>();
-  return {
+  const created: string[] = [];
+  const stack: BenchStack = {
     env,
+    keyStoreSchema(): Record<string, string> {
+      if (!env.DATABASE_URL) return {};
+      const schema = `ks_bench_${randomUUID().slice(0, 8)}`;
+      created.push(schema);
+      return { CONSENTGATE_KEYSTORE_SCHEMA: schema };
+    },
+    async cleanup() {
+      if (!env.DATABASE_URL || created.length === 0) return;
+      const db = new pg.Client({ connectionString: env.DATABASE_URL });
+      await db.connect();
+      for (const s of created) await db.query(`DROP SCHEMA IF EXISTS "${s}" CASCADE`);
+      await db.end();
+    },
     async pipeline() {
       const topicPrefix = `bench-${randomUUID().slice(0, 8)}.`;
-      const keys: Record<string, string> = env.DATABASE_URL ? { CONSENTGATE_KEYSTORE_SCHEMA: `ks_${topicPrefix.replace(/[^a-z0-9]/gi, '')}` } : {};
+      const keys = stack.keyStoreSchema();
       const { pipeline } = await startEphemeralPipeline({ name: 'bench', topicPrefix, log: () => {}, env: { ...env, ...keys } });
       prefixes.set(pipeline, topicPrefix);
+      schemas.set(pipeline, keys);
       return pipeline;
     },
     async run(p, workers, inProcess = workers === 1) {
@@ -104,11 +124,12 @@ export function benchStack(env: Record<string, string>): BenchStack {
       const prefix = prefixes.get(p)!;
       const pool = new WorkerPool({
         workers,
-        env: { ...process.env, ...env, CONSENTGATE_TOPIC_PREFIX: prefix, CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '')}` },
+        env: { ...process.env, ...env, CONSENTGATE_TOPIC_PREFIX: prefix, ...schemas.get(p) },
         logger: createLogger('warn'),
       });
       pool.start();
       return { get metrics() { return pool.metrics; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); } };
     },
   };
+  return stack;
 }

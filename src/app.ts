@@ -7,30 +7,21 @@ import { ConfigSchema, type Config } from './config.ts';
 import { DpiaStore } from './adapters/dpiaStore.ts';
 import { loadClassification, loadDestinations } from './adapters/dpiaInputs.ts';
 import type { Clock } from './domain/clock.ts';
-import type { FieldTransforms, SinkRecord } from './domain/fieldRules.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { openKeyStore, type KeyStore } from './adapters/keyStore.ts';
 import { shredEncrypt } from './adapters/shredding.ts';
-import type { ConsentState, Decision } from './domain/types.ts';
 import { ConsentgateError } from './errors.ts';
-import { consentTableProcessor } from './processors/consentTable.ts';
-import { enforcementProcessor } from './processors/enforcement.ts';
-import { sessionGuardProcessors } from './processors/sessionGuard.ts';
-import { purgeProcessor } from './processors/purge.ts';
-import type { ShredKeys } from './processors/enforcement.ts';
-import type { ComplianceRecord, Lineage, PurgeCommand, PurgeEscalation, Vendor } from './domain/purge.ts';
-import type { ActiveSessions, SessionCommand } from './domain/sessionGuard.ts';
-import type { TaskBlueprint } from './runtime/blueprint.ts';
+import type { Vendor } from './domain/purge.ts';
 import { Engine } from './runtime/engine.ts';
-import { StagedStore } from './runtime/store.ts';
-import { loadPolicy, loadTopology, loadVendors, type Topology } from './runtime/topology.ts';
+import { loadPolicy, loadVendors, type Topology } from './runtime/topology.ts';
+import { loadTopology, type ConsentgateDeps } from './topology.ts';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
 /** Project root (where topologies/ and schemas/ live), independent of the working directory. */
 export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
 
-export function loadDefinitions(config: Config): { topology: Topology; policy: Policy; vendors: Vendor[] } {
+export function loadDefinitions(config: Config): { topology: Topology<ConsentgateDeps>; policy: Policy; vendors: Vendor[] } {
   const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), config.topicPrefix);
   const policy = loadPolicy(resolve(PROJECT_ROOT, config.policyFile), topology);
   const vendors = loadVendors(resolve(PROJECT_ROOT, config.vendorsFile), topology);
@@ -99,68 +90,6 @@ export interface Pipeline {
 }
 
 
-/** What the tasks of the consentgate topology need besides the topology itself. */
-export interface TaskFactoryDeps {
-  topology: Topology;
-  policy: Policy;
-  vendors: Vendor[];
-  serdes: SerdeRegistry;
-  transforms: FieldTransforms;
-  shredKeys?: ShredKeys;
-  sessionDisconnectAfterMs: number;
-}
-
-/** The processors and stores of one task of the consentgate topology (the engine calls it per partition). */
-export function consentgateTasks({ topology, policy, vendors, serdes, transforms, shredKeys, sessionDisconnectAfterMs }: TaskFactoryDeps): () => TaskBlueprint {
-  const sinks = new Map([...topology.sinks].map(([name, def]) => [name, { topic: def.name, serde: serdes.forTopic<SinkRecord>(def.logical) }]));
-  const changelogOf = (store: string) => topology.stores[store]!.changelog;
-  const topic = (logical: string) => topology.topic(logical).name;
-  return () => {
-    const consent = new StagedStore<ConsentState>();
-    const sessions = new StagedStore<ActiveSessions>();
-    const lineage = new StagedStore<Lineage>();
-    const compliance = new StagedStore<ComplianceRecord>();
-    const [sessionGuard, sessionTracker] = sessionGuardProcessors({
-      consent,
-      sessions,
-      policy: { purposes: policy.sessionGuard.purposes, disconnectAfterMs: sessionDisconnectAfterMs },
-      commandsTopic: topic('session.commands'),
-      commandSerde: serdes.forTopic<SessionCommand>('session.commands'),
-    });
-    return {
-      // Order matters where processors share an input: each sees the table after the ones before it.
-      processors: [
-        consentTableProcessor(consent),
-        sessionGuard,
-        purgeProcessor({
-          consent, lineage, compliance, vendors,
-          topics: { consentEvents: topic('consent.events'), erasures: topic('erasure.requests'), acks: topic('purge.acks') },
-          commands: { topic: topic('purge.commands'), serde: serdes.forTopic<PurgeCommand>('purge.commands') },
-          escalations: { topic: topic('purge.escalations'), serde: serdes.forTopic<PurgeEscalation>('purge.escalations') },
-        }),
-        enforcementProcessor({
-          store: consent,
-          lineage,
-          policy,
-          sinks,
-          decisionsTopic: topic('audit.decisions'),
-          decisionSerde: serdes.forTopic<Decision>('audit.decisions'),
-          transforms,
-          shredKeys,
-        }),
-        sessionTracker,
-      ],
-      stores: new Map<string, StagedStore<unknown>>([
-        [changelogOf('consent-table'), consent as StagedStore<unknown>],
-        [changelogOf('active-sessions'), sessions as StagedStore<unknown>],
-        [changelogOf('lineage'), lineage as StagedStore<unknown>],
-        [changelogOf('compliance'), compliance as StagedStore<unknown>],
-      ]),
-      withholdDeadLetter: (key) => compliance.get(key)?.erased === true,
-    };
-  };
-}
-
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
   const { topology, policy, vendors } = loadDefinitions(config);
@@ -183,7 +112,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     maxHoldMs: config.maxHoldMs,
     maxBatchRecords: config.maxBatchRecords,
     sessionTimeoutMs: config.sessionTimeoutMs,
-    createTask: consentgateTasks({ topology, policy, vendors, serdes, transforms, shredKeys, sessionDisconnectAfterMs: config.sessionDisconnectAfterMs }),
+    deps: { policy, vendors, transforms, shredKeys, sessionDisconnectAfterMs: config.sessionDisconnectAfterMs },
   });
   return {
     kafka,

@@ -71,6 +71,12 @@ function wireSerde(type: avro.Type, id: number, name: string, writerSchema: (id:
   return {
     schemaId: id,
     encode: (value) => Buffer.concat([header, type.toBuffer(value)]),
+    decodeCurrent: (bytes) => {
+      if (bytes.length < 5 || bytes.readUInt8(0) !== MAGIC || bytes.readInt32BE(1) !== id) {
+        throw new ConsentgateError('DESERIALIZATION_FAILED', `not ${name} in schema id ${id}`);
+      }
+      return type.fromBuffer(bytes.subarray(5));
+    },
     decode: async (bytes) => {
       if (!bytes || bytes.length < 6 || bytes.readUInt8(0) !== MAGIC) {
         throw new ConsentgateError('DESERIALIZATION_FAILED', 'not in the Confluent wire format (magic byte 0, schema id, Avro body)');

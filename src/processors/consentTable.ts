@@ -1,17 +1,15 @@
 import { applyConsentEvent } from '../domain/consentState.ts';
 import type { ConsentEvent, ConsentState } from '../domain/types.ts';
 import { checkConsentEvent } from '../domain/validation.ts';
-import type { KeyValueStore, Processor } from '../runtime/processor.ts';
+import type { ProcessorLogic } from '../runtime/builder.ts';
+import type { KeyValueStore } from '../runtime/processor.ts';
 
 /**
  * consent.events → consent-table store (changelog consent.state). Events are ordered by capturedAt, not arrival;
  * an event that moves no flag changes nothing. Table updates never emit to sinks.
  */
-export function consentTableProcessor(store: KeyValueStore<ConsentState>): Processor<ConsentEvent> {
+export function consentTableProcessor(store: KeyValueStore<ConsentState>): ProcessorLogic<ConsentEvent> {
   return {
-    name: 'consent-table',
-    role: 'table',
-    inputs: ['consent.events'],
     process(input, event, ctx) {
       const check = checkConsentEvent(input.key?.toString('utf8') ?? null, event);
       if (!check.ok) {

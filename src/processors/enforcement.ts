@@ -5,7 +5,8 @@ import { evaluate, shreddingSinks, type Policy, type Verdict } from '../domain/p
 import { recordDelivery, type Lineage } from '../domain/purge.ts';
 import type { ConsentState, ConversationRecord, DataKey, Decision, ExportRecord, Purpose } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
-import type { KeyValueStore, Processor } from '../runtime/processor.ts';
+import type { ProcessorLogic } from '../runtime/builder.ts';
+import type { KeyValueStore } from '../runtime/processor.ts';
 
 export const HEADER_POLICY_VERSION = 'consentgate-policy-version';
 export const HEADER_CONSENT_VERSION = 'consentgate-consent-version';
@@ -38,15 +39,12 @@ export interface ShredKeys {
  * reduced by the sink's field rules and carry the policy and consent versions as headers. Invalid records go to
  * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
  */
-export function enforcementProcessor(d: EnforcementDeps): Processor<ConversationRecord | ExportRecord> {
+export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<ConversationRecord | ExportRecord> {
   const shredding = new Map(shreddingSinks(d.policy).map((s) => [s.sink.name, s.purpose]));
   if (shredding.size && !d.shredKeys) throw new Error(`policy ${d.policy.version} crypto-shreds fields: a key store is required`);
   /** Keys of the batch being decided, by `${customerId}/${purpose}`; filled by prepare. */
   let keys = new Map<string, DataKey | 'destroyed'>();
   return {
-    name: 'enforcement',
-    role: 'stream',
-    inputs: ['genesys.conversations', 'genesys.exports'],
     // Keys only for records a shredding sink will receive: no key is minted for data that is blocked anyway.
     async prepare(records) {
       if (!shredding.size) return;

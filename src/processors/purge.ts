@@ -6,7 +6,8 @@ import {
 } from '../domain/purge.ts';
 import { PURPOSES, type ConsentEvent, type ConsentState, type Purpose } from '../domain/types.ts';
 import { checkConsentEvent } from '../domain/validation.ts';
-import type { KeyValueStore, Processor, ProcessorContext } from '../runtime/processor.ts';
+import type { ProcessorLogic } from '../runtime/builder.ts';
+import type { KeyValueStore, ProcessorContext } from '../runtime/processor.ts';
 
 export interface ErasureRequest {
   requestId: string;
@@ -38,7 +39,7 @@ export interface PurgeDeps {
  * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric purgeEscalations).
  * Request ids derive from their cause, so a replay issues nothing twice.
  */
-export function purgeProcessor(d: PurgeDeps): Processor<ConsentEvent | ErasureRequest | PurgeAck> {
+export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | ErasureRequest | PurgeAck> {
   const sla = new Map(d.vendors.map((v) => [v.name, v.ackSlaMs]));
   const emit = (ctx: ProcessorContext, commands: PurgeCommand[]) => {
     for (const c of commands) ctx.emit({ topic: d.commands.topic, key: c.customerId, value: d.commands.serde.encode(c) });
@@ -53,9 +54,6 @@ export function purgeProcessor(d: PurgeDeps): Processor<ConsentEvent | ErasureRe
   };
 
   return {
-    name: 'purge',
-    role: 'table',
-    inputs: ['consent.events', 'erasure.requests', 'purge.acks'],
     process(input, value, ctx) {
       if (input.topic === d.topics.consentEvents) {
         const e = value as ConsentEvent;

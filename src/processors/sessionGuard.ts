@@ -2,7 +2,8 @@ import type { Serde } from '../runtime/records.ts';
 import { endSessionCommands, trackConversation, type ActiveSessions, type SessionCommand, type SessionGuardPolicy } from '../domain/sessionGuard.ts';
 import type { ConsentEvent, ConsentState, ConversationRecord } from '../domain/types.ts';
 import { checkConsentEvent, checkConversationRecord } from '../domain/validation.ts';
-import type { KeyValueStore, Processor, ProcessorContext } from '../runtime/processor.ts';
+import type { ProcessorLogic } from '../runtime/builder.ts';
+import type { KeyValueStore, ProcessorContext } from '../runtime/processor.ts';
 
 export interface SessionGuardDeps {
   consent: KeyValueStore<ConsentState>;
@@ -22,40 +23,39 @@ function guard(d: SessionGuardDeps, customerId: string, ctx: ProcessorContext): 
   for (const c of r.commands) ctx.emit({ topic: d.commandsTopic, key: c.conversationId, value: d.commandSerde.encode(c) });
 }
 
-/**
+/*
  * The active-session guard, as two processors sharing the active-sessions store (changelog session.state), both in
- * the task's transaction:
- * - `session-guard` reads consent.events after the consent table applied them: a withdrawal of a guarded purpose
- *   captured while a conversation of that customer was live issues END_SESSION on session.commands, at once.
- * - `session-tracker` reads conversation records: customer.start makes a conversation live, customer.end ends it; a
- *   conversation that starts after a withdrawal made while it was live elsewhere is checked too.
- * Invalid input is the consent table's and the enforcement's to dead-letter; these skip it.
+ * the task's transaction. Invalid input is the consent table's and the enforcement's to dead-letter; these skip it.
  */
-export function sessionGuardProcessors(d: SessionGuardDeps): [Processor<ConsentEvent>, Processor<ConversationRecord>] {
-  return [
-    {
-      name: 'session-guard',
-      role: 'table',
-      inputs: ['consent.events'],
-      process(input, event, ctx) {
-        if (!checkConsentEvent(input.key?.toString('utf8') ?? null, event).ok) return;
-        guard(d, event.customerId, ctx);
-      },
+
+/**
+ * `session-guard` reads consent.events after the consent table applied them: a withdrawal of a guarded purpose
+ * captured while a conversation of that customer was live issues END_SESSION on session.commands, at once.
+ */
+export function sessionGuardProcessor(d: SessionGuardDeps): ProcessorLogic<ConsentEvent> {
+  return {
+    process(input, event, ctx) {
+      if (!checkConsentEvent(input.key?.toString('utf8') ?? null, event).ok) return;
+      guard(d, event.customerId, ctx);
     },
-    {
-      name: 'session-tracker',
-      role: 'stream',
-      inputs: ['genesys.conversations'],
-      process(input, record, ctx) {
-        if (!record.customerId || !checkConversationRecord(input.key?.toString('utf8') ?? null, record).ok) return;
-        const next = trackConversation(d.sessions.get(record.customerId), record, ctx.clock.now());
-        if (next === undefined) return;
-        if (next === null) d.sessions.delete(record.customerId);
-        else {
-          d.sessions.put(record.customerId, next);
-          guard(d, record.customerId, ctx);
-        }
-      },
+  };
+}
+
+/**
+ * `session-tracker` reads conversation records: customer.start makes a conversation live, customer.end ends it; a
+ * conversation that starts after a withdrawal made while it was live elsewhere is checked too.
+ */
+export function sessionTrackerProcessor(d: SessionGuardDeps): ProcessorLogic<ConversationRecord> {
+  return {
+    process(input, record, ctx) {
+      if (!record.customerId || !checkConversationRecord(input.key?.toString('utf8') ?? null, record).ok) return;
+      const next = trackConversation(d.sessions.get(record.customerId), record, ctx.clock.now());
+      if (next === undefined) return;
+      if (next === null) d.sessions.delete(record.customerId);
+      else {
+        d.sessions.put(record.customerId, next);
+        guard(d, record.customerId, ctx);
+      }
     },
-  ];
+  };
 }

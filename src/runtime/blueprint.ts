@@ -2,7 +2,7 @@ import type { Processor } from './processor.ts';
 import type { Serde, SerdeRegistry } from './records.ts';
 import type { StagedStore } from './store.ts';
 import type { DeadLetterValue, TaskDeps, TaskInput } from './task.ts';
-import type { Topology } from './topology.ts';
+import type { TopicCatalog } from './topology.ts';
 
 /** What one task runs: its processors (by logical input topic) and its stores (by logical changelog topic). */
 export interface TaskBlueprint {
@@ -13,15 +13,14 @@ export interface TaskBlueprint {
 }
 
 /** Resolves a blueprint against the topology and serdes: physical input topics, changelogs and the dead-letter topic. */
-export function wireTask(bp: TaskBlueprint, topology: Topology, serdes: SerdeRegistry): Pick<TaskDeps, 'inputs' | 'changelogs' | 'deadLetter'> {
+export function wireTask(bp: TaskBlueprint, topology: TopicCatalog, serdes: SerdeRegistry): Pick<TaskDeps, 'inputs' | 'changelogs' | 'deadLetter'> {
   const inputs = new Map<string, TaskInput>();
   for (const proc of bp.processors) {
     for (const logical of proc.inputs) {
       const topic = topology.topic(logical).name;
       const input = inputs.get(topic);
-      if (!input) inputs.set(topic, { processors: [proc], serde: serdes.forTopic(logical) });
-      else if (input.processors[0]!.role !== proc.role) throw new Error(`processors ${input.processors[0]!.name} and ${proc.name} read ${logical} with different roles`);
-      else input.processors.push(proc);
+      if (input) input.processors.push(proc); // the builder checked that they share the role
+      else inputs.set(topic, { processors: [proc], serde: serdes.forTopic(logical) });
     }
   }
   const changelogs = new Map<string, { store: StagedStore<unknown>; serde: Serde }>();

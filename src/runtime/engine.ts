@@ -1,19 +1,19 @@
 import { EventEmitter } from 'node:events';
 import { TaskProducer, committedOffsets, coPartitionedAssigner, endOffsets, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
-import type { RuntimeLogger } from './records.ts';
 import type { Clock } from '../domain/clock.ts';
+import { wireTask } from './blueprint.ts';
 import { EndOffsetsProbe } from './endOffsets.ts';
-import { wireTask, type TaskBlueprint } from './blueprint.ts';
-import type { SerdeRegistry } from './records.ts';
+import type { RuntimeLogger, SerdeRegistry } from './records.ts';
 import { PartitionTask } from './task.ts';
 import type { Topology } from './topology.ts';
 
-export interface EngineOptions {
+export interface EngineOptions<Deps> {
   kafka: Kafka;
   admin: Admin;
-  topology: Topology;
+  topology: Topology<Deps>;
+  /** What the graph's processors need (handed to each task's instance of the graph). */
+  deps: Deps;
   serdes: SerdeRegistry;
-  createTask(partition: number): TaskBlueprint;
   clock: Clock;
   logger: RuntimeLogger;
   consentWaitMs: number;
@@ -43,7 +43,7 @@ const MAX_BACKLOG_FACTOR = 5;
  * per-partition tasks; each task restores its stores, then processes and commits on its own (see PartitionTask).
  * Emits 'error' when a task fails for good; the caller decides (default policy: stop and exit non-zero).
  */
-export class Engine extends EventEmitter {
+export class Engine<Deps = unknown> extends EventEmitter {
   private consumer?: Consumer;
   private readonly tasks = new Map<number, PartitionTask>();
   private readonly paused = new Set<number>();
@@ -55,13 +55,14 @@ export class Engine extends EventEmitter {
   readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
   private stopping = false;
 
-  constructor(private readonly o: EngineOptions) {
+  constructor(private readonly o: EngineOptions<Deps>) {
     super();
-    const sample = o.createTask(0);
-    this.inputTopics = [...new Set(sample.processors.flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
-    this.tableTopics = [...new Set(sample.processors.filter((p) => p.role === 'table').flatMap((p) => p.inputs.map((i) => o.topology.topic(i).name)))];
-    this.streamTopics = this.inputTopics.filter((t) => !this.tableTopics.includes(t));
-    this.changelogTopics = [...sample.stores.keys()].map((l) => o.topology.topic(l).name);
+    const { graph } = o.topology;
+    const physical = (logicals: string[]) => logicals.map((l) => o.topology.topic(l).name);
+    this.inputTopics = physical(graph.inputs());
+    this.tableTopics = physical(graph.inputs('table'));
+    this.streamTopics = physical(graph.inputs('stream'));
+    this.changelogTopics = physical([...graph.stores.values()].map((s) => s.changelog));
     this.probe = new EndOffsetsProbe(() => endOffsets(this.o.admin, this.tableTopics), Math.max(2000, 4 * o.consentWaitMs));
   }
 
@@ -129,7 +130,7 @@ export class Engine extends EventEmitter {
 
   private createTask(p: number): void {
     const task = new PartitionTask({
-      ...wireTask(this.o.createTask(p), this.o.topology, this.o.serdes),
+      ...wireTask(this.o.topology.graph.instantiate(this.o.deps, this.o.serdes), this.o.topology, this.o.serdes),
       partition: p,
       groupId: this.groupId,
       endOffsets: this.probe,

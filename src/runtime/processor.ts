@@ -40,6 +40,8 @@ export interface Processor<V = unknown> {
   readonly role: 'table' | 'stream';
   /** Logical input topics. */
   readonly inputs: readonly string[];
+  /** Physical topics it may emit to (its declared outputs and its stores' changelogs); others are refused. */
+  readonly outputs?: ReadonlySet<string>;
   process(input: InRecord, value: V, ctx: ProcessorContext): void;
   /**
    * Optional: the I/O a batch needs, done before `process` sees it (e.g. fetching data keys), since `process` may

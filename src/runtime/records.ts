@@ -37,6 +37,8 @@ export interface Serde<T = unknown> {
   encode(value: T): Buffer;
   /** Throws ConsentgateError DESERIALIZATION_FAILED on bytes that are not a valid value. */
   decode(bytes: Buffer | null): Promise<T>;
+  /** Decodes bytes this serde encoded (its own schema id), synchronously; throws on any other bytes. */
+  decodeCurrent(bytes: Buffer): T;
 }
 
 export interface SerdeRegistry {

@@ -250,7 +250,8 @@ export class PartitionTask {
       while (this.state === 'restoring') {
         for (const r of q.splice(0)) {
           if (BigInt(r.offset) >= target) continue;
-          store.restore(r.key?.toString('utf8') ?? '', r.value === null ? null : await serde.decode(r.value));
+          const pending = store.restore(r.key?.toString('utf8') ?? '', r.value, serde);
+          if (pending) await pending;
           if (++restored % 4096 === 0) await yieldToEventLoop();
         }
         if ((this.position.get(topic) ?? 0n) >= target) break;
@@ -278,15 +279,18 @@ export class PartitionTask {
     const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
       const q = this.queues.get(topic)!;
       const input = this.d.inputs.get(topic)!;
-      let current = input.processors[0]!.name;
+      let current = input.processors[0]!;
       const ctx: ProcessorContext = {
         partition: this.d.partition,
         clock: this.d.clock,
         tablesCurrent,
-        emit: (r) => outputs.push(r),
+        emit: (r) => {
+          if (current.outputs && !current.outputs.has(r.topic)) throw new Error(`processor ${current.name} emitted to ${r.topic}, which it does not declare as an output`);
+          outputs.push(r);
+        },
         deadLetter: (rec, code, reason) => {
           deadLettered++;
-          outputs.push(this.deadLetterRecord(rec, code, reason, current));
+          outputs.push(this.deadLetterRecord(rec, code, reason, current.name));
         },
         count,
       };
@@ -302,7 +306,7 @@ export class PartitionTask {
       for (const processor of input.processors) await processor.prepare?.(decoded.map(([, v]) => v));
       for (const [rec, value] of decoded) {
         for (const processor of input.processors) {
-          current = processor.name;
+          current = processor;
           processor.process(rec, value, ctx);
         }
         if (++sinceYield >= YIELD_EVERY) {
@@ -359,13 +363,17 @@ export class PartitionTask {
 
     if (this.punctuators.length && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
       this.lastPunctuation = Date.now();
-      const ctx: ProcessorContext = {
-        partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
-        emit: (r) => outputs.push(r),
-        deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
-        count,
-      };
-      for (const p of this.punctuators) p.punctuate!(ctx);
+      for (const p of this.punctuators) {
+        p.punctuate!({
+          partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
+          emit: (r) => {
+            if (p.outputs && !p.outputs.has(r.topic)) throw new Error(`processor ${p.name} emitted to ${r.topic}, which it does not declare as an output`);
+            outputs.push(r);
+          },
+          deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
+          count,
+        });
+      }
     }
 
     const offsets: TopicPartitionOffset[] = [];

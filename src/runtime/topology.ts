@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { FIELD_ACTIONS, PERSONAL_FIELDS, type Policy } from '../domain/policy.ts';
 import { DELETION_CAPABILITIES, type Vendor } from '../domain/purge.ts';
 import { PURPOSES } from '../domain/types.ts';
+import type { Graph, TopologyBuilder } from './builder.ts';
 
 const TopicSpec = z.object({
   /** Avro schema in schemas/; null for a topic of raw JSON written by something else (an EventBridge bridge). */
@@ -11,23 +12,12 @@ const TopicSpec = z.object({
   config: z.record(z.string(), z.string()).default({}),
 });
 
-const TopologyFile = z.object({
+/** The topic catalog: topics and their configs only; the graph is declared in code (src/topology.ts). */
+const TopologyFile = z.strictObject({
   applicationId: z.string().min(1),
   description: z.string().default(''),
   copartitioned: z.object({ partitions: z.number().int().positive(), topics: z.array(z.string()) }),
   topics: z.record(z.string(), TopicSpec),
-  processors: z.array(z.object({
-    name: z.string(),
-    doc: z.string().default(''),
-    inputs: z.array(z.string()),
-    stores: z.array(z.string()).default([]),
-    outputs: z.array(z.string()),
-  })),
-  stores: z.record(z.string(), z.object({ changelog: z.string(), key: z.string(), value: z.string() })),
-  sources: z.array(z.object({ name: z.string(), doc: z.string().default(''), from: z.string(), outputs: z.array(z.string()) })).default([]),
-  sinks: z.record(z.string(), z.string()),
-  deadLetter: z.string(),
-  decisions: z.string(),
 });
 
 const PolicyFile = z.object({
@@ -65,19 +55,21 @@ export interface TopicDef {
   config: Record<string, string>;
 }
 
-/** The topology with every name resolved against the topic prefix: the single source of names at run time. */
-export interface Topology {
+/** The topics of a topology file with every name resolved against the topic prefix. */
+export interface TopicCatalog {
+  file: string;
   applicationId: string;
   description: string;
   topics: Map<string, TopicDef>;
-  processors: z.infer<typeof TopologyFile>['processors'];
-  stores: z.infer<typeof TopologyFile>['stores'];
-  /** Source connectors (outside the task graph) and the topics they write. */
-  sources: z.infer<typeof TopologyFile>['sources'];
+  /** Resolves a logical topic name; throws on a name the catalog does not declare. */
+  topic(logical: string): TopicDef;
+}
+
+/** A graph bound to its topic catalog: the single source of names at run time. */
+export interface Topology<Deps = unknown> extends TopicCatalog {
+  graph: Graph<Deps>;
   /** Sink name → topic def. */
   sinks: Map<string, TopicDef>;
-  /** Resolves a logical topic name; throws on a name the topology does not declare. */
-  topic(logical: string): TopicDef;
 }
 
 /** Reads a JSON file and validates it; the error names the file and every problem. */
@@ -93,7 +85,7 @@ export function parseJson<T>(schema: z.ZodType<T>, file: string): T {
   return r.data;
 }
 
-export function loadTopology(file: string, prefix = ''): Topology {
+export function loadCatalog(file: string, prefix = ''): TopicCatalog {
   const t = parseJson(TopologyFile, file);
   const topics = new Map<string, TopicDef>();
   for (const [logical, spec] of Object.entries(t.topics)) {
@@ -111,26 +103,14 @@ export function loadTopology(file: string, prefix = ''): Topology {
     if (!def) throw new Error(`topology ${file} declares no topic ${logical}`);
     return def;
   };
-  const referenced = [
-    ...t.copartitioned.topics,
-    ...t.processors.flatMap((p) => [...p.inputs, ...p.outputs]),
-    ...t.sources.flatMap((s) => s.outputs),
-    ...Object.values(t.stores).map((s) => s.changelog),
-    ...Object.values(t.sinks),
-    t.deadLetter,
-    t.decisions,
-  ];
-  for (const r of referenced) topic(r);
-  return {
-    applicationId: prefix + t.applicationId,
-    description: t.description,
-    topics,
-    processors: t.processors,
-    stores: t.stores,
-    sources: t.sources,
-    sinks: new Map(Object.entries(t.sinks).map(([sink, logical]) => [sink, topic(logical)])),
-    topic,
-  };
+  for (const r of t.copartitioned.topics) topic(r);
+  return { file, applicationId: prefix + t.applicationId, description: t.description, topics, topic };
+}
+
+/** Checks a graph against its catalog (every mismatch listed) and binds the two. */
+export function bindTopology<Deps>(catalog: TopicCatalog, builder: TopologyBuilder<Deps>): Topology<Deps> {
+  const graph = builder.build(catalog);
+  return { ...catalog, graph, sinks: new Map([...graph.sinks].map(([sink, logical]) => [sink, catalog.topic(logical)])) };
 }
 
 export function loadPolicy(file: string, topology: Topology): Policy {
@@ -173,17 +153,17 @@ export function describeTopology(t: Topology, policy: Policy): string {
     lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema ?? 'raw JSON'}  ${cfg}`);
   }
   lines.push('', 'Stores:');
-  for (const [name, s] of Object.entries(t.stores)) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}`);
-  lines.push('', 'Sub-topology 0 (one task per partition; inputs co-partitioned):');
-  for (const p of t.processors) {
-    lines.push(`  Processor: ${p.name} (stores: ${p.stores.join(', ') || '-'})`);
-    lines.push(`    <-- ${p.inputs.map((i) => t.topic(i).name).join(', ')}`);
-    lines.push(`    --> ${p.outputs.map((o) => t.topic(o).name).join(', ')}`);
-    if (p.doc) lines.push(`    ${p.doc}`);
+  for (const [name, s] of t.graph.stores) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}${s.compact ? ' (kept encoded)' : ''}`);
+  lines.push('', 'Sub-topology 0 (one task per partition; inputs co-partitioned; table inputs applied before stream inputs are decided):');
+  for (const { name, decl } of t.graph.processors) {
+    lines.push(`  Processor: ${name} (${decl.role}; writes stores: ${decl.stores.join(', ') || '-'}; reads: ${decl.reads?.join(', ') || '-'})`);
+    lines.push(`    <-- ${decl.inputs.map((i) => t.topic(i).name).join(', ')}`);
+    lines.push(`    --> ${[...decl.outputs, ...decl.stores.map((s) => t.graph.stores.get(s)!.changelog)].map((o) => t.topic(o).name).join(', ')}`);
+    if (decl.doc) lines.push(`    ${decl.doc}`);
   }
   lines.push('', 'Sources (connectors, started by `consentgate run` when configured):');
-  for (const src of t.sources) {
-    lines.push(`  Source: ${src.name}  <-- ${t.topics.has(src.from) ? t.topic(src.from).name : src.from}`);
+  for (const [name, src] of t.graph.sources) {
+    lines.push(`  Source: ${name}  <-- ${t.topics.has(src.from) ? t.topic(src.from).name : src.from}`);
     lines.push(`    --> ${src.outputs.map((o) => t.topic(o).name).join(', ') || '(Genesys Cloud)'}`);
     if (src.doc) lines.push(`    ${src.doc}`);
   }

@@ -7,7 +7,7 @@ import { resolve } from 'node:path';
 import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
 import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
 import { shredEncrypt } from '../../src/adapters/shredding.ts';
-import { consentgateTasks, PROJECT_ROOT } from '../../src/app.ts';
+import { PROJECT_ROOT } from '../../src/app.ts';
 import { ConfigSchema } from '../../src/config.ts';
 import type { Clock } from '../../src/domain/clock.ts';
 import type { ConsentEvent, ConversationRecord, DataKey, Decision, Purpose } from '../../src/domain/types.ts';
@@ -16,7 +16,8 @@ import { wireTask } from '../../src/runtime/blueprint.ts';
 import { EndOffsetsProbe } from '../../src/runtime/endOffsets.ts';
 import type { InRecord, OutRecord, RuntimeLogger, SerdeRegistry, TopicPartitionOffset, TransactionalProducer } from '../../src/runtime/records.ts';
 import { PartitionTask, type CycleStats } from '../../src/runtime/task.ts';
-import { loadPolicy, loadTopology, loadVendors, type Topology } from '../../src/runtime/topology.ts';
+import { loadPolicy, loadVendors, type Topology } from '../../src/runtime/topology.ts';
+import { loadTopology, type ConsentgateDeps } from '../../src/topology.ts';
 import { conversation } from '../harness/pipeline.ts';
 
 export class ManualClock implements Clock {
@@ -62,7 +63,7 @@ export interface DriverOptions {
 /** Drives the task of partition 0 of the consentgate topology. Topic arguments are logical names. */
 export class TopologyDriver {
   readonly clock = new ManualClock();
-  readonly topology: Topology;
+  readonly topology: Topology<ConsentgateDeps>;
   readonly serdes: SerdeRegistry;
   /** Every record of partition 0 per physical topic: piped inputs and committed outputs. */
   private readonly logs = new Map<string, InRecord[]>();
@@ -83,8 +84,8 @@ export class TopologyDriver {
     const vendors = loadVendors(resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), this.topology);
     this.serdes = localSerdes(resolve(PROJECT_ROOT, 'schemas'), this.topology);
     const keys = new Map<string, DataKey>();
-    const createTask = consentgateTasks({
-      topology: this.topology, policy, vendors, serdes: this.serdes, sessionDisconnectAfterMs: 30_000,
+    const deps: ConsentgateDeps = {
+      policy, vendors, sessionDisconnectAfterMs: 30_000,
       transforms: createFieldTransforms('a1'.repeat(32)),
       shredKeys: {
         async ensureKeys(requests: { customerId: string; purpose: Purpose }[]) {
@@ -98,7 +99,7 @@ export class TopologyDriver {
         },
         encrypt: shredEncrypt,
       },
-    });
+    };
     const probeFetch = async () => {
       this.endOffsetRequests++;
       const mode = this.endOffsets;
@@ -111,7 +112,7 @@ export class TopologyDriver {
     this.newTask = () => {
       const consentWaitMs = this.o.consentWaitMs ?? 20;
       const task: PartitionTask = new PartitionTask({
-        ...wireTask(createTask(), this.topology, this.serdes),
+        ...wireTask(this.topology.graph.instantiate(deps, this.serdes), this.topology, this.serdes),
         partition: 0,
         groupId: this.topology.applicationId,
         endOffsets: new EndOffsetsProbe(probeFetch, this.o.endOffsetsTimeoutMs ?? 1000),
@@ -154,7 +155,7 @@ export class TopologyDriver {
     this.task = this.newTask();
     const committed = new Map<string, bigint>();
     for (const t of this.producer.transactions) for (const o of t.offsets) committed.set(o.topic, BigInt(o.offset));
-    const changelogs = Object.values(this.topology.stores).map((s) => this.name(s.changelog));
+    const changelogs = [...this.topology.graph.stores.values()].map((s) => this.name(s.changelog));
     await this.task.start(async () => this.producer, async () => ({
       inputs: committed,
       changelogEnds: new Map(changelogs.map((t) => [t, BigInt(this.log(t).length)])),

@@ -5,7 +5,8 @@ import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 import { applyAck, openRequest, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
 import type { SinkPolicy } from '../../src/domain/policy.ts';
-import { loadTopology, loadVendors } from '../../src/runtime/topology.ts';
+import { loadVendors } from '../../src/runtime/topology.ts';
+import { loadTopology } from '../../src/topology.ts';
 
 const H = 3_600_000;
 const vendors: Vendor[] = [

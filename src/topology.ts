@@ -1,0 +1,94 @@
+import type { FieldTransforms, SinkRecord } from './domain/fieldRules.ts';
+import type { Policy } from './domain/policy.ts';
+import type { ComplianceRecord, Lineage, PurgeCommand, PurgeEscalation, Vendor } from './domain/purge.ts';
+import type { ActiveSessions, SessionCommand } from './domain/sessionGuard.ts';
+import type { ConsentState, Decision } from './domain/types.ts';
+import { consentTableProcessor } from './processors/consentTable.ts';
+import { enforcementProcessor, type ShredKeys } from './processors/enforcement.ts';
+import { purgeProcessor } from './processors/purge.ts';
+import { sessionGuardProcessor, sessionTrackerProcessor } from './processors/sessionGuard.ts';
+import { TopologyBuilder, type BuildContext } from './runtime/builder.ts';
+import { bindTopology, loadCatalog, type Topology } from './runtime/topology.ts';
+
+/** What the consentgate processors need besides their stores, topics and serdes. */
+export interface ConsentgateDeps {
+  policy: Policy;
+  vendors: Vendor[];
+  transforms: FieldTransforms;
+  /** Data keys of crypto-shredded fields; required when the policy shreds. */
+  shredKeys?: ShredKeys;
+  sessionDisconnectAfterMs: number;
+}
+
+const SOURCE_OUTPUTS = ['genesys.conversations', 'consent.events', 'integrations.changes', 'dlq'];
+
+/**
+ * The consentgate graph, declared once: `describe` prints it, the engine runs it, and the topic catalog
+ * (topologies/consentgate.json) must declare every topic it names.
+ */
+export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
+  .addStore('consent-table', { changelog: 'consent.state', key: 'customerId', value: 'ConsentState', compact: true })
+  .addStore('active-sessions', { changelog: 'session.state', key: 'customerId', value: 'ActiveSessions' })
+  .addStore('lineage', { changelog: 'lineage.state', key: 'customerId', value: 'LineageState' })
+  .addStore('compliance', { changelog: 'compliance.status', key: 'customerId', value: 'ComplianceStatus' })
+  // Order matters where processors share an input: each sees the table after the ones before it.
+  .addProcessor('consent-table', {
+    doc: 'Folds consent.events into the consent-table store by capturedAt; each applied change goes to consent.state. Table updates never emit to sinks.',
+    role: 'table', inputs: ['consent.events'], stores: ['consent-table'], outputs: ['dlq'],
+  }, (c) => consentTableProcessor(c.store<ConsentState>('consent-table')))
+  .addProcessor('session-guard', {
+    doc: 'After the consent table applies a withdrawal of a guarded purpose, issues END_SESSION for each of the customer\'s conversations that was live when it was captured (once per conversation).',
+    role: 'table', inputs: ['consent.events'], stores: ['active-sessions'], reads: ['consent-table'], outputs: ['session.commands'],
+  }, (c) => sessionGuardProcessor(sessionGuardDeps(c)))
+  .addProcessor('purge', {
+    doc: 'A purpose-level withdrawal or an erasure request opens a purge request: PURGE_REQUEST on purge.commands for every vendor whose sinks received that customer\'s data for that purpose (lineage × vendor registry). Acks on purge.acks update compliance.status; FULLY_COMPLIANT once every vendor completed. A timer re-sends to vendors that never acknowledged and escalates overdue requests. An erasure also withdraws every purpose in the consent table.',
+    role: 'table', inputs: ['consent.events', 'erasure.requests', 'purge.acks'], stores: ['consent-table', 'compliance'], reads: ['lineage'], outputs: ['purge.commands', 'purge.escalations', 'dlq'],
+  }, (c) => purgeProcessor({
+    consent: c.store('consent-table'), lineage: c.store<Lineage>('lineage'), compliance: c.store<ComplianceRecord>('compliance'), vendors: c.deps.vendors,
+    topics: { consentEvents: c.topic('consent.events'), erasures: c.topic('erasure.requests'), acks: c.topic('purge.acks') },
+    commands: { topic: c.topic('purge.commands'), serde: c.serdes.forTopic<PurgeCommand>('purge.commands') },
+    escalations: { topic: c.topic('purge.escalations'), serde: c.serdes.forTopic<PurgeEscalation>('purge.escalations') },
+  }))
+  .addProcessor('enforcement', {
+    doc: 'Stream-table join on customerId: each record is decided once per sink against the consent table; forwarded records are reduced by the sink\'s field rules. Each forward is recorded in the lineage store (which sinks received the customer\'s data, for which purposes).',
+    role: 'stream', inputs: ['genesys.conversations', 'genesys.exports'], stores: ['lineage'], reads: ['consent-table'],
+    outputs: ['sink.crm', 'sink.analytics', 'sink.thirdparty', 'audit.decisions', 'dlq'],
+  }, (c) => enforcementProcessor({
+    store: c.store<ConsentState>('consent-table'), lineage: c.store<Lineage>('lineage'), policy: c.deps.policy,
+    sinks: new Map(c.deps.policy.sinks.map((s) => [s.name, { topic: c.topic(c.sink(s.name)), serde: c.serdes.forTopic<SinkRecord>(c.sink(s.name)) }])),
+    decisionsTopic: c.topic('audit.decisions'), decisionSerde: c.serdes.forTopic<Decision>('audit.decisions'),
+    transforms: c.deps.transforms, shredKeys: c.deps.shredKeys,
+  }))
+  .addProcessor('session-tracker', {
+    doc: 'Tracks live conversations per customer from customer.start/end records; a conversation starting after its customer already withdrew is not ended (its data is blocked anyway), one that was live when the withdrawal was captured is.',
+    role: 'stream', inputs: ['genesys.conversations'], stores: ['active-sessions'], reads: ['consent-table'], outputs: ['session.commands'],
+  }, (c) => sessionTrackerProcessor(sessionGuardDeps(c)))
+  .addSink('crm', 'sink.crm')
+  .addSink('analytics', 'sink.analytics')
+  .addSink('thirdparty', 'sink.thirdparty')
+  .withholdDeadLetters((store) => (key) => store<ComplianceRecord>('compliance').get(key)?.erased === true)
+  .addSource('genesys-notifications', { from: 'Genesys Cloud', outputs: SOURCE_OUTPUTS, doc: 'Genesys notifications over WebSocket (client credentials, channel renewal, reconnect); after any gap, backfills conversations through the analytics query and contacts through the contact listing.' })
+  .addSource('eventbridge-http', { from: 'HTTP', outputs: SOURCE_OUTPUTS, doc: 'EventBridge envelopes POSTed by an API destination to /v1/eventbridge; mapped exactly like WebSocket events.' })
+  .addSource('eventbridge-topic', { from: 'genesys.eventbridge', outputs: SOURCE_OUTPUTS, doc: 'EventBridge envelopes written as JSON by an EventBridge-to-Kafka bridge.' })
+  .addSource('consent-intake', { from: 'HTTP', outputs: ['consent.events', 'dlq'], doc: 'POST /v1/consent from web forms, IVR and agents; validated, acknowledged once on consent.events.' })
+  .addSource('writeback', { from: 'consent.events', outputs: [], doc: 'Writes consent from consent.events (except what came from Genesys) back to the external contact\'s ComplianceConsent fields.' })
+  .addSource('integrations', { from: 'Genesys Cloud', outputs: ['integrations.changes', 'connect.offsets'], doc: 'Periodic listing of OAuth clients and integrations, diffed against the last seen definitions; audit events are enriched with the current definition.' })
+  .addSource('bulk-export', { from: 'Genesys Cloud', outputs: ['genesys.exports', 'connect.offsets', 'dlq'], doc: 'consentgate export: analytics conversation-detail jobs, page by page, each page and its cursor in one transaction.' })
+  .addSource('session-executor', { from: 'session.commands', outputs: ['session.outcomes'], doc: 'Consumes session.commands; at disconnectAt, disconnects a conversation that is still live through Genesys (PATCH state disconnected) and records the outcome; failures are retried, then recorded as FAILED and logged.' })
+  .addSource('erasure-intake', { from: 'HTTP', outputs: ['erasure.requests'], doc: 'POST /v1/erasure (consent-intake connector) and consentgate erase: destroy the customer\'s data keys, optionally file a Genesys GDPR_DELETE, then write the request to erasure.requests.' })
+  .addSource('dpia', { from: 'integrations.changes', outputs: ['dpia.events'], doc: 'integrations.changes → assess each new definition (classification, allowed destinations, vendors), record it in the DPIA store, compare with the last approved DPIA (drift), emit dpia.events.' });
+
+function sessionGuardDeps(c: BuildContext<ConsentgateDeps>) {
+  return {
+    consent: c.store<ConsentState>('consent-table'),
+    sessions: c.store<ActiveSessions>('active-sessions'),
+    policy: { purposes: c.deps.policy.sessionGuard.purposes, disconnectAfterMs: c.deps.sessionDisconnectAfterMs },
+    commandsTopic: c.topic('session.commands'),
+    commandSerde: c.serdes.forTopic<SessionCommand>('session.commands'),
+  };
+}
+
+/** The consentgate topology: the topic catalog in `file` (names prefixed with `prefix`) bound to its graph. */
+export function loadTopology(file: string, prefix = ''): Topology<ConsentgateDeps> {
+  return bindTopology(loadCatalog(file, prefix), consentgateGraph);
+}

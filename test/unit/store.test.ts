@@ -1,0 +1,54 @@
+import assert from 'node:assert/strict';
+import { resolve } from 'node:path';
+import { describe, it } from 'node:test';
+import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
+import { PROJECT_ROOT } from '../../src/app.ts';
+import { applyConsentEvent } from '../../src/domain/consentState.ts';
+import type { ConsentState } from '../../src/domain/types.ts';
+import { StagedStore } from '../../src/runtime/store.ts';
+import { loadTopology } from '../../src/topology.ts';
+
+const serde = localSerdes(resolve(PROJECT_ROOT, 'schemas'), loadTopology(resolve(PROJECT_ROOT, 'topologies/consentgate.json'))).forTopic<ConsentState>('consent.state');
+const state = (customerId: string, granted: boolean) => applyConsentEvent(undefined, {
+  eventId: `e-${customerId}-${granted}`, customerId, capturedAt: 1_000, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted, channel: null }],
+}, 2_000).state!;
+
+/** Avro decodes into record classes; compare plain data. */
+const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
+
+for (const compact of [false, true]) {
+  describe(`StagedStore (${compact ? 'compact: committed values encoded' : 'objects'})`, () => {
+    const store = () => new StagedStore<ConsentState>(compact ? { serde, cacheEntries: 2 } : undefined);
+
+    it('stages writes until commit; rollback drops them; deletes are tombstones', () => {
+      const s = store();
+      const logged: [string, ConsentState | null][] = [];
+      s.logTo((k, v) => logged.push([k, v]));
+      s.put('a', state('a', true));
+      assert.deepEqual(s.get('a'), state('a', true));
+      s.rollback();
+      assert.equal(s.get('a'), undefined);
+      s.put('a', state('a', true));
+      s.put('b', state('b', false));
+      s.commit();
+      assert.equal(s.size, 2);
+      s.delete('a');
+      assert.equal(s.get('a'), undefined);
+      assert.equal(s.size, 1);
+      s.commit();
+      assert.deepEqual([...s.entries()].map(([k]) => k), ['b']);
+      assert.deepEqual(logged.map(([k, v]) => `${k}:${v === null ? 'tombstone' : 'value'}`), ['a:value', 'a:value', 'b:value', 'a:tombstone']);
+    });
+
+    it('restores from changelog bytes, tombstones included, and reads the same values back past its cache', async () => {
+      const s = store();
+      for (const c of ['a', 'b', 'c', 'd']) await s.restore(c, serde.encode(state(c, c !== 'b')), serde);
+      await s.restore('d', null, serde);
+      assert.equal(s.size, 3);
+      for (let round = 0; round < 2; round++) {
+        for (const c of ['a', 'b', 'c']) assert.deepEqual(plain(s.get(c)), plain(state(c, c !== 'b')));
+      }
+      assert.equal(s.get('d'), undefined);
+    });
+  });
+}
