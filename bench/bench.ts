@@ -3,12 +3,13 @@
 //  (b) backlog throughput of the enforcement pipeline (exactly-once, 3 sinks + decisions, crypto-shredding): N
 //      records already in the topic, decided by one process, by one process beside a CPU-burning process, and by
 //      all workers (one per CPU); with the records held, blocked CONSENT_UNCONFIRMED (must be 0) and peak RSS;
-//  (c) steady load on all workers at 5,000, 10,000 and 20,000 records/s: end-to-end latency (produce → decision
+//  (c) steady load on all workers at 1,000 (light), 5,000, 10,000 and 20,000 records/s: end-to-end latency (produce → decision
 //      on audit.decisions) and opt-out propagation (withdrawal acknowledged → decision of the customer's next
 //      record), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
-// Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
+// Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
+// BENCH_STEADY_RATES (1000,5000,10000,20000), BENCH_WORKERS (workers of (b) and (c); default one per CPU), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
 // (20000); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
 // local PostgreSQL when it answers, else an embedded PGlite and one worker).
 import { spawn } from 'node:child_process';
@@ -32,6 +33,7 @@ import { benchStack, consentEvent, conversationRecords, CUSTOMERS, grantConsent,
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
+const STEADY_RATES = (process.env.BENCH_STEADY_RATES ?? '1000,5000,10000,20000').split(',').map(Number);
 const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const CPUS = availableParallelism();
@@ -59,7 +61,7 @@ const stack = benchStack(keys);
 const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log, env: { ...keys, ...stack.keyStoreSchema() } });
 const { config } = first;
 Object.assign(stack.env, { KAFKA_BROKERS: config.kafka.brokers.join(','), SCHEMA_REGISTRY_URL: config.schemaRegistry.url });
-const workers = databaseUrl ? CPUS : 1;
+const workers = Number(process.env.BENCH_WORKERS ?? (databaseUrl ? CPUS : 1));
 const partitions = first.pipeline.topology.topic('genesys.conversations').partitions;
 console.log(`bench: N=${N} records, ${CUSTOMERS.length} customers, ${partitions} partitions, ${CPUS} CPUs, Kafka at ${config.kafka.brokers.join(',')}, key store ${databaseUrl ? 'PostgreSQL' : 'embedded PGlite (one worker only)'}`);
 
@@ -228,7 +230,7 @@ const backlogs = ONLY.has('b') ? [
   ...(workers > 1 ? [{ what: `${workers} workers`, ...(await backlog(stack, workers)) }] : []),
 ] : [];
 const steadyRuns = [];
-if (ONLY.has('c')) for (const target of [5000, 10_000, 20_000]) steadyRuns.push(await steady(stack, target));
+if (ONLY.has('c')) for (const target of STEADY_RATES) steadyRuns.push(await steady(stack, target));
 const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
 await first.stop();

@@ -58,6 +58,7 @@ function wireSerde(type: avro.Type, id: number, name: string, writerSchema: (id:
   const header = Buffer.alloc(5);
   header.writeUInt8(MAGIC, 0);
   header.writeInt32BE(id, 1);
+  let scratch = Buffer.alloc(64 * 1024);
   const resolvers = new Map<number, Resolver>(); // writer schema id → resolver to the local schema
   const resolverFor = async (writerId: number): Promise<Resolver | undefined> => {
     if (writerId === id) return undefined;
@@ -70,7 +71,16 @@ function wireSerde(type: avro.Type, id: number, name: string, writerSchema: (id:
   };
   return {
     schemaId: id,
-    encode: (value) => Buffer.concat([header, type.toBuffer(value)]),
+    encode: (value) => {
+      // Header and body in one allocation: encode into a scratch buffer, then copy out exactly what was written.
+      let end = type.encode(value, scratch, 5);
+      if (end < 0) {
+        scratch = Buffer.alloc(Math.max(2 * scratch.length, scratch.length - end));
+        end = type.encode(value, scratch, 5);
+      }
+      header.copy(scratch, 0);
+      return Buffer.from(scratch.subarray(0, end));
+    },
     decodeCurrent: (bytes) => {
       if (bytes.length < 5 || bytes.readUInt8(0) !== MAGIC || bytes.readInt32BE(1) !== id) {
         throw new ConsentgateError('DESERIALIZATION_FAILED', `not ${name} in schema id ${id}`);

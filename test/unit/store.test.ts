@@ -52,3 +52,16 @@ for (const compact of [false, true]) {
     });
   });
 }
+
+describe('wire-format serde', () => {
+  it('encodes values of any size as 0x00, schema id, Avro body, and reads them back', async () => {
+    const big = { ...state('big', true), customerId: 'x'.repeat(200_000) };
+    for (const v of [state('a', true), big, state('b', false)]) {
+      const bytes = serde.encode(v);
+      assert.equal(bytes.readUInt8(0), 0);
+      assert.equal(bytes.readInt32BE(1), serde.schemaId);
+      assert.deepEqual(plain(await serde.decode(bytes)), plain(v));
+      assert.deepEqual(plain(serde.decodeCurrent(bytes)), plain(v));
+    }
+  });
+});
