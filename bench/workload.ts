@@ -72,6 +72,8 @@ export async function grantConsent(p: Pipeline, customers: string[]): Promise<vo
 /** The engine under measurement: in this process, or `workers` worker processes (as `consentgate run`). */
 export interface Runner {
   readonly metrics: EngineMetrics;
+  /** The engine runs (a worker process has booted and reported), restoring or ready. */
+  readonly started: boolean;
   readonly ready: boolean;
   /** Peak RSS of the process(es) running the engine, in bytes (the largest worker's for several). */
   maxRssBytes(): number;
@@ -119,7 +121,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
     async run(p, workers, inProcess = workers === 1) {
       if (inProcess) {
         await p.engine.start();
-        return { get metrics() { return p.engine.metrics; }, get ready() { return p.engine.ready; }, maxRssBytes: () => process.resourceUsage().maxRSS * 1024, stop: () => p.stop() };
+        return { get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; }, maxRssBytes: () => process.resourceUsage().maxRSS * 1024, stop: () => p.stop() };
       }
       const prefix = prefixes.get(p)!;
       const pool = new WorkerPool({
@@ -128,7 +130,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
         logger: createLogger('warn'),
       });
       pool.start();
-      return { get metrics() { return pool.metrics; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); } };
+      return { get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); } };
     },
   };
   return stack;

@@ -62,9 +62,14 @@ export class WorkerPool extends EventEmitter {
     return new Map([...this.children].filter(([, c]) => c.pid !== undefined).map(([i, c]) => [i, c.pid!]));
   }
 
+  /** True once every worker has reported (its engine started; its tasks may still restore). */
+  get reporting(): boolean {
+    return this.reports.size === this.o.workers;
+  }
+
   /** True once every worker reports that all its tasks run. */
   get ready(): boolean {
-    return this.reports.size === this.o.workers && [...this.reports.values()].every((r) => r.ready);
+    return this.reporting && [...this.reports.values()].every((r) => r.ready);
   }
 
   /** The largest peak RSS any worker reported. */
