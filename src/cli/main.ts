@@ -108,9 +108,15 @@ async function run(cfg: Config, workersFlag: string | undefined): Promise<void> 
   const logger = createLogger(cfg.logLevel);
   const requested = workersFlag === undefined ? undefined : Number(workersFlag);
   if (requested !== undefined && !(Number.isInteger(requested) && requested >= 1 && requested <= 256)) fail(`--workers: expected a whole number from 1 to 256, got ${workersFlag}`);
-  const pipeline = await createPipeline(cfg, logger);
-  const { workers, why } = workerCount(cfg, pipeline.policy, requested);
+  let plan: ReturnType<typeof workerCount>;
+  try {
+    plan = workerCount(cfg, loadDefinitions(cfg).policy, requested);
+  } catch (err) {
+    return fail(`consentgate: ${(err as Error).message}`);
+  }
+  const { workers, why } = plan;
   if (why) logger.info({ workers }, `one worker: ${why}`);
+  const pipeline = await createPipeline(cfg, logger);
   await applyTopology(pipeline.admin, pipeline.topology);
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;

@@ -75,3 +75,14 @@ it('export explains itself and refuses a bad interval', async () => {
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /--from and --to must be ISO times/);
 });
+
+it('run --workers takes a whole number, and several workers need a PostgreSQL key store', async () => {
+  const zero = await run(['run', '--workers', '0'], {});
+  assert.equal(zero.code, 2);
+  assert.match(zero.stderr, /--workers: expected a whole number from 1 to 256, got 0/);
+  const env: Record<string, string | undefined> = { ...process.env, CONSENTGATE_FIELD_KEY: 'b2'.repeat(32), CONSENTGATE_MASTER_KEY: 'c3'.repeat(32) };
+  delete env.DATABASE_URL;
+  const shared = await exec(process.execPath, [bin, 'run', '--workers', '2'], { env }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  assert.equal(shared.code, 2);
+  assert.match(shared.stderr, /cannot share the embedded key store \(PGlite\); set DATABASE_URL/);
+});
