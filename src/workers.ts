@@ -151,6 +151,10 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
 /** The worker side: reports the engine's metrics to the pool until the process ends. */
 export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes'>): void {
   if (!process.send) return;
-  const report = () => process.send!({ type: 'metrics', ...metrics(), maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies WorkerReport);
-  setInterval(report, REPORT_EVERY_MS).unref();
+  const report = () => {
+    // The pool may be gone (it stops us next): a report into a closed channel is dropped, never thrown.
+    if (process.connected) process.send!({ type: 'metrics', ...metrics(), maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies WorkerReport, () => {});
+  };
+  const timer = setInterval(report, REPORT_EVERY_MS).unref();
+  process.once('disconnect', () => clearInterval(timer));
 }

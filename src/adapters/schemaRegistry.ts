@@ -2,11 +2,15 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
+import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import { ConsentgateError } from '../errors.ts';
 import type { Serde, SerdeRegistry } from '../runtime/records.ts';
 import type { Topology } from '../runtime/topology.ts';
 
 const MAGIC = 0;
+/** mappersmith's ESM and CJS typings differ; the middleware is the same function either way. */
+type RegistryMiddleware = NonNullable<NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]>['middlewares']>[number];
+const REQUEST_TIMEOUT_MS = 15_000;
 type Resolver = ReturnType<avro.Type['createResolver']>;
 
 export type { Serde, SerdeRegistry };
@@ -21,7 +25,8 @@ function readSchema(dir: string, name: string): avro.Type {
  */
 export async function registerSchemas(opts: { url: string; username?: string; password?: string; schemasDir: string; topology: Topology }): Promise<SerdeRegistry> {
   const auth = opts.username ? { username: opts.username, password: opts.password ?? '' } : undefined;
-  const registry = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), retry: { retries: 5 } });
+  // A request that gets no answer fails (and is retried) instead of hanging the start for ever.
+  const registry = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), retry: { retries: 5 }, middlewares: [TimeoutMiddleware(REQUEST_TIMEOUT_MS) as unknown as RegistryMiddleware] });
   const serdes = new Map<string, Serde>();
 
   for (const def of opts.topology.topics.values()) {

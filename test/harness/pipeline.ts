@@ -40,13 +40,19 @@ export async function waitFor(what: string, cond: () => boolean | Promise<boolea
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** Starts a pipeline on fresh topics and waits until its tasks run. */
+/** Starts a pipeline on fresh topics and waits until its tasks run; a step that hangs fails, named, within 90 s. */
 export async function startPipeline(config: Config, clock?: Clock): Promise<Pipeline> {
-  const p = await createPipeline(config, createLogger(config.logLevel), clock);
-  await applyTopology(p.admin, p.topology);
-  await p.engine.start();
+  const p = await step('creating the pipeline (broker, registry, key store)', createPipeline(config, createLogger(config.logLevel), clock));
+  await step('applying topics', applyTopology(p.admin, p.topology));
+  await step('starting the engine', p.engine.start());
   await waitFor('tasks running', () => p.engine.ready, 60_000);
   return p;
+}
+
+function step<T>(what: string, work: Promise<T>, ms = 90_000): Promise<T> {
+  let timer: NodeJS.Timeout;
+  const deadline = new Promise<never>((_, reject) => { timer = setTimeout(() => reject(new Error(`startPipeline: ${what} did not finish within ${ms} ms`)), ms); });
+  return Promise.race([work, deadline]).finally(() => clearTimeout(timer));
 }
 
 export type Producer = Awaited<ReturnType<typeof openProducer>>;
