@@ -1,5 +1,4 @@
 import { fork, type ChildProcess } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import type { Logger } from './adapters/logger.ts';
@@ -42,16 +41,16 @@ export function workerCount(config: Config, policy: Policy, requested = config.w
  * fencing. A worker that dies is restarted (after 0.5 s, doubling while it keeps dying, at most 30 s); its
  * partitions move to the others once the group notices. `metrics` sums what the workers last reported.
  */
-export class WorkerPool extends EventEmitter {
+export class WorkerPool {
   private readonly children = new Map<number, ChildProcess>();
   private readonly reports = new Map<number, WorkerReport>();
   private readonly crashes = new Map<number, number>();
+  private readonly pendingRestarts = new Set<NodeJS.Timeout>();
   private stopping = false;
+  /** Workers restarted after dying. */
   restarts = 0;
 
-  constructor(private readonly o: { workers: number; env: NodeJS.ProcessEnv; logger: Logger }) {
-    super();
-  }
+  constructor(private readonly o: { workers: number; env: NodeJS.ProcessEnv; logger: Logger }) {}
 
   start(): void {
     for (let i = 0; i < this.o.workers; i++) this.spawn(i);
@@ -107,12 +106,13 @@ export class WorkerPool extends EventEmitter {
       this.o.logger.error({ worker: i, pid: child.pid, code, signal, restartInMs: delay }, 'worker exited; restarting it');
       const last = this.reports.get(i);
       if (last) this.reports.set(i, { ...last, ready: false, heldRecords: 0, metrics: { ...last.metrics, assignedPartitions: [] } });
-      setTimeout(() => {
-        if (this.stopping) return;
+      // Not unref'd: a supervisor whose workers all died must stay up to restart them.
+      const timer = setTimeout(() => {
+        this.pendingRestarts.delete(timer);
         this.restarts++;
         this.spawn(i);
-        this.emit('restarted', i);
-      }, delay).unref();
+      }, delay);
+      this.pendingRestarts.add(timer);
     });
     // A worker that has run a minute without dying is healthy again: the next crash restarts it quickly.
     setTimeout(() => {
@@ -123,6 +123,8 @@ export class WorkerPool extends EventEmitter {
   /** Asks every worker to finish its current transactions and leave the group, and waits until all have exited. */
   async stop(): Promise<void> {
     this.stopping = true;
+    for (const t of this.pendingRestarts) clearTimeout(t);
+    this.pendingRestarts.clear();
     await Promise.all([...this.children.values()].map((c) => new Promise<void>((res) => {
       if (c.exitCode !== null || c.signalCode !== null) return res();
       c.once('exit', () => res());
