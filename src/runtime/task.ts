@@ -80,6 +80,19 @@ const YIELD_EVERY = 256;
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
+/** The record, if its topic is one the processor declares as an output; a programming error otherwise. */
+function declared(p: Processor, r: OutRecord): OutRecord {
+  if (p.outputs && !p.outputs.has(r.topic)) throw new Error(`processor ${p.name} emitted to ${r.topic}, which it does not declare as an output`);
+  return r;
+}
+
+/** How many of the first `max` records of a queue lie below `offset`. */
+function countBelow(q: InRecord[], offset: bigint, max = q.length): number {
+  let n = 0;
+  while (n < max && BigInt(q[n]!.offset) < offset) n++;
+  return n;
+}
+
 /**
  * The unit of work and of ownership for partition p: it reads partition p of every input and changelog topic,
  * applies table inputs before stream inputs, and commits outputs, changelog writes and input offsets in one
@@ -147,11 +160,7 @@ export class PartitionTask {
     let n = 0;
     for (const [t, marks] of this.holds) {
       const below = marks.at(-1)?.below;
-      if (below === undefined) continue;
-      for (const r of this.queues.get(t)!) {
-        if (BigInt(r.offset) >= below) break;
-        n++;
-      }
+      if (below !== undefined) n += countBelow(this.queues.get(t)!, below);
     }
     return n;
   }
@@ -284,10 +293,7 @@ export class PartitionTask {
         partition: this.d.partition,
         clock: this.d.clock,
         tablesCurrent,
-        emit: (r) => {
-          if (current.outputs && !current.outputs.has(r.topic)) throw new Error(`processor ${current.name} emitted to ${r.topic}, which it does not declare as an output`);
-          outputs.push(r);
-        },
+        emit: (r) => outputs.push(declared(current, r)),
         deadLetter: (rec, code, reason) => {
           deadLettered++;
           outputs.push(this.deadLetterRecord(rec, code, reason, current.name));
@@ -366,10 +372,7 @@ export class PartitionTask {
       for (const p of this.punctuators) {
         p.punctuate!({
           partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
-          emit: (r) => {
-            if (p.outputs && !p.outputs.has(r.topic)) throw new Error(`processor ${p.name} emitted to ${r.topic}, which it does not declare as an output`);
-            outputs.push(r);
-          },
+          emit: (r) => outputs.push(declared(p, r)),
           deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
           count,
         });
@@ -437,13 +440,10 @@ export class PartitionTask {
 
   /** How many of the first `n` records of `topic` have been held for maxHoldMs or longer. */
   private heldPastMaximum(topic: string, n: number): number {
-    const q = this.queues.get(topic)!;
     const cutoff = this.d.clock.now() - this.d.maxHoldMs;
     let below = -1n;
     for (const m of this.holds.get(topic)!) if (m.since <= cutoff) below = m.below;
-    let expired = 0;
-    while (expired < n && BigInt(q[expired]!.offset) < below) expired++;
-    return expired;
+    return countBelow(this.queues.get(topic)!, below, n);
   }
 
   /** Forgets the hold marks of records that are decided now (no longer in the queue). */

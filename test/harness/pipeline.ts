@@ -11,22 +11,25 @@ export const FIELD_KEY = 'a1'.repeat(32);
 export const MASTER_KEY = 'c3'.repeat(32);
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
 
+/** The environment of one test's pipeline (in this process or a child): the shared stack, its own prefix and key-store schema. */
+export function testEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
+  return {
+    KAFKA_BROKERS: process.env.KAFKA_BROKERS,
+    SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
+    CONSENTGATE_TOPIC_PREFIX: prefix,
+    CONSENTGATE_FIELD_KEY: FIELD_KEY,
+    CONSENTGATE_MASTER_KEY: MASTER_KEY,
+    DATABASE_URL,
+    CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`,
+    CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
+    LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
+    ...extra,
+  };
+}
+
 /** Config for one test: the shared broker and registry, and a topic prefix of its own. */
 export function testConfig(prefix = `t${randomUUID().slice(0, 8)}.`, extra: Record<string, string> = {}): Config {
-  const r = loadConfig({
-    env: {
-      KAFKA_BROKERS: process.env.KAFKA_BROKERS,
-      SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL,
-      CONSENTGATE_TOPIC_PREFIX: prefix,
-      CONSENTGATE_FIELD_KEY: FIELD_KEY,
-      CONSENTGATE_MASTER_KEY: MASTER_KEY,
-      DATABASE_URL,
-      CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`,
-      CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
-      LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
-      ...extra,
-    },
-  });
+  const r = loadConfig({ env: testEnv(prefix, extra) });
   if (!r.ok) throw new Error(`test config: ${r.problems.join('; ')} (run through npm test, which starts the stack)`);
   return r.config;
 }

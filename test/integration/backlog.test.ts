@@ -8,7 +8,7 @@ import { evaluate } from '../../src/domain/policy.ts';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
 import type { ConsentState, ConversationRecord, Decision, Purpose } from '../../src/domain/types.ts';
 import { WorkerPool } from '../../src/workers.ts';
-import { conversation, DATABASE_URL, FIELD_KEY, MASTER_KEY, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { conversation, startPipeline, testConfig, testEnv, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 // Guarantee 3 under load: failing closed costs latency, never a permitted record. A backlog decided while another
 // process burns a core, and a worker SIGKILLed mid-backlog, must leave every record decided exactly once per sink,
@@ -81,10 +81,7 @@ describe('backlogs under load', () => {
   it('run with two workers: one SIGKILLed mid-backlog is restarted; nothing lost, nothing duplicated (read_committed)', async () => {
     const prefix = `wk${randomUUID().slice(0, 8)}.`;
     const b = await backlog(prefix, 20_000);
-    const env = {
-      ...process.env, CONSENTGATE_TOPIC_PREFIX: prefix, CONSENTGATE_FIELD_KEY: FIELD_KEY, CONSENTGATE_MASTER_KEY: MASTER_KEY, DATABASE_URL,
-      CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`, CONSENTGATE_SESSION_TIMEOUT_MS: '6000', LOG_LEVEL: 'warn',
-    };
+    const env = { ...process.env, ...testEnv(prefix) };
     const pool = new WorkerPool({ workers: 2, env, logger: createLogger('warn') });
     cleanup.push(() => pool.stop());
     pool.start();

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { it } from 'node:test';
 import { randomUUID } from 'node:crypto';
 import type { Decision } from '../../src/domain/types.ts';
-import { conversation, DATABASE_URL, MASTER_KEY, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { conversation, startPipeline, testConfig, testEnv, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 it('a processor killed mid-stream and restarted gives every input exactly one decision per sink', async () => {
   const prefix = `eos${randomUUID().slice(0, 8)}.`;
@@ -17,7 +17,7 @@ it('a processor killed mid-stream and restarted gives every input exactly one de
   await c.close();
   await first.stop();
 
-  const env = { ...process.env, CONSENTGATE_TOPIC_PREFIX: prefix, CONSENTGATE_FIELD_KEY: 'a1'.repeat(32), CONSENTGATE_SESSION_TIMEOUT_MS: '6000', LOG_LEVEL: 'warn', CONSENTGATE_MASTER_KEY: MASTER_KEY, DATABASE_URL, CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}` };
+  const env = { ...process.env, ...testEnv(prefix) };
   const child = spawn(process.execPath, [join(import.meta.dirname, '../../bin/consentgate.js'), 'run'], { env, stdio: ['ignore', 'ignore', 'inherit'] });
 
   const second = await startPipeline(testConfig(prefix)).catch((e) => { child.kill('SIGKILL'); throw e; });
