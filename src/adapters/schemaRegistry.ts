@@ -11,6 +11,8 @@ const MAGIC = 0;
 /** mappersmith's ESM and CJS typings differ; the middleware is the same function either way. */
 type RegistryMiddleware = NonNullable<NonNullable<ConstructorParameters<typeof SchemaRegistry>[0]>['middlewares']>[number];
 const REQUEST_TIMEOUT_MS = 15_000;
+/** Attempts per registration when requests time out (a registry that just started can be slow to answer). */
+const REGISTER_ATTEMPTS = 4;
 type Resolver = ReturnType<avro.Type['createResolver']>;
 
 export type { Serde, SerdeRegistry };
@@ -25,18 +27,22 @@ function readSchema(dir: string, name: string): avro.Type {
  */
 export async function registerSchemas(opts: { url: string; username?: string; password?: string; schemasDir: string; topology: Topology }): Promise<SerdeRegistry> {
   const auth = opts.username ? { username: opts.username, password: opts.password ?? '' } : undefined;
-  // A request that gets no answer fails (and is retried) instead of hanging the start for ever.
+  // A request that gets no answer times out instead of hanging the start for ever; mappersmith's retry middleware
+  // does not retry a timeout, so a registration (idempotent) is tried again here, a few times, before it fails.
   const registry = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), retry: { retries: 5 }, middlewares: [TimeoutMiddleware(REQUEST_TIMEOUT_MS) as unknown as RegistryMiddleware] });
   const serdes = new Map<string, Serde>();
 
   for (const def of opts.topology.topics.values()) {
     if (def.valueSchema === null) continue;
     const type = readSchema(opts.schemasDir, def.valueSchema);
-    let id: number;
-    try {
-      ({ id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(type.schema()) }, { subject: `${def.name}-value` }));
-    } catch (err) {
-      throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `registering ${def.name}-value at ${opts.url}: ${(err as Error).message}`, true, { cause: err });
+    let id: number | undefined;
+    for (let attempt = 1; id === undefined; attempt++) {
+      try {
+        ({ id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(type.schema()) }, { subject: `${def.name}-value` }));
+      } catch (err) {
+        if (attempt < REGISTER_ATTEMPTS && /Timeout \(\d+ms\)/.test((err as Error).message)) continue;
+        throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `registering ${def.name}-value at ${opts.url}: ${(err as Error).message}`, true, { cause: err });
+      }
     }
     serdes.set(def.logical, wireSerde(type, id, def.valueSchema, async (writerId) => (await registry.getSchema(writerId)) as unknown as avro.Type));
   }
