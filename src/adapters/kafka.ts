@@ -133,13 +133,73 @@ export async function topicOffsets(admin: Admin, topic: string): Promise<Map<num
   return new Map(offsets.map((o) => [o.partition, { low: BigInt(o.low), high: BigInt(o.high) }]));
 }
 
-/** End offsets ("topic:partition" → high watermark) of several topics, their requests in parallel. */
-export async function endOffsets(admin: Admin, topics: string[]): Promise<Map<string, bigint>> {
-  const out = new Map<string, bigint>();
-  await Promise.all(topics.map(async (t) => {
-    for (const [p, o] of await topicOffsets(admin, t)) out.set(`${t}:${p}`, o.high);
-  }));
-  return out;
+/** kafkajs' cluster, as far as EndOffsetReader uses it (an internal: see there). */
+interface KafkaCluster {
+  connect(): Promise<void>;
+  disconnect(): Promise<void>;
+  addMultipleTargetTopics(topics: string[]): Promise<void>;
+  refreshMetadata(): Promise<void>;
+  refreshMetadataIfNecessary(): Promise<void>;
+  findTopicPartitionMetadata(topic: string): { partitionId: number }[];
+  fetchTopicsOffset(topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
+}
+
+/**
+ * End offsets ("topic:partition" → last stable offset, what a read_committed consumer reaches) of every partition
+ * of `topics`, in one ListOffsets request per leader. The barrier asks on every cycle, and kafkajs' public
+ * `admin.fetchTopicOffsets` sends two requests per topic one after the other (latest, then earliest); no public
+ * kafkajs call lists several topics' latest offsets at once, so this builds the cluster object kafkajs builds its
+ * own admin from. Where a kafkajs version lacks that internal, it falls back to the admin, one topic at a time.
+ */
+export class EndOffsetReader {
+  private cluster?: Promise<KafkaCluster | undefined>;
+
+  constructor(private readonly kafka: Kafka, private readonly admin: Admin, private readonly topics: string[]) {}
+
+  async read(): Promise<Map<string, bigint>> {
+    const cluster = await (this.cluster ??= this.connect());
+    const out = new Map<string, bigint>();
+    if (!cluster) {
+      await Promise.all(this.topics.map(async (t) => {
+        for (const [p, o] of await topicOffsets(this.admin, t)) out.set(`${t}:${p}`, o.high);
+      }));
+      return out;
+    }
+    const answer = await settled(async () => {
+      try {
+        await cluster.refreshMetadataIfNecessary();
+        return await cluster.fetchTopicsOffset(this.topics.map((topic) => ({
+          topic, fromBeginning: false, partitions: cluster.findTopicPartitionMetadata(topic).map((p) => ({ partition: p.partitionId })),
+        })));
+      } catch (err) {
+        if (/LEADER|UNKNOWN_TOPIC/.test((err as { type?: string }).type ?? '')) await cluster.refreshMetadata().catch(() => {});
+        throw err;
+      }
+    });
+    for (const { topic, partitions } of answer) for (const p of partitions) out.set(`${topic}:${p.partition}`, BigInt(p.offset));
+    return out;
+  }
+
+  async close(): Promise<void> {
+    const cluster = await this.cluster?.catch(() => undefined);
+    this.cluster = undefined;
+    await cluster?.disconnect().catch(() => {});
+  }
+
+  private async connect(): Promise<KafkaCluster | undefined> {
+    const create = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
+    if (!create) return undefined;
+    const cluster = (this.kafka as unknown as Record<symbol, (o: object) => KafkaCluster>)[create]!({ allowAutoTopicCreation: false });
+    try {
+      await cluster.connect();
+      await cluster.addMultipleTargetTopics(this.topics);
+      return cluster;
+    } catch (err) {
+      this.cluster = undefined; // the next read tries again
+      await cluster.disconnect().catch(() => {});
+      throw err;
+    }
+  }
 }
 
 /** Committed offsets of a consumer group for the given topics (partitions with none are absent). */

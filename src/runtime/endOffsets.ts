@@ -15,7 +15,7 @@ export const monotonicNow = (): number => performance.now();
  * at `t` learns an end offset that includes every table record acknowledged before those records were fetched.
  */
 export class EndOffsetsProbe implements EndOffsetsSource {
-  private current?: { startedAt: number; promise: Promise<Map<string, bigint>> };
+  private current?: { startedAt: number; promise: Promise<Map<string, bigint>>; failed?: boolean };
   private next?: Promise<Map<string, bigint>>;
 
   /**
@@ -26,15 +26,17 @@ export class EndOffsetsProbe implements EndOffsetsSource {
   constructor(private readonly fetch: () => Promise<Map<string, bigint>>, private readonly timeoutMs: number) {}
 
   after(t: number): Promise<Map<string, bigint>> {
-    if (this.current && this.current.startedAt >= t) return this.current.promise;
+    // A request that failed is never reused: the caller's retry gets a fresh one.
+    if (this.current && this.current.startedAt >= t && !this.current.failed) return this.current.promise;
     if (!this.next) {
       const previous = this.current?.promise.catch(() => undefined) ?? Promise.resolve(undefined);
       this.next = previous.then(() => {
         this.next = undefined;
         const startedAt = monotonicNow();
-        const promise = withTimeout(this.fetch(), this.timeoutMs);
-        this.current = { startedAt, promise };
-        return promise;
+        const current: { startedAt: number; promise: Promise<Map<string, bigint>>; failed?: boolean } = { startedAt, promise: withTimeout(this.fetch(), this.timeoutMs) };
+        current.promise.catch(() => { current.failed = true; });
+        this.current = current;
+        return current.promise;
       });
     }
     return this.next;

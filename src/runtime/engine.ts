@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { TaskProducer, committedOffsets, coPartitionedAssigner, endOffsets, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
+import { EndOffsetReader, TaskProducer, committedOffsets, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
 import type { Clock } from '../domain/clock.ts';
 import { wireTask } from './blueprint.ts';
 import { EndOffsetsProbe } from './endOffsets.ts';
@@ -52,6 +52,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private readonly tableTopics: string[];
   private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
+  private readonly endOffsets: EndOffsetReader;
   readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
   private stopping = false;
 
@@ -63,7 +64,8 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.tableTopics = physical(graph.inputs('table'));
     this.streamTopics = physical(graph.inputs('stream'));
     this.changelogTopics = physical([...graph.stores.values()].map((s) => s.changelog));
-    this.probe = new EndOffsetsProbe(() => endOffsets(this.o.admin, this.tableTopics), Math.max(2000, 4 * o.consentWaitMs));
+    this.endOffsets = new EndOffsetReader(o.kafka, o.admin, this.tableTopics);
+    this.probe = new EndOffsetsProbe(() => this.endOffsets.read(), Math.max(2000, 4 * o.consentWaitMs));
   }
 
   get groupId(): string {
@@ -198,6 +200,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     await Promise.all([...this.tasks.values()].map((t) => t.close()));
     this.tasks.clear();
     await this.consumer?.disconnect().catch(() => {});
+    await this.endOffsets.close();
   }
 
   /** Stream records held right now, over all tasks. */

@@ -98,8 +98,9 @@ function countBelow(q: InRecord[], offset: bigint, max = q.length): number {
  * applies table inputs before stream inputs, and commits outputs, changelog writes and input offsets in one
  * transaction with its own transactional producer.
  *
- * Read-your-revocation: stream records taken from the queue at time t are decided only once each table topic's
- * partition p has been applied up to an end offset read by a request that started after t. When that is not
+ * Read-your-revocation: stream records are decided only once each table topic's partition p has been applied up
+ * to an end offset read by a request that started after the newest of them arrived (that look-up starts on
+ * arrival, so it overlaps the previous cycle's commit). When that is not
  * confirmed — the end offsets do not arrive, or the table does not catch up within `consentWaitMs` of their
  * arrival (so our own event-loop stalls never count as table lag) — the records are *held*: left at the front of
  * their queue, in order, undecided, and retried next cycle. Table records keep being applied and committed
@@ -115,6 +116,12 @@ export class PartitionTask {
    * the queue, so the records held past the maximum are always a prefix.
    */
   private readonly holds = new Map<string, { below: bigint; since: number }[]>();
+  /**
+   * Per stream topic, when its queued records arrived: records below `below` had arrived by monotonic time `at`.
+   * A barrier for records taken from the queue needs end offsets read after the newest of them *arrived*, not after
+   * the cycle took them, so the look-up can start at arrival and overlap the previous cycle's commit.
+   */
+  private readonly arrivals = new Map<string, { below: bigint; at: number }[]>();
   /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
   private holdingSince?: number;
   private producer?: TransactionalProducer;
@@ -127,18 +134,24 @@ export class PartitionTask {
   private readonly punctuators: Processor[];
   private lastPunctuation = 0;
 
-  /** Changelog writes of the stores, staged with the current cycle's outputs: the last write per key (compacted). */
-  private readonly changelogOut = new Map<string, OutRecord>();
+  /**
+   * Changelog writes of the stores, staged with the current cycle's outputs: the last write per key (compacted),
+   * encoded when the cycle commits, so a key written many times in a cycle is encoded once.
+   */
+  private readonly changelogOut = new Map<string, { topic: string; key: string; value: unknown; serde: Serde }>();
 
   constructor(private readonly d: TaskDeps) {
     for (const t of [...d.inputs.keys(), ...d.changelogs.keys()]) this.queues.set(t, []);
     const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processors[0]!.role === role).map(([t]) => t);
     this.tableTopics = byRole('table');
     this.streamTopics = byRole('stream');
-    for (const t of this.streamTopics) this.holds.set(t, []);
+    for (const t of this.streamTopics) {
+      this.holds.set(t, []);
+      this.arrivals.set(t, []);
+    }
     this.punctuators = [...new Set([...d.inputs.values()].flatMap((i) => i.processors))].filter((p) => p.punctuate);
     for (const [topic, { store, serde }] of d.changelogs) {
-      store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value: value === null ? null : serde.encode(value), partition: d.partition }));
+      store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value, serde }));
     }
   }
 
@@ -174,7 +187,15 @@ export class PartitionTask {
     if (!this.d.changelogs.has(topic) || this.state === 'restoring') {
       for (const r of records) if (pos === undefined || BigInt(r.offset) >= pos) q.push(r);
     }
-    this.advance(topic, BigInt(records[records.length - 1]!.offset) + 1n);
+    const next = BigInt(records[records.length - 1]!.offset) + 1n;
+    const arrivals = this.arrivals.get(topic);
+    if (arrivals && this.tableTopics.length) {
+      const at = monotonicNow();
+      arrivals.push({ below: next, at });
+      // Start the barrier's end-offset look-up now; the cycle that takes these records reuses it.
+      if (this.state === 'running') this.d.endOffsets.after(at).catch(() => {});
+    }
+    this.advance(topic, next);
   }
 
   /** The consumer moved past `next` on `topic` (also for batches holding only transaction markers). */
@@ -277,6 +298,7 @@ export class PartitionTask {
 
   /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records, or a hold. */
   private async cycle(): Promise<void> {
+    const cycleStart = monotonicNow();
     const outputs: OutRecord[] = [];
     let deadLettered = 0;
     const counters = new Map<string, number>();
@@ -331,13 +353,17 @@ export class PartitionTask {
     const applied = (t: string) => (taken.get(t) ?? 0) === this.queues.get(t)!.length;
     await applyTables();
 
-    // Stream records taken now; the barrier below refers to this moment.
-    const takenAt = monotonicNow();
+    // Stream records taken now; the barrier below refers to the moment the newest of them arrived.
     const streamTake = new Map<string, number>();
     let budget = this.d.maxBatchRecords;
+    let takenAt = -Infinity;
     for (const t of this.streamTopics) {
-      const n = Math.min(budget, this.queues.get(t)!.length);
-      if (n > 0) streamTake.set(t, n);
+      const q = this.queues.get(t)!;
+      const n = Math.min(budget, q.length);
+      if (n > 0) {
+        streamTake.set(t, n);
+        takenAt = Math.max(takenAt, this.arrivedBy(t, BigInt(q[n - 1]!.offset)));
+      }
       budget -= n;
     }
     let held = 0;
@@ -359,7 +385,7 @@ export class PartitionTask {
           held += this.hold(t, n);
         }
         // Pace the retries: one attempt per consentWaitMs, even when the end offsets fail at once.
-        pause = Math.max(0, this.d.consentWaitMs - (monotonicNow() - takenAt));
+        pause = Math.max(0, this.d.consentWaitMs - (monotonicNow() - cycleStart));
         if (!this.holdingSince) {
           this.holdingSince = monotonicNow();
           this.d.logger.warn({ partition: this.d.partition, cause: barrier }, 'table not confirmed current: holding stream records until it is');
@@ -387,7 +413,9 @@ export class PartitionTask {
       const next = n === q.length ? this.position.get(topic) : n > 0 ? BigInt(q[n - 1]!.offset) + 1n : undefined;
       if (next !== undefined) offsets.push({ topic, partition: this.d.partition, offset: next.toString() });
     }
-    for (const r of this.changelogOut.values()) outputs.push(r); // not push(...): it may hold 100k+ records
+    for (const { topic, key, value, serde } of this.changelogOut.values()) { // not push(...): it may hold 100k+ records
+      outputs.push({ topic, key, value: value === null ? null : serde.encode(value), partition: this.d.partition });
+    }
     this.changelogOut.clear();
     const records = [...taken.values()].reduce((a, b) => a + b, 0);
     if (records > 0 || outputs.length > 0) {
@@ -403,7 +431,7 @@ export class PartitionTask {
 
   /**
    * Whether every table topic's partition is applied up to the end offset read by a request that started after
-   * `takenAt`. The wait for the end offsets is bounded by the source's own timeout, and the wait for the table to
+   * `takenAt` (when the newest record to decide arrived). The wait for the end offsets is bounded by the source's own timeout, and the wait for the table to
    * catch up starts only when they arrive: time this process spent busy elsewhere never counts as table lag.
    */
   private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>, applied: (topic: string) => boolean): Promise<Barrier> {
@@ -446,12 +474,20 @@ export class PartitionTask {
     return countBelow(this.queues.get(topic)!, below, n);
   }
 
-  /** Forgets the hold marks of records that are decided now (no longer in the queue). */
+  /** When the record at `offset` of stream topic `topic` had arrived (now, if no arrival was noted). */
+  private arrivedBy(topic: string, offset: bigint): number {
+    for (const a of this.arrivals.get(topic)!) if (offset < a.below) return a.at;
+    return monotonicNow();
+  }
+
+  /** Forgets the hold and arrival marks of records that are decided now (no longer in the queue). */
   private releaseHolds(): void {
-    for (const [t, marks] of this.holds) {
+    for (const t of this.streamTopics) {
       const head = this.queues.get(t)![0];
       const first = head === undefined ? undefined : BigInt(head.offset);
-      while (marks.length && (first === undefined || marks[0]!.below <= first)) marks.shift();
+      for (const marks of [this.holds.get(t)!, this.arrivals.get(t)!]) {
+        while (marks.length && (first === undefined || marks[0]!.below <= first)) marks.shift();
+      }
     }
   }
 

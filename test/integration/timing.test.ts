@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
+import { EndOffsetReader } from '../../src/adapters/kafka.ts';
 import type { Pipeline } from '../../src/app.ts';
 import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
 import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
@@ -85,13 +86,11 @@ describe('read-your-revocation and fail-closed', () => {
     const before = await c.record('steady');
     await waitFor('granted record forwarded', async () => (await crmDecisions(c)).get(before.recordId)?.outcome === 'FORWARDED');
 
-    // The consent topic's end offsets stop answering (as when its leader is unreachable).
-    const consentTopic = c.name('consent.events');
-    const fetchTopicOffsets = p.admin.fetchTopicOffsets.bind(p.admin);
+    // The table topics' end offsets stop answering (as when the consent partition's leader is unreachable): the
+    // ListOffsets requests of this process hang.
+    const read = EndOffsetReader.prototype.read;
     const outage = (on: boolean) => {
-      p.admin.fetchTopicOffsets = (on
-        ? async (topic: string) => (topic === consentTopic ? new Promise(() => {}) : fetchTopicOffsets(topic))
-        : fetchTopicOffsets) as typeof p.admin.fetchTopicOffsets;
+      EndOffsetReader.prototype.read = on ? () => new Promise(() => {}) : read;
     };
     const send = async (n: number) => {
       const ids: string[] = [];

@@ -33,15 +33,16 @@ export class ManualClock implements Clock {
 /** How the end-offset source answers: at once, after a delay, never, or with an error. */
 export type EndOffsetsMode = { kind: 'ok' } | { kind: 'slow'; ms: number } | { kind: 'hang' } | { kind: 'fail' };
 
-/** Commits append to the driver's logs; `failures` makes the next commits throw, in order. */
+/** Commits append to the driver's logs; `failures` makes the next commits throw, in order; `delayMs` slows them. */
 class MemoryProducer implements TransactionalProducer {
   readonly transactions: { records: OutRecord[]; offsets: TopicPartitionOffset[] }[] = [];
   readonly failures: ConsentgateError[] = [];
   attempts = 0;
+  delayMs = 0;
   constructor(private readonly append: (records: OutRecord[]) => void) {}
   async commit(records: OutRecord[], _groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     this.attempts++;
-    await Promise.resolve();
+    await (this.delayMs ? new Promise((r) => setTimeout(r, this.delayMs)) : Promise.resolve());
     const failure = this.failures.shift();
     if (failure) throw failure;
     this.transactions.push({ records: [...records], offsets });

@@ -63,6 +63,27 @@ describe('PartitionTask in memory', () => {
     assert.equal(d.task.heldRecords, 0);
   });
 
+  it('starts the end-offset look-up when a record arrives, while the previous transaction commits, and decides the record with it', async () => {
+    const d = await started({ consentWaitMs: 500 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.producer.delayMs = 100;
+    d.record('c1');
+    await new Promise((res) => setTimeout(res, 30));
+    const committed = d.producer.transactions.length;
+    const before = d.endOffsetRequests;
+    d.consent('c1', { MARKETING: false }, { deliver: false }); // acknowledged, not fetched yet
+    const late = d.record('c1'); // produced after the withdrawal
+    await new Promise((res) => setTimeout(res, 10));
+    assert.equal(d.producer.transactions.length, committed, 'the first record\'s transaction is still committing');
+    assert.equal(d.endOffsetRequests - before, 1, 'the look-up for the new record started on its arrival');
+    setTimeout(() => d.deliver('consent.events'), 150);
+    await d.drained('genesys.conversations');
+    assert.deepEqual(outcomes(await d.decisions(), late.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.endOffsetRequests - before, 1, 'its cycle used that look-up');
+    assert.equal(d.unconfirmed, 0);
+  });
+
   it('a slow end-offset answer on a busy event loop delays records but neither holds nor blocks them', async () => {
     const d = await started({ consentWaitMs: 20 });
     d.consent('c1', ALL);
