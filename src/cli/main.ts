@@ -6,16 +6,11 @@ import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT } from '..
 import { ConfigSchema, loadConfig, type Config } from '../config.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
-import { startConnectors } from '../connectors/index.ts';
 import { systemClock } from '../app.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
-import { runDemo } from './demo.ts';
-import { devDown, devUp } from './devStack.ts';
-import { EXPORT_HELP, exportCommand } from './export.ts';
-import { simulateGenesys } from './simulate.ts';
-import { DECRYPT_HELP, decryptCommand } from './decrypt.ts';
-import { ERASE_HELP, eraseCommand } from './erase.ts';
-import { DPIA_HELP, dpiaCommand } from './dpia.ts';
+// Each command's own modules (connectors and the Genesys SDK, the simulator, the DPIA engine, …) are imported when
+// that command runs: a worker process or `--help` loads only what it uses.
+type Connectors = Awaited<ReturnType<typeof import('../connectors/index.ts').startConnectors>>;
 
 const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
 
@@ -120,7 +115,7 @@ async function run(cfg: Config, workersFlag: string | undefined): Promise<void> 
   await applyTopology(pipeline.admin, pipeline.topology);
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;
-  let connectors: Awaited<ReturnType<typeof startConnectors>> | undefined;
+  let connectors: Connectors | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
@@ -139,6 +134,7 @@ async function run(cfg: Config, workersFlag: string | undefined): Promise<void> 
   else await pipeline.engine.start();
   logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers }, 'pipeline running');
   const { kafka, topology, serdes } = pipeline;
+  const { startConnectors } = await import('../connectors/index.ts');
   connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
   if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
   setInterval(() => logger.info({ pipeline: engine().metrics, held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
@@ -164,18 +160,20 @@ async function main(): Promise<void> {
   // Commands with options of their own parse the rest themselves.
   if (argv[0] === 'simulate') {
     if (argv[1] !== 'genesys') fail(`usage: consentgate simulate genesys [options] (consentgate simulate genesys --help)`);
-    return simulateGenesys(argv.slice(2));
+    return (await import('./simulate.ts')).simulateGenesys(argv.slice(2));
   }
-  const withOptions: Record<string, [string, (argv: string[], load: typeof config) => Promise<void>]> = {
-    export: [EXPORT_HELP, exportCommand],
-    erase: [ERASE_HELP, eraseCommand],
-    decrypt: [DECRYPT_HELP, decryptCommand],
-    dpia: [DPIA_HELP, dpiaCommand],
+  type Command = [string, (argv: string[], load: typeof config) => Promise<void>];
+  const withOptions: Record<string, () => Promise<Command>> = {
+    export: async () => { const m = await import('./export.ts'); return [m.EXPORT_HELP, m.exportCommand]; },
+    erase: async () => { const m = await import('./erase.ts'); return [m.ERASE_HELP, m.eraseCommand]; },
+    decrypt: async () => { const m = await import('./decrypt.ts'); return [m.DECRYPT_HELP, m.decryptCommand]; },
+    dpia: async () => { const m = await import('./dpia.ts'); return [m.DPIA_HELP, m.dpiaCommand]; },
   };
-  const own = withOptions[argv[0] ?? ''];
-  if (own) {
-    if (argv.includes('--help') || argv.includes('-h')) return void console.log(own[0]);
-    return own[1](argv.slice(1), config);
+  const load = withOptions[argv[0] ?? ''];
+  if (load) {
+    const [help, command] = await load();
+    if (argv.includes('--help') || argv.includes('-h')) return void console.log(help);
+    return command(argv.slice(1), config);
   }
   const { values, positionals } = parseArgs({
     allowPositionals: true,
@@ -188,9 +186,9 @@ async function main(): Promise<void> {
   }
   switch (`${cmd}${sub ? ' ' + sub : ''}`) {
     case 'dev up':
-      return devUp();
+      return (await import('./devStack.ts')).devUp();
     case 'dev down':
-      return devDown();
+      return (await import('./devStack.ts')).devDown();
     case 'topics apply':
       return topicsApply(config(values.config));
     case 'describe':
@@ -200,7 +198,7 @@ async function main(): Promise<void> {
     case 'worker':
       return worker(config(values.config));
     case 'demo':
-      return runDemo();
+      return (await import('./demo.ts')).runDemo();
     default:
       fail(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
   }
