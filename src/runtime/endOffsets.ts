@@ -9,13 +9,20 @@ export interface EndOffsetsSource {
 /** Monotonic milliseconds: barrier timing must not jump with the wall clock. */
 export const monotonicNow = (): number => performance.now();
 
+/** One end-offset request: when it started, its answer, and whether it failed. */
+interface Request {
+  startedAt: number;
+  promise: Promise<Map<string, bigint>>;
+  failed?: boolean;
+}
+
 /**
  * Coalesces end-offset look-ups of the table topics for all tasks of an instance. `after(t)` resolves with offsets
- * fetched by a request that started at or after monotonic time `t`, so a caller that took records from its queues
- * at `t` learns an end offset that includes every table record acknowledged before those records were fetched.
+ * fetched by a request that started at or after monotonic time `t`, so a caller that took records that arrived by
+ * `t` learns an end offset that includes every table record acknowledged before those records were fetched.
  */
 export class EndOffsetsProbe implements EndOffsetsSource {
-  private current?: { startedAt: number; promise: Promise<Map<string, bigint>>; failed?: boolean };
+  private current?: Request;
   private next?: Promise<Map<string, bigint>>;
 
   /**
@@ -33,7 +40,7 @@ export class EndOffsetsProbe implements EndOffsetsSource {
       this.next = previous.then(() => {
         this.next = undefined;
         const startedAt = monotonicNow();
-        const current: { startedAt: number; promise: Promise<Map<string, bigint>>; failed?: boolean } = { startedAt, promise: withTimeout(this.fetch(), this.timeoutMs) };
+        const current: Request = { startedAt, promise: withTimeout(this.fetch(), this.timeoutMs) };
         current.promise.catch(() => { current.failed = true; });
         this.current = current;
         return current.promise;
