@@ -1,3 +1,4 @@
+import './kafkajsPatches.ts'; // before kafkajs: see there
 import {
   AssignerProtocol,
   Kafka,
