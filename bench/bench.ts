@@ -1,5 +1,5 @@
 // `npm run bench`: one run, same machine, same broker, same N records. It prints figures; it asserts nothing.
-//  (a) raw broker round trip with kafkajs: produce N records, then consume them back;
+//  (a) raw broker round trip with kafkajs: produce N records, then consume them back (twice; the faster counts);
 //  (b) backlog throughput of the enforcement pipeline (exactly-once, 3 sinks + decisions, crypto-shredding): N
 //      records already in the topic, decided by one process, by one process beside a CPU-burning process, and by
 //      all workers (one per CPU); with the records held, blocked CONSENT_UNCONFIRMED (must be 0) and peak RSS;
@@ -29,7 +29,7 @@ import { applyConsentEvent } from '../src/domain/consentState.ts';
 import type { Decision } from '../src/domain/types.ts';
 import { loadTopology } from '../src/topology.ts';
 import { GenesysSimulator } from '../src/simulator/index.ts';
-import { benchStack, consentEvent, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
+import { benchStack, consentEvent, dropTopics, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
 const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
@@ -70,7 +70,7 @@ console.log(`bench: N=${N} records, ${CUSTOMERS.length} customers, ${partitions}
 async function rawRoundTrip() {
   const { kafka, admin } = first.pipeline;
   const records = conversationRecords(first.pipeline, 0, N);
-  const topic = `${config.topicPrefix}raw`;
+  const topic = `${config.topicPrefix}raw-${randomUUID().slice(0, 8)}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
   const t0 = performance.now();
   const produceMs = await produceAll(first.pipeline, records.map((r) => ({ ...r, topic })));
@@ -81,6 +81,7 @@ async function rawRoundTrip() {
   await new Promise<void>((done) => void consumer.run({ autoCommit: false, eachBatch: async ({ batch }) => { consumed += batch.messages.length; if (consumed >= N) done(); } }));
   const total = performance.now() - t0;
   await consumer.disconnect();
+  await admin.deleteTopics({ topics: [topic] });
   const bytes = records.reduce((a, r) => a + (r.value?.length ?? 0), 0);
   return { rate: rate(N, total), produceRate: rate(N, produceMs), seconds: total / 1000, recordBytes: Math.round(bytes / N) };
 }
@@ -233,7 +234,8 @@ async function restore(s: BenchStack) {
   return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss };
 }
 
-const raw = ONLY.has('a') || ONLY.has('b') ? await rawRoundTrip() : undefined;
+// Twice, the faster counting: the first run on a freshly started broker also warms up its JIT and coordinators.
+const raw = ONLY.has('a') || ONLY.has('b') ? [await rawRoundTrip(), await rawRoundTrip()].reduce((a, b) => (b.rate > a.rate ? b : a)) : undefined;
 const backlogs = ONLY.has('b') ? [
   { what: '1 process', ...(await backlog(stack, 1)) },
   { what: '1 process beside a CPU-burning process', ...(await backlog(stack, 1, { hog: true })) },
@@ -243,11 +245,12 @@ const steadyRuns = [];
 if (ONLY.has('c')) for (const target of STEADY_RATES) steadyRuns.push(await steady(stack, target));
 const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
+await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
 await stack.cleanup();
 
 console.log('');
-if (raw) console.log(`(a) raw round trip, kafkajs (produce ${raw.produceRate}/s, then consume), ${raw.recordBytes} B records: ${raw.rate} records/s (${raw.seconds.toFixed(1)} s)`);
+if (raw) console.log(`(a) raw round trip, kafkajs (produce ${raw.produceRate}/s, then consume), ${raw.recordBytes} B records: ${raw.rate} records/s (${raw.seconds.toFixed(1)} s; the faster of two runs)`);
 if (raw && backlogs.length) {
   console.log(`(b) backlog of ${N}, exactly-once, 3 sinks + decisions, crypto-shredding:`);
   for (const b of backlogs) {

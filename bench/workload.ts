@@ -69,6 +69,19 @@ export async function grantConsent(p: Pipeline, customers: string[]): Promise<vo
   await produceAll(p, customers.map((c, i) => ({ topic, key: c, value: serde.encode(consentEvent(c, i)) })));
 }
 
+/**
+ * Deletes the topics whose names start with `prefix`: each section's topics go when it ends, so that the next
+ * section does not run beside their partitions and data (a broker with a thousand leftover topics spends a third of
+ * a core on them even when idle).
+ */
+export async function dropTopics(p: Pipeline, prefix: string): Promise<void> {
+  const admin = p.kafka.admin();
+  await admin.connect();
+  const topics = (await admin.listTopics()).filter((t) => t.startsWith(prefix));
+  if (topics.length) await admin.deleteTopics({ topics });
+  await admin.disconnect();
+}
+
 /** The engine under measurement: in this process, or `workers` worker processes (as `consentgate run`). */
 export interface Runner {
   readonly metrics: EngineMetrics;
@@ -121,7 +134,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
     async run(p, workers, inProcess = workers === 1) {
       if (inProcess) {
         await p.engine.start();
-        return { get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; }, maxRssBytes: () => process.resourceUsage().maxRSS * 1024, stop: () => p.stop() };
+        return { get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; }, maxRssBytes: () => process.resourceUsage().maxRSS * 1024, async stop() { await p.stop(); await dropTopics(p, prefixes.get(p)!); } };
       }
       const prefix = prefixes.get(p)!;
       const pool = new WorkerPool({
@@ -130,7 +143,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
         logger: createLogger('warn'),
       });
       pool.start();
-      return { get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); } };
+      return { get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); await dropTopics(p, prefix); } };
     },
   };
   return stack;
