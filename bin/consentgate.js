@@ -18,7 +18,8 @@ function newest(dir) {
   return t;
 }
 
-if (existsSync(stamp) && statSync(stamp).mtimeMs >= newest(join(root, 'src'))) {
+const src = join(root, 'src');
+if (existsSync(stamp) && (!existsSync(src) || statSync(stamp).mtimeMs >= newest(src))) {
   await import('../dist/cli/main.js');
 } else {
   const { register } = await import('tsx/esm/api');

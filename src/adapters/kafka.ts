@@ -150,22 +150,16 @@ interface KafkaCluster {
  * of `topics`, in one ListOffsets request per leader. The barrier asks on every cycle, and kafkajs' public
  * `admin.fetchTopicOffsets` sends two requests per topic one after the other (latest, then earliest); no public
  * kafkajs call lists several topics' latest offsets at once, so this builds the cluster object kafkajs builds its
- * own admin from. Where a kafkajs version lacks that internal, it falls back to the admin, one topic at a time.
+ * own admin from (kafkajs 2.2.4, its last release, is pinned by the lockfile).
  */
 export class EndOffsetReader {
-  private cluster?: Promise<KafkaCluster | undefined>;
+  private cluster?: Promise<KafkaCluster>;
 
-  constructor(private readonly kafka: Kafka, private readonly admin: Admin, private readonly topics: string[]) {}
+  constructor(private readonly kafka: Kafka, private readonly topics: string[]) {}
 
   async read(): Promise<Map<string, bigint>> {
     const cluster = await (this.cluster ??= this.connect());
     const out = new Map<string, bigint>();
-    if (!cluster) {
-      await Promise.all(this.topics.map(async (t) => {
-        for (const [p, o] of await topicOffsets(this.admin, t)) out.set(`${t}:${p}`, o.high);
-      }));
-      return out;
-    }
     const answer = await settled(async () => {
       try {
         await cluster.refreshMetadataIfNecessary();
@@ -187,9 +181,9 @@ export class EndOffsetReader {
     await cluster?.disconnect().catch(() => {});
   }
 
-  private async connect(): Promise<KafkaCluster | undefined> {
+  private async connect(): Promise<KafkaCluster> {
     const create = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
-    if (!create) return undefined;
+    if (!create) throw new Error('this kafkajs has no cluster factory (EndOffsetReader is written against kafkajs 2.2.4)');
     const cluster = (this.kafka as unknown as Record<symbol, (o: object) => KafkaCluster>)[create]!({ allowAutoTopicCreation: false });
     try {
       await cluster.connect();

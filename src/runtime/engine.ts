@@ -64,7 +64,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.tableTopics = physical(graph.inputs('table'));
     this.streamTopics = physical(graph.inputs('stream'));
     this.changelogTopics = physical([...graph.stores.values()].map((s) => s.changelog));
-    this.endOffsets = new EndOffsetReader(o.kafka, o.admin, this.tableTopics);
+    this.endOffsets = new EndOffsetReader(o.kafka, this.tableTopics);
     this.probe = new EndOffsetsProbe(() => this.endOffsets.read(), Math.max(2000, 4 * o.consentWaitMs));
   }
 
