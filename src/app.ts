@@ -89,7 +89,6 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
   const { topology, policy, vendors } = loadDefinitions(config);

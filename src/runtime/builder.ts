@@ -52,7 +52,8 @@ export interface BuildContext<Deps> {
 export interface Graph<Deps> {
   catalog: TopicCatalog;
   stores: ReadonlyMap<string, StoreDecl>;
-  processors: readonly { name: string; decl: ProcessorDecl }[];
+  /** `writes`: every logical topic the processor may write (its outputs and its stores' changelogs). */
+  processors: readonly { name: string; decl: ProcessorDecl; writes: string[] }[];
   sources: ReadonlyMap<string, SourceDecl>;
   /** Sink name (as the policy names it) → logical topic. */
   sinks: ReadonlyMap<string, string>;
@@ -129,7 +130,8 @@ export class TopologyBuilder<Deps> {
     }
     if (problems.length) throw new Error(`topology does not match ${catalog.file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
 
-    const { stores, processors, sources, sinks, withhold } = this;
+    const { stores, sources, sinks, withhold } = this;
+    const processors = this.processors.map((p) => ({ ...p, writes: [...p.decl.outputs, ...p.decl.stores.map((s) => stores.get(s)!.changelog)] }));
     const inputs = (role?: 'table' | 'stream') => [...new Set(processors.filter((p) => !role || p.decl.role === role).flatMap((p) => p.decl.inputs))];
     return {
       catalog, stores, processors, sources, sinks,
@@ -138,7 +140,7 @@ export class TopologyBuilder<Deps> {
         const instances = new Map([...stores].map(([name, s]) => [name, new StagedStore<unknown>(s.compact ? { serde: serdes.forTopic(s.changelog) } : undefined)]));
         const topic = (logical: string) => catalog.topic(logical).name;
         return {
-          processors: processors.map(({ name, decl, create }) => {
+          processors: processors.map(({ name, decl, writes, create }) => {
             const store = <V>(s: string): KeyValueStore<V> => {
               const instance = instances.get(s) as unknown as KeyValueStore<V>;
               if (decl.stores.includes(s)) return instance;
@@ -146,14 +148,13 @@ export class TopologyBuilder<Deps> {
               const refuse = () => { throw new Error(`processor ${name} declares store ${s} as read-only`); };
               return { get: (k) => instance.get(k), entries: () => instance.entries(), get size() { return instance.size; }, put: refuse, delete: refuse };
             };
-            const allowed = new Set([...decl.outputs, ...decl.stores.map((s) => stores.get(s)!.changelog)].map(topic));
             const sink = (s: string) => {
               const logical = sinks.get(s);
               if (!logical) throw new Error(`no sink ${s} is declared`);
               return logical;
             };
             const logic = create({ deps, store, topic, sink, serdes });
-            return { ...logic, name, role: decl.role, inputs: decl.inputs, outputs: allowed } as Processor;
+            return { ...logic, name, role: decl.role, inputs: decl.inputs, outputs: new Set(writes.map(topic)) } as Processor;
           }),
           stores: new Map([...stores].map(([name, s]) => [s.changelog, instances.get(name)!])),
           withholdDeadLetter: withhold?.(<V>(s: string) => instances.get(s)! as unknown as KeyValueStore<V>),

@@ -155,10 +155,10 @@ export function describeTopology(t: Topology, policy: Policy): string {
   lines.push('', 'Stores:');
   for (const [name, s] of t.graph.stores) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}${s.compact ? ' (kept encoded)' : ''}`);
   lines.push('', 'Sub-topology 0 (one task per partition; inputs co-partitioned; table inputs applied before stream inputs are decided):');
-  for (const { name, decl } of t.graph.processors) {
+  for (const { name, decl, writes } of t.graph.processors) {
     lines.push(`  Processor: ${name} (${decl.role}; writes stores: ${decl.stores.join(', ') || '-'}; reads: ${decl.reads?.join(', ') || '-'})`);
     lines.push(`    <-- ${decl.inputs.map((i) => t.topic(i).name).join(', ')}`);
-    lines.push(`    --> ${[...decl.outputs, ...decl.stores.map((s) => t.graph.stores.get(s)!.changelog)].map((o) => t.topic(o).name).join(', ')}`);
+    lines.push(`    --> ${writes.map((o) => t.topic(o).name).join(', ')}`);
     if (decl.doc) lines.push(`    ${decl.doc}`);
   }
   lines.push('', 'Sources (connectors, started by `consentgate run` when configured):');
