@@ -1,4 +1,5 @@
 import type { KeyValueStore } from './processor.ts';
+import { BytesTable } from './bytesTable.ts';
 import type { Serde } from './records.ts';
 
 /**
@@ -6,13 +7,15 @@ import type { Serde } from './records.ts';
  * committed state) or aborts (then they vanish). Every write is also handed to `log`, which appends it to the
  * changelog topic inside the same transaction; `restore` replays that changelog on assignment.
  *
- * Committed values are kept as objects, or — with a serde (`compact`) — as their encoded changelog bytes, decoded
- * on read with the most recently read ones cached: a table of a million customers then takes a few hundred bytes
- * an entry instead of kilobytes, and restoring it copies bytes instead of decoding every entry.
+ * Committed values are kept as objects, or — with a serde (`compact`) — as their encoded changelog bytes in a
+ * `BytesTable` outside the JavaScript heap, decoded on read with the most recently read ones cached: a table of a
+ * million customers then takes ~200 bytes an entry instead of kilobytes, and restoring it copies bytes instead of
+ * decoding every entry.
  */
 export class StagedStore<V> implements KeyValueStore<V> {
-  /** Objects, or latin1 strings of the encoded bytes when compact (one-byte strings: the most compact JS value). */
-  private readonly committed = new Map<string, V | string>();
+  /** Committed values: objects, or (compact) encoded bytes. */
+  private readonly objects = new Map<string, V>();
+  private readonly bytes = new BytesTable();
   /** null: deleted in this transaction. */
   private readonly staged = new Map<string, V | null>();
   /** Compact stores: recently read committed values, decoded; least recently used first. */
@@ -43,15 +46,16 @@ export class StagedStore<V> implements KeyValueStore<V> {
   }
 
   *entries(): IterableIterator<[string, V]> {
-    for (const k of this.committed.keys()) if (!this.staged.has(k)) yield [k, this.committedValue(k)!];
+    for (const k of this.compact ? this.bytes.keys() : this.objects.keys()) if (!this.staged.has(k)) yield [k, this.committedValue(k)!];
     for (const [k, v] of this.staged) if (v !== null) yield [k, v];
   }
 
   get size(): number {
-    let n = this.committed.size;
+    let n = this.compact ? this.bytes.size : this.objects.size;
     for (const [k, v] of this.staged) {
-      if (v !== null && !this.committed.has(k)) n++;
-      if (v === null && this.committed.has(k)) n--;
+      const committed = this.compact ? this.bytes.has(k) : this.objects.has(k);
+      if (v !== null && !committed) n++;
+      if (v === null && committed) n--;
     }
     return n;
   }
@@ -71,7 +75,7 @@ export class StagedStore<V> implements KeyValueStore<V> {
     // Bytes in the current schema are kept as they are; older ones are decoded (resolved) and re-encoded.
     if (this.compact && bytes.length >= 5 && bytes.readInt32BE(1) === serde.schemaId) {
       this.decoded.delete(key);
-      this.committed.set(key, bytes.toString('latin1'));
+      this.bytes.set(key, bytes);
       return;
     }
     return serde.decode(bytes).then((v) => this.setCommitted(key, v));
@@ -79,18 +83,22 @@ export class StagedStore<V> implements KeyValueStore<V> {
 
   private setCommitted(key: string, value: V | null): void {
     this.decoded.delete(key);
-    if (value === null) this.committed.delete(key);
-    else this.committed.set(key, this.compact ? this.compact.serde.encode(value).toString('latin1') : value);
+    if (!this.compact) {
+      if (value === null) this.objects.delete(key);
+      else this.objects.set(key, value);
+    } else if (value === null) this.bytes.delete(key);
+    else this.bytes.set(key, this.compact.serde.encode(value));
   }
 
   private committedValue(key: string): V | undefined {
-    const v = this.committed.get(key);
-    if (!this.compact || v === undefined) return v as V | undefined;
+    if (!this.compact) return this.objects.get(key);
     let value = this.decoded.get(key);
     if (value !== undefined) {
       this.decoded.delete(key); // re-inserted below: most recently used last
     } else {
-      value = this.compact.serde.decodeCurrent(Buffer.from(v as string, 'latin1'));
+      const bytes = this.bytes.get(key);
+      if (bytes === undefined) return undefined;
+      value = this.compact.serde.decodeCurrent(bytes);
       if (this.decoded.size >= (this.compact.cacheEntries ?? 10_000)) this.decoded.delete(this.decoded.keys().next().value!);
     }
     this.decoded.set(key, value);
