@@ -1,3 +1,4 @@
+import { consentStateCodec } from './domain/consentStateCodec.ts';
 import type { FieldTransforms, SinkRecord } from './domain/fieldRules.ts';
 import type { Policy } from './domain/policy.ts';
 import type { ComplianceRecord, Lineage, PurgeCommand, PurgeEscalation, Vendor } from './domain/purge.ts';
@@ -27,7 +28,7 @@ const SOURCE_OUTPUTS = ['genesys.conversations', 'consent.events', 'integrations
  * (topologies/consentgate.json) must declare every topic it names.
  */
 export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
-  .addStore('consent-table', { changelog: 'consent.state', key: 'customerId', value: 'ConsentState', compact: true })
+  .addStore('consent-table', { changelog: 'consent.state', key: 'customerId', value: 'ConsentState', codec: consentStateCodec })
   .addStore('active-sessions', { changelog: 'session.state', key: 'customerId', value: 'ActiveSessions' })
   .addStore('lineage', { changelog: 'lineage.state', key: 'customerId', value: 'LineageState' })
   .addStore('compliance', { changelog: 'compliance.status', key: 'customerId', value: 'ComplianceStatus' })

@@ -244,7 +244,8 @@ function bySize(records: OutRecord[], max: number): OutRecord[][] {
 /** Maps a fetched kafkajs message to an InRecord (headers as single Buffers). */
 export function toInRecord(topic: string, partition: number, m: KafkaMessage): InRecord {
   const headers: Record<string, Buffer> = {};
-  for (const [k, v] of Object.entries(m.headers ?? {})) {
+  for (const k in m.headers) {
+    const v = m.headers[k];
     const first = Array.isArray(v) ? v[0] : v;
     if (first !== undefined) headers[k] = Buffer.isBuffer(first) ? first : Buffer.from(String(first));
   }

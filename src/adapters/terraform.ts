@@ -1,6 +1,5 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { parse } from '@cdktf/hcl2json';
 
 export interface FoundDestination {
   url: string;
@@ -30,6 +29,8 @@ function walk(v: unknown, path: string, visit: (s: string, path: string, key: st
  * EventBridge integration or module (the EventBridge endpoint of that region is where the data lands).
  */
 export async function destinationsFromTerraform(dir: string): Promise<FoundDestination[]> {
+  // Loaded here, not at import: the parser instantiates its WebAssembly on load (~70 MB in every process).
+  const { parse } = await import('@cdktf/hcl2json');
   const files = readdirSync(dir).filter((f) => f.endsWith('.tf') || f.endsWith('.tfvars')).sort();
   const parsed: { file: string; json: Record<string, unknown> }[] = [];
   for (const file of files) {

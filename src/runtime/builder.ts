@@ -1,7 +1,7 @@
 import type { TaskBlueprint } from './blueprint.ts';
 import type { KeyValueStore, Processor } from './processor.ts';
 import type { SerdeRegistry } from './records.ts';
-import { StagedStore } from './store.ts';
+import { StagedStore, type StoreCodec } from './store.ts';
 import type { TopicCatalog } from './topology.ts';
 
 /** What a processor does; its name, role, inputs, stores and outputs are declared with the builder. */
@@ -12,8 +12,8 @@ export interface StoreDecl {
   changelog: string;
   key: string;
   value: string;
-  /** Keep committed values encoded (decoded on read): for a store of every customer. */
-  compact?: boolean;
+  /** Keep committed values as bytes of this codec, off the JavaScript heap (decoded on read): for a store of every customer. */
+  codec?: StoreCodec<unknown>;
 }
 
 export interface ProcessorDecl {
@@ -137,7 +137,7 @@ export class TopologyBuilder<Deps> {
       catalog, stores, processors, sources, sinks,
       inputs: (role) => (role ? inputs(role) : [...inputs('table'), ...inputs('stream')]),
       instantiate(deps, serdes) {
-        const instances = new Map([...stores].map(([name, s]) => [name, new StagedStore<unknown>(s.compact ? { serde: serdes.forTopic(s.changelog) } : undefined)]));
+        const instances = new Map([...stores].map(([name, s]) => [name, new StagedStore<unknown>(s.codec ? { codec: s.codec } : undefined)]));
         const topic = (logical: string) => catalog.topic(logical).name;
         return {
           processors: processors.map(({ name, decl, writes, create }) => {

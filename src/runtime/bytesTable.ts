@@ -56,7 +56,7 @@ export class BytesTable {
     const keyLength = this.encodeKey(key);
     const size = BytesTable.HEADER + keyLength + value.length;
     const ref = this.append(keyLength, value, size);
-    const slot = this.find(key, hash);
+    const slot = this.find(key, hash, keyLength);
     if (slot >= 0) {
       this.release(this.refs[slot]!);
       this.refs[slot] = ref;
@@ -87,10 +87,9 @@ export class BytesTable {
     }
   }
 
-  /** The slot holding `key`, or -1. */
-  private find(key: string, hash: number): number {
+  /** The slot holding `key`, or -1. `keyLength`: the key is in `scratch` already, that long. */
+  private find(key: string, hash: number, keyLength = -1): number {
     const mask = this.refs.length - 1;
-    let keyLength = -1;
     for (let slot = hash & mask; ; slot = (slot + 1) & mask) {
       const ref = this.refs[slot]!;
       if (ref === BytesTable.EMPTY) return -1;

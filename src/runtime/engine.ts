@@ -47,6 +47,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private consumer?: Consumer;
   private readonly tasks = new Map<number, PartitionTask>();
   private readonly paused = new Set<number>();
+  private readonly restorePaused = new Set<number>();
   private readonly inputTopics: string[];
   private readonly changelogTopics: string[];
   private readonly tableTopics: string[];
@@ -81,6 +82,10 @@ export class Engine<Deps = unknown> extends EventEmitter {
       readUncommitted: false,
       // Short: a fetch answers at once when there is data; the wait only bounds an idle partition's latency.
       maxWaitTimeInMs: 10,
+      // Smaller than kafkajs' 10 MB: a fetch is decoded into objects all at once, and a restore fetching 10 MB at a
+      // time peaked ~60 MB higher (measured: 1M-entry restore, same rate); a task takes ≤ maxBatchRecords a cycle anyway.
+      maxBytes: 2 << 20,
+      maxBytesPerPartition: 512 << 10,
     });
     this.consumer = consumer;
     consumer.on(consumer.events.GROUP_JOIN, (e) => this.onAssignment(e.payload.memberAssignment));
@@ -107,6 +112,18 @@ export class Engine<Deps = unknown> extends EventEmitter {
 
   private applyBackPressure(task: PartitionTask): void {
     const p = task.partition;
+    // While restoring, the changelogs too: a restore fetched far ahead of what it applied only holds memory.
+    const restoring = task.restoreBacklog;
+    if (restoring !== undefined) {
+      const changelogs = this.changelogTopics.map((topic) => ({ topic, partitions: [p] }));
+      if (!this.restorePaused.has(p) && restoring > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
+        this.restorePaused.add(p);
+        this.consumer?.pause(changelogs);
+      } else if (this.restorePaused.has(p) && restoring <= this.o.maxBatchRecords) {
+        this.restorePaused.delete(p);
+        this.consumer?.resume(changelogs);
+      }
+    }
     const backlog = task.streamBacklog;
     const topics = this.streamTopics;
     if (!this.paused.has(p) && backlog > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
@@ -150,10 +167,15 @@ export class Engine<Deps = unknown> extends EventEmitter {
         for (const [k, n] of s.counters) this.metrics.counters[k] = (this.metrics.counters[k] ?? 0) + n;
         this.applyBackPressure(task);
       },
-      onRestored: () => this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] }))),
+      onRestored: () => {
+        this.restorePaused.delete(p);
+        this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
+      },
+      onRestoreProgress: () => this.applyBackPressure(task),
       onFailed: (err) => this.onTaskFailed(p, task, err),
     });
     this.tasks.set(p, task);
+    this.restorePaused.delete(p);
     this.consumer?.resume(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
     void task
       .start(

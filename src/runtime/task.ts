@@ -44,6 +44,8 @@ export interface TaskDeps {
   onCommitted(stats: CycleStats): void;
   /** The stores are restored; the task starts processing. */
   onRestored(): void;
+  /** Restoring applied a chunk of changelog records (the engine re-checks its back-pressure). */
+  onRestoreProgress(): void;
   /** Fatal for the task (fenced, or retries exhausted). */
   onFailed(err: Error): void;
 }
@@ -77,6 +79,8 @@ const MAX_COMMIT_ATTEMPTS = 8;
 const PUNCTUATE_EVERY_MS = 1000;
 /** Records processed between two yields to the event loop, so one task's cycle cannot starve the others' I/O. */
 const YIELD_EVERY = 256;
+/** Changelog records applied between two yields to the event loop while restoring. */
+const RESTORE_CHUNK = 4096;
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -164,6 +168,14 @@ export class PartitionTask {
   }
 
   /** Records queued for stream inputs, held ones included, for back-pressure. */
+  /** Changelog records queued and not yet applied, while restoring; undefined once running. */
+  get restoreBacklog(): number | undefined {
+    if (this.state !== 'restoring') return undefined;
+    let n = 0;
+    for (const t of this.d.changelogs.keys()) n += this.queues.get(t)!.length;
+    return n;
+  }
+
   get streamBacklog(): number {
     return this.streamTopics.reduce((n, t) => n + this.queues.get(t)!.length, 0);
   }
@@ -185,7 +197,9 @@ export class PartitionTask {
     const pos = this.position.get(topic);
     // Changelog records matter only while restoring; afterwards this task is their writer.
     if (!this.d.changelogs.has(topic) || this.state === 'restoring') {
-      for (const r of records) if (pos === undefined || BigInt(r.offset) >= pos) q.push(r);
+      // Records come in offset order: only a batch that starts below the position holds re-deliveries.
+      const fresh = pos === undefined || BigInt(records[0]!.offset) >= pos;
+      for (const r of records) if (fresh || BigInt(r.offset) >= pos!) q.push(r);
     }
     const next = BigInt(records[records.length - 1]!.offset) + 1n;
     const arrivals = this.arrivals.get(topic);
@@ -278,14 +292,19 @@ export class PartitionTask {
       const q = this.queues.get(topic)!;
       let restored = 0;
       while (this.state === 'restoring') {
-        for (const r of q.splice(0)) {
-          if (BigInt(r.offset) >= target) continue;
+        const records = q.splice(0, RESTORE_CHUNK);
+        // In offset order: only when the last one is at the target or past it must each be compared.
+        const allBelow = records.length > 0 && BigInt(records[records.length - 1]!.offset) < target;
+        for (const r of records) {
+          if (!allBelow && BigInt(r.offset) >= target) continue;
           const pending = store.restore(r.key?.toString('utf8') ?? '', r.value, serde);
           if (pending) await pending;
-          if (++restored % 4096 === 0) await yieldToEventLoop();
+          restored++;
         }
-        if ((this.position.get(topic) ?? 0n) >= target) break;
-        await this.waitForWork(1000);
+        this.d.onRestoreProgress();
+        if (q.length > 0) await yieldToEventLoop();
+        else if ((this.position.get(topic) ?? 0n) >= target) break;
+        else await this.waitForWork(1000);
       }
       this.d.logger.info({ partition: this.d.partition, changelog: topic, restored, entries: store.size }, 'store restored');
     }

@@ -153,7 +153,7 @@ export function describeTopology(t: Topology, policy: Policy): string {
     lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema ?? 'raw JSON'}  ${cfg}`);
   }
   lines.push('', 'Stores:');
-  for (const [name, s] of t.graph.stores) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}${s.compact ? ' (kept encoded)' : ''}`);
+  for (const [name, s] of t.graph.stores) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}${s.codec ? ' (kept encoded, off the heap)' : ''}`);
   lines.push('', 'Sub-topology 0 (one task per partition; inputs co-partitioned; table inputs applied before stream inputs are decided):');
   for (const { name, decl, writes } of t.graph.processors) {
     lines.push(`  Processor: ${name} (${decl.role}; writes stores: ${decl.stores.join(', ') || '-'}; reads: ${decl.reads?.join(', ') || '-'})`);

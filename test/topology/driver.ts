@@ -124,6 +124,7 @@ export class TopologyDriver {
         maxBatchRecords: this.o.maxBatchRecords ?? 100,
         onCommitted: (s) => this.stats.push(s),
         onRestored: () => {},
+        onRestoreProgress: () => {},
         onFailed: (err) => {
           this.failed = err;
         },

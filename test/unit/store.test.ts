@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
 import { PROJECT_ROOT } from '../../src/app.ts';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
+import { consentStateCodec } from '../../src/domain/consentStateCodec.ts';
 import type { ConsentState } from '../../src/domain/types.ts';
 import { StagedStore } from '../../src/runtime/store.ts';
 import { loadTopology } from '../../src/topology.ts';
@@ -17,8 +18,8 @@ const state = (customerId: string, granted: boolean) => applyConsentEvent(undefi
 const plain = (v: unknown) => JSON.parse(JSON.stringify(v)) as unknown;
 
 for (const compact of [false, true]) {
-  describe(`StagedStore (${compact ? 'compact: committed values encoded' : 'objects'})`, () => {
-    const store = () => new StagedStore<ConsentState>(compact ? { serde, cacheEntries: 2 } : undefined);
+  describe(`StagedStore (${compact ? 'compact: committed values as codec bytes' : 'objects'})`, () => {
+    const store = () => new StagedStore<ConsentState>(compact ? { codec: consentStateCodec, cacheEntries: 2 } : undefined);
 
     it('stages writes until commit; rollback drops them; deletes are tombstones', () => {
       const s = store();
