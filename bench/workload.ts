@@ -82,7 +82,7 @@ export async function dropTopics(p: Pipeline, prefix: string): Promise<void> {
   await admin.disconnect();
 }
 
-/** The engine under measurement: in this process, or `workers` worker processes (as `consentgate run`). */
+/** The engine under measurement, in `workers` worker processes (as `consentgate run`, compiled code). */
 export interface Runner {
   readonly metrics: EngineMetrics;
   /** The engine runs (a worker process has booted and reported), restoring or ready. */
@@ -90,6 +90,8 @@ export interface Runner {
   readonly ready: boolean;
   /** Peak RSS of the process(es) running the engine, in bytes (the largest worker's for several). */
   maxRssBytes(): number;
+  /** CPU time the engine's processes have used, in µs (as last reported, a few times a second). */
+  cpuMicros(): number;
   stop(): Promise<void>;
 }
 
@@ -100,8 +102,11 @@ export interface BenchStack {
   /** The key-store schema of a new pipeline (PostgreSQL only): one per pipeline, dropped by `cleanup`. */
   keyStoreSchema(): Record<string, string>;
   cleanup(): Promise<void>;
-  /** Starts the engine for the pipeline's topics: in this process, or in `workers` worker processes. */
-  run(p: Pipeline, workers: number, inProcess?: boolean): Promise<Runner>;
+  /**
+   * Starts the engine for the pipeline's topics in `workers` worker processes — or, with an embedded PGlite key
+   * store (no DATABASE_URL), which two processes cannot share, in this process (then run by tsx, not compiled).
+   */
+  run(p: Pipeline, workers: number): Promise<Runner>;
 }
 
 export function benchStack(env: Record<string, string>): BenchStack {
@@ -131,10 +136,15 @@ export function benchStack(env: Record<string, string>): BenchStack {
       schemas.set(pipeline, keys);
       return pipeline;
     },
-    async run(p, workers, inProcess = workers === 1) {
-      if (inProcess) {
+    async run(p, workers) {
+      if (!env.DATABASE_URL) {
         await p.engine.start();
-        return { get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; }, maxRssBytes: () => process.resourceUsage().maxRSS * 1024, async stop() { await p.stop(); await dropTopics(p, prefixes.get(p)!); } };
+        const usage = () => process.resourceUsage();
+        return {
+          get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; },
+          maxRssBytes: () => usage().maxRSS * 1024, cpuMicros: () => usage().userCPUTime + usage().systemCPUTime,
+          async stop() { await p.stop(); await dropTopics(p, prefixes.get(p)!); },
+        };
       }
       const prefix = prefixes.get(p)!;
       const pool = new WorkerPool({
@@ -143,7 +153,11 @@ export function benchStack(env: Record<string, string>): BenchStack {
         logger: createLogger('warn'),
       });
       pool.start();
-      return { get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; }, maxRssBytes: () => pool.maxRssBytes, async stop() { await pool.stop(); await p.stop(); await dropTopics(p, prefix); } };
+      return {
+        get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; },
+        maxRssBytes: () => pool.maxRssBytes, cpuMicros: () => pool.cpuMicros,
+        async stop() { await pool.stop(); await p.stop(); await dropTopics(p, prefix); },
+      };
     },
   };
   return stack;

@@ -16,6 +16,8 @@ export interface WorkerReport {
   ready: boolean;
   /** Peak resident set size of the worker process, in bytes. */
   maxRssBytes: number;
+  /** CPU time the worker process has used (user + system), in µs. */
+  cpuMicros: number;
 }
 
 const REPORT_EVERY_MS = 250;
@@ -74,6 +76,11 @@ export class WorkerPool {
   /** The largest peak RSS any worker reported. */
   get maxRssBytes(): number {
     return Math.max(0, ...[...this.reports.values()].map((r) => r.maxRssBytes));
+  }
+
+  /** CPU time the workers have used, as last reported (a restarted worker's count starts again), in µs. */
+  get cpuMicros(): number {
+    return [...this.reports.values()].reduce((n, r) => n + r.cpuMicros, 0);
   }
 
   get heldRecords(): number {
@@ -151,11 +158,13 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
 }
 
 /** The worker side: reports the engine's metrics to the pool until the process ends. */
-export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes'>): void {
+export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes' | 'cpuMicros'>): void {
   if (!process.send) return;
   const report = () => {
     // The pool may be gone (it stops us next): a report into a closed channel is dropped, never thrown.
-    if (process.connected) process.send!({ type: 'metrics', ...metrics(), maxRssBytes: process.resourceUsage().maxRSS * 1024 } satisfies WorkerReport, () => {});
+    const usage = process.resourceUsage();
+    const report: WorkerReport = { type: 'metrics', ...metrics(), maxRssBytes: usage.maxRSS * 1024, cpuMicros: usage.userCPUTime + usage.systemCPUTime };
+    if (process.connected) process.send!(report, () => {});
   };
   const timer = setInterval(report, REPORT_EVERY_MS).unref();
   process.once('disconnect', () => clearInterval(timer));

@@ -1,6 +1,6 @@
 import Module, { createRequire } from 'node:module';
 
-// kafkajs 2.2.4 is its last release; two of its costs on our hot path are replaced here, in the module cache,
+// kafkajs 2.2.4 is its last release; three of its costs on our hot path are replaced here, in the module cache,
 // before kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first).
 
 /**
@@ -19,6 +19,85 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
   if (partitionMetadata.length === 0) return result;
   for (const message of messages) (result[partitioner({ topic, partitionMetadata, message })] ??= []).push(message);
   return result;
+}
+
+type Bytes = Buffer | string | null | undefined;
+/** What kafkajs' record batch takes of an encoded record: its bytes, as an Encoder has them. */
+interface EncodedRecord {
+  buf: Buffer;
+  readonly buffer: Buffer;
+}
+
+/**
+ * kafkajs encodes every record of a produce request with a fresh 512-byte zero-filled Encoder, and each of its
+ * headers with another, then copies them all into the batch: ~6 allocations per output record, the largest single
+ * cost in a profile of the pipeline (Buffer allocation 8.5%, produce encoding 6.5%, and much of GC's 13%). This
+ * writes the same bytes (Kafka's Record v2: length, attributes, timestamp delta, offset delta, key, value, headers,
+ * as zigzag varints) into one buffer of the exact size.
+ */
+export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: {
+  offsetDelta?: number;
+  timestampDelta?: number;
+  key?: Bytes;
+  value?: Bytes;
+  headers?: Record<string, Bytes | Bytes[]>;
+}): EncodedRecord {
+  const k = bytesOf(key);
+  const v = bytesOf(value);
+  const hs: (Buffer | null)[] = []; // key, value, key, value, …
+  for (const name in headers) {
+    const h = headers[name];
+    for (const one of Array.isArray(h) ? h : [h]) hs.push(Buffer.from(name, 'utf8'), bytesOf(one));
+  }
+  let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(k) + bytesSize(v) + varintSize(hs.length / 2);
+  for (const b of hs) body += bytesSize(b);
+  const buf = Buffer.allocUnsafe(varintSize(body) + body);
+  let at = writeVarint(buf, 0, body);
+  buf[at++] = 0; // attributes
+  at = writeVarint(buf, at, timestampDelta);
+  at = writeVarint(buf, at, offsetDelta);
+  at = writeBytes(buf, at, k);
+  at = writeBytes(buf, at, v);
+  at = writeVarint(buf, at, hs.length / 2);
+  for (const b of hs) at = writeBytes(buf, at, b);
+  return { buf, get buffer() { return buf; } };
+}
+
+function bytesOf(x: Bytes): Buffer | null {
+  if (x === null || x === undefined) return null;
+  return Buffer.isBuffer(x) ? x : Buffer.from(String(x), 'utf8');
+}
+
+/** Zigzag of a safe integer (exact beyond 32 bits, where bit operations are not). */
+const zigzag = (n: number) => (n >= 0 ? n * 2 : -n * 2 - 1);
+
+function varintSize(n: number): number {
+  let z = zigzag(n);
+  let size = 1;
+  while (z >= 0x80) {
+    z = Math.floor(z / 0x80);
+    size++;
+  }
+  return size;
+}
+
+const bytesSize = (b: Buffer | null) => (b === null ? 1 : varintSize(b.length) + b.length);
+
+function writeVarint(buf: Buffer, at: number, n: number): number {
+  let z = zigzag(n);
+  while (z >= 0x80) {
+    buf[at++] = (z % 0x80) | 0x80;
+    z = Math.floor(z / 0x80);
+  }
+  buf[at++] = z;
+  return at;
+}
+
+function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
+  if (b === null) return writeVarint(buf, at, -1);
+  at = writeVarint(buf, at, b.length);
+  b.copy(buf, at);
+  return at + b.length;
 }
 
 interface Coordinators {
@@ -73,4 +152,5 @@ function replace(modulePath: string, exports: (loadOriginal: () => unknown) => u
   require.cache[path] = patched;
 }
 replace('kafkajs/src/producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
+replace('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => encodeRecord);
 replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));
