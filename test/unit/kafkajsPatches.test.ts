@@ -4,9 +4,18 @@ import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { it } from 'node:test';
 import '../../src/adapters/kafka.ts';
-import { encodeRecord, groupMessagesPerPartition, withRememberedCoordinators } from '../../src/adapters/kafkajsPatches.ts';
+import { crc32c, encodeRecord, groupMessagesPerPartition, withRememberedCoordinators } from '../../src/adapters/kafkajsPatches.ts';
 
 const require = createRequire(import.meta.url);
+
+/** A kafkajs module as kafkajs wrote it, compiled from its source (the module cache holds our replacement). */
+function kafkajsOriginal(path: string): unknown {
+  const original = new Module(path) as Module & { _compile(code: string, file: string): void };
+  original.filename = path;
+  original.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
+  original._compile(readFileSync(path, 'utf8'), path);
+  return original.exports;
+}
 
 it("kafkajs' producer groups messages per partition with the linear version, with the same result", () => {
   assert.equal(require('kafkajs/src/producer/groupMessagesPerPartition.js'), groupMessagesPerPartition);
@@ -57,13 +66,8 @@ it("kafkajs' transaction manager looks its coordinators up once, and again after
 });
 
 it("kafkajs' produce requests encode each record into one buffer of its exact size, byte for byte as kafkajs did", () => {
-  // kafkajs' own encoder, compiled from its source (the module cache holds the replacement).
   const path = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
-  const original = new Module(path) as Module & { _compile(code: string, file: string): void };
-  original.filename = path;
-  original.paths = (Module as unknown as { _nodeModulePaths(dir: string): string[] })._nodeModulePaths(dirname(path));
-  original._compile(readFileSync(path, 'utf8'), path);
-  const kafkajsRecord = original.exports as (r: object) => { buffer: Buffer };
+  const kafkajsRecord = kafkajsOriginal(path) as (r: object) => { buffer: Buffer };
   assert.equal(require(path), encodeRecord);
   const records = [
     { key: Buffer.from('customer-1'), value: Buffer.alloc(300, 7), headers: { 'x-policy': Buffer.from('v3'), 'x-n': ['1', '2'] }, offsetDelta: 0, timestampDelta: 0 },
@@ -77,4 +81,48 @@ it("kafkajs' produce requests encode each record into one buffer of its exact si
     assert.deepEqual(mine.buffer, kafkajsRecord(r).buffer);
     assert.equal(mine.buf.length, mine.buffer.length);
   }
+});
+
+it("kafkajs' produce requests are written with one buffer per partition, byte for byte as kafkajs wrote them", async () => {
+  const path = require.resolve('kafkajs/src/protocol/requests/produce/v3/request.js');
+  type Request = (args: object) => { apiKey: number; apiVersion: number; encode(): Promise<{ buffer: Buffer }> };
+  const kafkajsRequest = kafkajsOriginal(path) as Request;
+  const ours = require(path) as Request;
+  const Long = require('kafkajs/src/utils/long') as { fromNumber(n: number): unknown };
+  const message = (i: number, timestamp?: number | string) => ({ key: `k${i}`, value: Buffer.alloc(50 + i, i), headers: { 'x-i': String(i) }, ...(timestamp === undefined ? {} : { timestamp }) });
+  const requests = [
+    { acks: -1, timeout: 30000, transactionalId: 'app-3', producerId: Long.fromNumber(4711), producerEpoch: 2, topicData: [
+      { topic: 'sink.crm', partitions: [{ partition: 3, firstSequence: 17, messages: [message(1, 1_790_000_000_500), message(2, 1_790_000_000_100), message(3, '1790000000900')] }] },
+      { topic: 'audit.decisions', partitions: [{ partition: 3, messages: [message(4, 1_790_000_000_000)] }, { partition: 5, messages: Array.from({ length: 300 }, (_, i) => message(i, 1_790_000_000_000 + i)) }] },
+    ] },
+    { acks: 1, timeout: 100, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: null, value: null }] }] }] }, // no timestamps: now
+  ];
+  const now = Date.now;
+  Date.now = () => 1_790_000_001_234; // both stamp a batch without timestamps with the time of encoding
+  try {
+    for (const args of requests) {
+      const [a, b] = [ours(args), kafkajsRequest(args)];
+      assert.equal(a.apiKey, b.apiKey);
+      assert.equal(a.apiVersion, b.apiVersion);
+      const [x, y] = [(await a.encode()).buffer, (await b.encode()).buffer];
+      const differs = x.findIndex((byte, i) => byte !== y[i]);
+      assert.ok(x.length === y.length && differs < 0, `${x.length} vs ${y.length} bytes, first difference at ${differs}`);
+    }
+  } finally {
+    Date.now = now;
+  }
+  // A compressed request is kafkajs' own.
+  const gzip = { ...requests[1]!, compression: 1 };
+  assert.deepEqual((await ours(gzip).encode()).buffer.length, (await kafkajsRequest(gzip).encode()).buffer.length);
+});
+
+it('CRC-32C eight bytes a step equals kafkajs\' byte-by-byte one', () => {
+  const kafkajsCrc = require('kafkajs/src/protocol/recordBatch/crc32C/crc32C.js') as (b: Buffer) => number;
+  for (const n of [0, 1, 7, 8, 9, 63, 64, 1000, 65_537]) {
+    const b = Buffer.alloc(n);
+    for (let i = 0; i < n; i++) b[i] = (i * 131 + n) & 0xff;
+    assert.equal(crc32c(b), kafkajsCrc(b), `${n} bytes`);
+    if (n > 10) assert.equal(crc32c(b, 3, n - 2), kafkajsCrc(b.subarray(3, n - 2)));
+  }
+  assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283); // the standard check value
 });
