@@ -1,6 +1,8 @@
-import { createCipheriv, createHmac, hkdfSync } from 'node:crypto';
-import { randomIv } from './randomIv.ts';
+import { createHmac, createSecretKey, hkdfSync } from 'node:crypto';
+import { sealAesGcm } from './aesGcm.ts';
 import type { FieldTransforms } from '../domain/fieldRules.ts';
+
+const PSEUDONYMS_REMEMBERED = 10_000;
 
 /**
  * HMAC-SHA256 pseudonyms and AES-256-GCM field encryption, with two keys derived (HKDF) from one 32-byte secret.
@@ -8,16 +10,22 @@ import type { FieldTransforms } from '../domain/fieldRules.ts';
  */
 export function createFieldTransforms(secretHex: string): FieldTransforms {
   const secret = Buffer.from(secretHex, 'hex');
-  const macKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'consentgate pseudonym v1', 32));
+  const macKey = createSecretKey(Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'consentgate pseudonym v1', 32)));
+  // A customer's phone number or address recurs in every event of every conversation: pseudonyms are remembered
+  // (in this process only, the oldest forgotten first) instead of an HMAC (~2 µs) per field of every record.
+  const pseudonyms = new Map<string, string>();
   const encKey = Buffer.from(hkdfSync('sha256', secret, Buffer.alloc(0), 'consentgate field encryption v1', 32));
   return {
-    pseudonymize: (value) => 'psn:' + createHmac('sha256', macKey).update(value).digest('base64url').slice(0, 22),
-    encrypt: (value) => {
-      const iv = randomIv();
-      const c = createCipheriv('aes-256-gcm', encKey, iv);
-      const body = Buffer.concat([c.update(value, 'utf8'), c.final()]);
-      return 'enc:v1:' + Buffer.concat([iv, c.getAuthTag(), body]).toString('base64');
+    pseudonymize: (value) => {
+      let pseudonym = pseudonyms.get(value);
+      if (pseudonym === undefined) {
+        pseudonym = 'psn:' + createHmac('sha256', macKey).update(value).digest('base64url').slice(0, 22);
+        if (pseudonyms.size >= PSEUDONYMS_REMEMBERED) pseudonyms.delete(pseudonyms.keys().next().value!);
+        pseudonyms.set(value, pseudonym);
+      }
+      return pseudonym;
     },
+    encrypt: (value) => 'enc:v1:' + sealAesGcm(encKey, value).toString('base64'),
     shred: unboundShred,
   };
 }

@@ -1,5 +1,5 @@
-import { createCipheriv, createDecipheriv } from 'node:crypto';
-import { randomIv } from './randomIv.ts';
+import { createDecipheriv } from 'node:crypto';
+import { sealAesGcm } from './aesGcm.ts';
 import type { DataKey, KeyStore } from './keyStore.ts';
 
 /**
@@ -14,10 +14,7 @@ const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
 export function shredEncrypt(k: DataKey, plaintext: string): string {
-  const iv = randomIv();
-  const c = createCipheriv('aes-256-gcm', k.key, iv).setAAD(Buffer.from(k.keyId, 'utf8'));
-  const body = Buffer.concat([c.update(plaintext, 'utf8'), c.final()]);
-  return `${SHRED_PREFIX}${k.keyId}:${Buffer.concat([iv, c.getAuthTag(), body]).toString('base64url')}`;
+  return `${SHRED_PREFIX}${k.keyId}:${sealAesGcm(k.key, plaintext, Buffer.from(k.keyId, 'utf8')).toString('base64url')}`;
 }
 
 export function isShredded(v: unknown): v is string {

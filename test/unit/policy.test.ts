@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
 import { reduceForSink, type SinkRecord } from '../../src/domain/fieldRules.ts';
@@ -61,5 +62,14 @@ describe('field rules', () => {
     assert.ok(!out.participants[0]!.address!.includes('1555'));
     assert.equal(out.recordId, 'r');
     assert.equal(rec.transcript, 'secret', 'the input is not mutated');
+  });
+
+  it('pseudonymizes as HMAC-SHA256 under the derived key, remembered or not', () => {
+    const macKey = Buffer.from(hkdfSync('sha256', Buffer.alloc(32), Buffer.alloc(0), 'consentgate pseudonym v1', 32));
+    const expected = (v: string) => 'psn:' + createHmac('sha256', macKey).update(v).digest('base64url').slice(0, 22);
+    const first = t.pseudonymize('tel:+15550001');
+    assert.equal(first, expected('tel:+15550001'));
+    for (let i = 0; i < 25_000; i++) assert.equal(t.pseudonymize(`v${i}`), i % 5000 === 0 ? expected(`v${i}`) : t.pseudonymize(`v${i}`));
+    assert.equal(t.pseudonymize('tel:+15550001'), first, 'the same after being forgotten');
   });
 });
