@@ -66,10 +66,21 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
         return;
       }
       const state = record.customerId ? d.store.get(record.customerId) : undefined;
+      // Field by field, not spread: copying a decoded Avro record's properties generically was 2% of the CPU.
       const sinkRecord: SinkRecord = {
-        ...record,
-        exportJobId: 'exportJobId' in record ? record.exportJobId : null,
-        exportVersion: 'exportVersion' in record ? record.exportVersion : null,
+        recordId: record.recordId,
+        conversationId: record.conversationId,
+        customerId: record.customerId,
+        channel: record.channel,
+        occurredAt: record.occurredAt,
+        kind: record.kind,
+        participants: record.participants,
+        ani: record.ani,
+        dnis: record.dnis,
+        attributes: record.attributes,
+        transcript: record.transcript,
+        exportJobId: (record as Partial<ExportRecord>).exportJobId ?? null,
+        exportVersion: (record as Partial<ExportRecord>).exportVersion ?? null,
       };
       const now = ctx.clock.now();
       for (const sink of d.policy.sinks) {
