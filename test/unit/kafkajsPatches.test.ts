@@ -126,3 +126,30 @@ it('CRC-32C eight bytes a step equals kafkajs\' byte-by-byte one', () => {
   }
   assert.equal(crc32c(Buffer.from('123456789')), 0xe3069283); // the standard check value
 });
+
+it("kafkajs' fetched records decode with offsets and times summed in numbers, as kafkajs decoded them", () => {
+  const path = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/decoder.js');
+  type Decode = (decoder: unknown, context: object) => Record<string, unknown>;
+  const kafkajsDecode = kafkajsOriginal(path) as Decode;
+  const ours = require(path) as Decode;
+  const Decoder = require('kafkajs/src/protocol/decoder') as new (b: Buffer) => { readVarInt(): number };
+  const records = [
+    { key: Buffer.from('c-1'), value: Buffer.from('v'), headers: { a: Buffer.from('1'), b: [Buffer.from('2'), Buffer.from('3')] }, offsetDelta: 5, timestampDelta: 1234 },
+    { key: null, value: null, offsetDelta: 0, timestampDelta: -77 },
+    { key: Buffer.from('x'), value: Buffer.alloc(1000, 3), offsetDelta: 70_000, timestampDelta: 2 ** 50 }, // past the fast path
+  ];
+  const contexts = [
+    { firstOffset: '0', firstTimestamp: '1790000000000', maxTimestamp: '1790000009999', magicByte: 2, timestampType: 0 },
+    { firstOffset: '9007199254740000', firstTimestamp: '-1', maxTimestamp: '5', magicByte: 2, isControlBatch: true, timestampType: 0 }, // offsets past 2^53
+    { firstOffset: '42', firstTimestamp: '1790000000000', maxTimestamp: '1790000009999', magicByte: 2, timestampType: 1 }, // log append time
+  ];
+  for (const r of records) {
+    for (const context of contexts) {
+      const bytes = encodeRecord(r).buffer;
+      const [a, b] = [new Decoder(bytes), new Decoder(bytes)];
+      a.readVarInt(); // the record's length, which the batch decoder reads
+      b.readVarInt();
+      assert.deepEqual(ours(a, context), kafkajsDecode(b, context));
+    }
+  }
+});
