@@ -18,7 +18,7 @@ for (let at = 0; at < bytes.length;) {
   messages.push({ key, value: bytes.subarray(at + 4, at + 4 + valueLength) });
   at += 4 + valueLength;
 }
-const kafka = new Kafka({ clientId: 'bench-raw-stock', brokers: brokers.split(','), logLevel: logLevel.WARN });
+const kafka = new Kafka({ clientId: 'bench-raw-stock', brokers: brokers.split(','), logLevel: logLevel.NOTHING }); // the broker may still be loading coordinators: kafkajs retries, and says so at ERROR
 const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 5, createPartitioner: Partitioners.DefaultPartitioner });
 await producer.connect();
 const t0 = performance.now();

@@ -1,4 +1,4 @@
-import './kafkajsPatches.ts'; // before kafkajs: see there
+import './kafkajsPatches/index.ts'; // before kafkajs: see there
 import {
   AssignerProtocol,
   Kafka,

@@ -2,6 +2,12 @@ import type { KeyValueStore } from './processor.ts';
 import { BytesTable } from './bytesTable.ts';
 import type { Serde } from './records.ts';
 
+/** How a compact store keeps a committed value as bytes (its key is given, so the bytes need not repeat it). */
+export interface StoreCodec<V> {
+  encode(key: string, value: V): Uint8Array;
+  decode(key: string, bytes: Uint8Array): V;
+}
+
 /**
  * An in-memory table whose writes are staged until the task's transaction commits (then they become visible as
  * committed state) or aborts (then they vanish). Every write is also handed to `log`, which appends it to the
@@ -11,12 +17,6 @@ import type { Serde } from './records.ts';
  * JavaScript heap, decoded on read with the most recently read ones cached: a consent table of a million customers
  * then takes ~90 bytes an entry instead of kilobytes of objects, and the garbage collector never walks it.
  */
-/** How a compact store keeps a committed value as bytes (its key is given, so the bytes need not repeat it). */
-export interface StoreCodec<V> {
-  encode(key: string, value: V): Uint8Array;
-  decode(key: string, bytes: Uint8Array): V;
-}
-
 export class StagedStore<V> implements KeyValueStore<V> {
   /** Committed values: objects, or (compact) the codec's bytes. */
   private readonly objects = new Map<string, V>();

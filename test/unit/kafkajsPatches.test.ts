@@ -4,7 +4,8 @@ import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { it } from 'node:test';
 import '../../src/adapters/kafka.ts';
-import { crc32c, encodeRecord, groupMessagesPerPartition, withRememberedCoordinators } from '../../src/adapters/kafkajsPatches.ts';
+import { crc32c, encodeRecord, groupMessagesPerPartition } from '../../src/adapters/kafkajsPatches/produce.ts';
+import { withRememberedCoordinators } from '../../src/adapters/kafkajsPatches/transactions.ts';
 
 const require = createRequire(import.meta.url);
 

@@ -1,7 +1,4 @@
-import Module, { createRequire } from 'node:module';
-
-// kafkajs 2.2.4 is its last release; five of its costs on our hot path are replaced here, in the module cache,
-// before kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first).
+// kafkajs' produce path: grouping, record and request encoding (see index.ts).
 
 /**
  * kafkajs groups a produce batch's messages per partition by copying the partition's array
@@ -128,7 +125,7 @@ const CRC32C_TABLES = (() => {
   return t;
 })();
 
-interface KafkaLong {
+export interface KafkaLong {
   getHighBits(): number;
   getLowBits(): number;
 }
@@ -138,7 +135,7 @@ interface ProduceMessage {
   headers?: Record<string, Bytes | Bytes[]>;
   timestamp?: number | string | null;
 }
-interface ProduceRequestArgs {
+export interface ProduceRequestArgs {
   acks: number;
   timeout: number;
   transactionalId?: string | null;
@@ -238,138 +235,3 @@ function writeLong(buf: Buffer, at: number, v: KafkaLong): void {
   buf.writeInt32BE(v.getHighBits(), at);
   buf.writeInt32BE(v.getLowBits(), at + 4);
 }
-
-/** What kafkajs' record decoder reads with. */
-export interface KafkajsDecoder {
-  buffer: Buffer;
-  offset: number;
-  readInt8(): number;
-  readVarInt(): number;
-  readVarLong(): { toString(): string };
-  readVarIntBytes(): Buffer | null;
-  readVarIntString(): string | null;
-}
-interface BatchContext {
-  firstOffset?: string;
-  firstTimestamp?: string;
-  maxTimestamp?: string;
-  magicByte?: number;
-  isControlBatch?: boolean;
-  timestampType?: number;
-}
-const LOG_APPEND_TIME = 1;
-
-/**
- * kafkajs decodes each fetched record's offset and timestamp by parsing its batch's base offset and time (decimal
- * strings) into 64-bit Long objects and printing the sums back, and merges its headers by spreading an object per
- * header. This returns the same record with the sums done in plain numbers — exact below 2^53, which offsets and
- * millisecond times stay under; anything beyond goes the Long way.
- */
-export function decodeRecord(longOf: (v: string) => { add(n: unknown): { toString(): string } }) {
-  const plus = (base: string, delta: number | { toString(): string }) => {
-    const n = Number(base);
-    const sum = typeof delta === 'number' ? n + delta : NaN;
-    return Number.isSafeInteger(n) && Number.isSafeInteger(sum) ? String(sum) : longOf(base).add(delta).toString();
-  };
-  return (decoder: KafkajsDecoder, batchContext: BatchContext = {}) => {
-    const { firstOffset = '0', firstTimestamp = '0', magicByte, isControlBatch = false, timestampType, maxTimestamp } = batchContext;
-    const attributes = decoder.readInt8();
-    const timestampDelta = readVarLong(decoder);
-    const timestamp = timestampType === LOG_APPEND_TIME && maxTimestamp ? maxTimestamp : plus(firstTimestamp, timestampDelta);
-    const offset = plus(firstOffset, decoder.readVarInt());
-    const key = decoder.readVarIntBytes();
-    const value = decoder.readVarIntBytes();
-    const headers: Record<string, Buffer | null | (Buffer | null)[]> = {};
-    for (let n = decoder.readVarInt(); n > 0; n--) {
-      const name = String(decoder.readVarIntString());
-      const v = decoder.readVarIntBytes();
-      const before = headers[name];
-      headers[name] = before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v];
-    }
-    return { magicByte, attributes, timestamp, offset, key, value, headers, isControlRecord: isControlBatch, batchContext };
-  };
-}
-
-/** A zigzag varlong as a number when it fits in 7 bytes (±2^48), else as kafkajs reads it (a Long). */
-function readVarLong(decoder: KafkajsDecoder): number | { toString(): string } {
-  const start = decoder.offset;
-  const buf = decoder.buffer;
-  let z = 0;
-  let scale = 1;
-  for (let i = 0; i < 7; i++) {
-    const byte = buf[decoder.offset++]!;
-    z += (byte & 0x7f) * scale;
-    if (byte < 0x80) return z % 2 === 0 ? z / 2 : -(z + 1) / 2;
-    scale *= 0x80;
-  }
-  decoder.offset = start;
-  return decoder.readVarLong();
-}
-
-interface Coordinators {
-  findGroupCoordinatorMetadata(o: { groupId: string; coordinatorType: number }): Promise<{ coordinator: { nodeId: number } }>;
-  findBroker(o: { nodeId: number }): Promise<unknown>;
-}
-type EosManager = Record<string, unknown>;
-const TRANSACTION_STEPS = ['initProducerId', 'addPartitionsToTransaction', 'sendOffsets', 'commit', 'abort'];
-
-/**
- * kafkajs' transaction manager asks the cluster for the transaction coordinator before every step and for the group
- * coordinator before every offset commit — four FindCoordinator round trips in each transaction besides the five
- * it needs (AddPartitionsToTxn, Produce, AddOffsetsToTxn, TxnOffsetCommit, EndTxn). This wraps its factory so that
- * each transactional producer remembers its coordinators (as the Java client does) and forgets them when any
- * transaction step fails, so a step retried after a coordinator moved looks them up again.
- */
-export function withRememberedCoordinators<O extends { cluster: Coordinators }>(create: (o: O) => EosManager): (o: O) => EosManager {
-  return (o) => {
-    const nodes = new Map<string, number>();
-    const cluster = Object.create(o.cluster, {
-      findGroupCoordinator: {
-        value: async ({ groupId, coordinatorType }: { groupId: string; coordinatorType: number }) => {
-          const key = `${coordinatorType}:${groupId}`;
-          let nodeId = nodes.get(key);
-          if (nodeId === undefined) {
-            nodeId = (await o.cluster.findGroupCoordinatorMetadata({ groupId, coordinatorType })).coordinator.nodeId;
-            nodes.set(key, nodeId);
-          }
-          return o.cluster.findBroker({ nodeId });
-        },
-      },
-    }) as Coordinators;
-    const manager = create({ ...o, cluster });
-    for (const step of TRANSACTION_STEPS) {
-      const original = manager[step] as (...args: unknown[]) => Promise<unknown>;
-      manager[step] = (...args: unknown[]) => original.apply(manager, args).catch((err: unknown) => {
-        nodes.clear();
-        throw err;
-      });
-    }
-    return manager;
-  };
-}
-
-const require = createRequire(import.meta.url);
-/** Puts `exports(loadOriginal)` into the module cache as the module at `modulePath`. */
-function replace(modulePath: string, exports: (loadOriginal: () => unknown) => unknown): void {
-  const path = require.resolve(modulePath);
-  if ((require.cache[path] as { patched?: boolean } | undefined)?.patched) return;
-  const patched = Object.assign(new Module(path), { filename: path, loaded: true, patched: true });
-  patched.exports = exports(() => require(path));
-  require.cache[path] = patched;
-}
-replace('kafkajs/src/producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
-replace('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => encodeRecord);
-replace('kafkajs/src/protocol/recordBatch/record/v0/decoder.js', () => {
-  const Long = require('kafkajs/src/utils/long') as { fromValue(v: string): { add(n: unknown): { toString(): string } } };
-  return decodeRecord((v) => Long.fromValue(v));
-});
-replace('kafkajs/src/protocol/requests/produce/v3/request.js', (original) => {
-  const Long = require('kafkajs/src/utils/long') as { fromValue(v: unknown): KafkaLong };
-  return produceRequest({
-    Encoder: require('kafkajs/src/protocol/encoder'),
-    longOf: (v) => Long.fromValue(v),
-    produceApiKey: (require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number }).Produce,
-    noCompression: (require('kafkajs/src/protocol/message/compression') as { Types: { None: number } }).Types.None,
-  }, original() as (args: ProduceRequestArgs) => unknown);
-});
-replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));

@@ -1,0 +1,33 @@
+import Module, { createRequire } from 'node:module';
+import { decodeRecord } from './fetch.ts';
+import { encodeRecord, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
+import { withRememberedCoordinators, type Coordinators, type EosManager } from './transactions.ts';
+
+// kafkajs 2.2.4 is its last release; five of its costs on our hot path are replaced here, in the module cache,
+// before kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first). Each
+// replacement gives kafkajs the same bytes or objects as its own code (test/unit/kafkajsPatches.test.ts compares
+// them with kafkajs' originals); `npm run bench` prints the raw round trip with and without them.
+
+const require = createRequire(import.meta.url);
+
+/** Puts `exports(loadOriginal)` into the module cache as the module at `modulePath`. */
+function replace(modulePath: string, exports: (loadOriginal: () => unknown) => unknown): void {
+  const path = require.resolve(modulePath);
+  if ((require.cache[path] as { patched?: boolean } | undefined)?.patched) return;
+  const patched = Object.assign(new Module(path), { filename: path, loaded: true, patched: true });
+  patched.exports = exports(() => require(path));
+  require.cache[path] = patched;
+}
+replace('kafkajs/src/producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
+replace('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => encodeRecord);
+const Long = () => require('kafkajs/src/utils/long') as { fromValue(v: unknown): KafkaLong & { add(n: unknown): { toString(): string } } };
+replace('kafkajs/src/protocol/recordBatch/record/v0/decoder.js', () => decodeRecord((v) => Long().fromValue(v)));
+replace('kafkajs/src/protocol/requests/produce/v3/request.js', (original) => {
+  return produceRequest({
+    Encoder: require('kafkajs/src/protocol/encoder'),
+    longOf: (v) => Long().fromValue(v),
+    produceApiKey: (require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number }).Produce,
+    noCompression: (require('kafkajs/src/protocol/message/compression') as { Types: { None: number } }).Types.None,
+  }, original() as (args: ProduceRequestArgs) => unknown);
+});
+replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));
