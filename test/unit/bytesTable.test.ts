@@ -1,21 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { BytesTable } from '../../src/runtime/bytesTable.ts';
-
-/** A deterministic pseudo-random sequence (xorshift32). */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { mulberry32 } from '../../src/simulator/ids.ts';
 
 describe('BytesTable', () => {
   it('behaves like a Map of keys to bytes through inserts, overwrites, deletes, growth and compaction', () => {
-    const next = random(7);
+    const next = mulberry32(7);
     const table = new BytesTable();
     const model = new Map<string, Buffer>();
     const keys = Array.from({ length: 5_000 }, (_, i) => (i % 7 === 0 ? `kunde-ü-${i}-😀` : `c-${i}`));

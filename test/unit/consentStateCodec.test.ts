@@ -4,21 +4,11 @@ import { describe, it } from 'node:test';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
 import { consentStateCodec } from '../../src/domain/consentStateCodec.ts';
 import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent, type ConsentState } from '../../src/domain/types.ts';
-
-/** A deterministic pseudo-random sequence (xorshift32). */
-function random(seed: number): () => number {
-  let x = seed;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 2 ** 32;
-  };
-}
+import { mulberry32 } from '../../src/simulator/ids.ts';
 
 describe('consentStateCodec', () => {
   it('round-trips every state that a random history of consent events produces', () => {
-    const next = random(11);
+    const next = mulberry32(11);
     const pick = <T>(xs: readonly T[]) => xs[Math.floor(next() * xs.length)]!;
     const eventIds = [() => randomUUID(), () => randomUUID().toUpperCase(), () => `evt-${Math.floor(next() * 1e6)}`, () => 'ünïcödé-😀', () => ''];
     for (let customer = 0; customer < 500; customer++) {
