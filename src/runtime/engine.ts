@@ -47,7 +47,8 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private consumer?: Consumer;
   private readonly tasks = new Map<number, PartitionTask>();
   private readonly paused = new Set<number>();
-  private readonly restorePaused = new Set<number>();
+  /** `${changelog}:${partition}` paused while restoring. */
+  private readonly restorePaused = new Set<string>();
   private readonly inputTopics: string[];
   private readonly changelogTopics: string[];
   private readonly tableTopics: string[];
@@ -112,16 +113,16 @@ export class Engine<Deps = unknown> extends EventEmitter {
 
   private applyBackPressure(task: PartitionTask): void {
     const p = task.partition;
-    // While restoring, the changelogs too: a restore fetched far ahead of what it applied only holds memory.
-    const restoring = task.restoreBacklog;
-    if (restoring !== undefined) {
-      const changelogs = this.changelogTopics.map((topic) => ({ topic, partitions: [p] }));
-      if (!this.restorePaused.has(p) && restoring > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
-        this.restorePaused.add(p);
-        this.consumer?.pause(changelogs);
-      } else if (this.restorePaused.has(p) && restoring <= this.o.maxBatchRecords) {
-        this.restorePaused.delete(p);
-        this.consumer?.resume(changelogs);
+    // While restoring, each changelog too (a changelog fetched far ahead of what was applied only holds memory); each
+    // on its own queue, so one waiting for its turn never stops the one being restored.
+    for (const [topic, queued] of task.restoreBacklog ?? []) {
+      const key = `${topic}:${p}`;
+      if (!this.restorePaused.has(key) && queued > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
+        this.restorePaused.add(key);
+        this.consumer?.pause([{ topic, partitions: [p] }]);
+      } else if (this.restorePaused.has(key) && queued <= this.o.maxBatchRecords) {
+        this.restorePaused.delete(key);
+        this.consumer?.resume([{ topic, partitions: [p] }]);
       }
     }
     const backlog = task.streamBacklog;
@@ -168,14 +169,14 @@ export class Engine<Deps = unknown> extends EventEmitter {
         this.applyBackPressure(task);
       },
       onRestored: () => {
-        this.restorePaused.delete(p);
+        for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
         this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
       },
       onRestoreProgress: () => this.applyBackPressure(task),
       onFailed: (err) => this.onTaskFailed(p, task, err),
     });
     this.tasks.set(p, task);
-    this.restorePaused.delete(p);
+    for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
     this.consumer?.resume(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
     void task
       .start(

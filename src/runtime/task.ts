@@ -167,15 +167,13 @@ export class PartitionTask {
     return this.state === 'running';
   }
 
-  /** Records queued for stream inputs, held ones included, for back-pressure. */
-  /** Changelog records queued and not yet applied, while restoring; undefined once running. */
-  get restoreBacklog(): number | undefined {
+  /** Per changelog topic, its records queued and not yet applied, while restoring; undefined once running. */
+  get restoreBacklog(): Map<string, number> | undefined {
     if (this.state !== 'restoring') return undefined;
-    let n = 0;
-    for (const t of this.d.changelogs.keys()) n += this.queues.get(t)!.length;
-    return n;
+    return new Map([...this.d.changelogs.keys()].map((t) => [t, this.queues.get(t)!.length]));
   }
 
+  /** Records queued for stream inputs, held ones included, for back-pressure. */
   get streamBacklog(): number {
     return this.streamTopics.reduce((n, t) => n + this.queues.get(t)!.length, 0);
   }

@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
 import { after, before, describe, it } from 'node:test';
 import type { Pipeline } from '../../src/app.ts';
+import { applyConsentEvent } from '../../src/domain/consentState.ts';
+import type { Lineage } from '../../src/domain/purge.ts';
 import type { ConsentState } from '../../src/domain/types.ts';
 import { effectiveGrant } from '../../src/domain/policy.ts';
 import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
@@ -66,5 +69,38 @@ describe('consent-table on a real broker', () => {
     await waitFor('decisions', async () => (await c.read<{ recordId: string }>('audit.decisions')).filter((d) => d.value.recordId === r.recordId).length === 3);
     const forwarded = await c.read<{ recordId: string }>('sink.analytics');
     assert.ok(forwarded.some((f) => f.value.recordId === r.recordId));
+  });
+
+  it('restores changelogs several fetches long, each paused on its own while it waits its turn', async () => {
+    // Tiny batches: a changelog is paused 100 records ahead of what was applied. consent.state is restored first;
+    // lineage.state, queued meanwhile, is paused — and consent.state must keep being fetched.
+    const cfg = { ...testConfig(), maxBatchRecords: 20 };
+    let q = await startPipeline(cfg);
+    const writer = await TopicClient.open(q);
+    const n = 30_000; // ~5,000 a partition: more than one 512 KB fetch of consent.state each
+    const now = Date.now();
+    const customers = Array.from({ length: n }, (_, i) => `restored-${i}`);
+    const state = q.serdes.forTopic<ConsentState>('consent.state');
+    const lineage = q.serdes.forTopic<Lineage>('lineage.state');
+    for (let i = 0; i < n; i += 5000) {
+      await writer.send(customers.slice(i, i + 5000).flatMap((customerId, k) => [
+        { topic: writer.name('consent.state'), key: customerId, value: state.encode(applyConsentEvent(undefined, { eventId: randomUUID(), customerId, capturedAt: now, source: 'IMPORT', purposes: [{ purpose: 'ANALYTICS', granted: (i + k) % 2 === 0, channel: null }] }, now).state!) },
+        { topic: writer.name('lineage.state'), key: customerId, value: lineage.encode({ customerId, sinks: [{ sink: 'analytics', purposes: ['ANALYTICS'], records: 1, firstAt: now, lastAt: now }], updatedAt: now }) },
+      ]));
+    }
+    await writer.close();
+    await q.stop();
+    q = await startPipeline(cfg); // ready: every task restored every changelog
+    const reader = await TopicClient.open(q);
+    try {
+      const [granted, withdrawn] = [await reader.record(customers[n - 2]!), await reader.record(customers[n - 1]!)];
+      await waitFor('decisions', async () => (await reader.read<{ recordId: string }>('audit.decisions')).filter((d) => [granted.recordId, withdrawn.recordId].includes(d.value.recordId)).length === 6);
+      const analytics = (await reader.read<{ recordId: string }>('sink.analytics')).map((f) => f.value.recordId);
+      assert.ok(analytics.includes(granted.recordId), 'decided against the restored grant');
+      assert.ok(!analytics.includes(withdrawn.recordId), 'decided against the restored withdrawal');
+    } finally {
+      await reader.close();
+      await q.stop();
+    }
   });
 });
