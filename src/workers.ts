@@ -21,6 +21,12 @@ export interface WorkerReport {
 }
 
 const REPORT_EVERY_MS = 250;
+/**
+ * A young generation of up to 3 × 32 MB (Node's default: 3 × 16): a cycle's records, decoded and re-encoded, then
+ * die young instead of being promoted. Measured with `npm run bench`: ~10% less CPU per record, and a 1M-entry
+ * restore peaking lower (366–385 MB instead of 405–437).
+ */
+const WORKER_V8_FLAGS = ['--max-semi-space-size=32'];
 const RESTART_DELAY_MS = { first: 500, max: 30_000 };
 
 /**
@@ -94,6 +100,7 @@ export class WorkerPool {
   private spawn(i: number): void {
     const child = fork(resolve(PROJECT_ROOT, 'bin/consentgate.js'), ['worker'], {
       env: { ...this.o.env, CONSENTGATE_WORKER_ID: String(i) },
+      execArgv: [...process.execArgv, ...WORKER_V8_FLAGS],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.children.set(i, child);
