@@ -1,5 +1,6 @@
 import type { KeyValueStore } from './processor.ts';
 import { BytesTable } from './bytesTable.ts';
+import { Recent } from './recent.ts';
 import type { Serde } from './records.ts';
 
 /** How a compact store keeps a committed value as bytes (its key is given, so the bytes need not repeat it). */
@@ -23,12 +24,14 @@ export class StagedStore<V> implements KeyValueStore<V> {
   private readonly bytes = new BytesTable();
   /** null: deleted in this transaction. */
   private readonly staged = new Map<string, V | null>();
-  /** Compact stores: recently read committed values, decoded; least recently used first. */
-  private readonly decoded = new Map<string, V>();
+  /** Compact stores: recently read committed values, decoded. */
+  private readonly decoded: Recent<V>;
 
   private log: (key: string, value: V | null) => void = () => {};
 
-  constructor(private readonly compact?: { codec: StoreCodec<V>; cacheEntries?: number }) {}
+  constructor(private readonly compact?: { codec: StoreCodec<V>; cacheEntries?: number }) {
+    this.decoded = new Recent(compact?.cacheEntries ?? 10_000);
+  }
 
   /** Where writes are logged (the owning task's changelog output); null is a delete (a tombstone). */
   logTo(log: (key: string, value: V | null) => void): void {
@@ -94,15 +97,12 @@ export class StagedStore<V> implements KeyValueStore<V> {
   private committedValue(key: string): V | undefined {
     if (!this.compact) return this.objects.get(key);
     let value = this.decoded.get(key);
-    if (value !== undefined) {
-      this.decoded.delete(key); // re-inserted below: most recently used last
-    } else {
+    if (value === undefined) {
       const bytes = this.bytes.get(key);
       if (bytes === undefined) return undefined;
       value = this.compact.codec.decode(key, bytes);
-      if (this.decoded.size >= (this.compact.cacheEntries ?? 10_000)) this.decoded.delete(this.decoded.keys().next().value!);
+      this.decoded.set(key, value);
     }
-    this.decoded.set(key, value);
     return value;
   }
 }
