@@ -44,7 +44,9 @@ export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, 
   const hs: (Buffer | null)[] = []; // key, value, key, value, …
   for (const name in headers) {
     const h = headers[name];
-    for (const one of Array.isArray(h) ? h : [h]) hs.push(Buffer.from(name, 'utf8'), bytesOf(one));
+    const nameBytes = headerName(name);
+    if (Array.isArray(h)) for (const one of h) hs.push(nameBytes, bytesOf(one));
+    else hs.push(nameBytes, bytesOf(h));
   }
   let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(k) + bytesSize(v) + varintSize(hs.length / 2);
   for (const b of hs) body += bytesSize(b);
@@ -58,6 +60,17 @@ export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, 
   at = writeVarint(buf, at, hs.length / 2);
   for (const b of hs) at = writeBytes(buf, at, b);
   return { buf, get buffer() { return buf; } };
+}
+
+/** Header names repeat on every record: their UTF-8 bytes are kept (the first 100 names seen). */
+const headerNames = new Map<string, Buffer>();
+function headerName(name: string): Buffer {
+  let bytes = headerNames.get(name);
+  if (bytes === undefined) {
+    bytes = Buffer.from(name, 'utf8');
+    if (headerNames.size < 100) headerNames.set(name, bytes);
+  }
+  return bytes;
 }
 
 function bytesOf(x: Bytes): Buffer | null {
