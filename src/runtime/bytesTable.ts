@@ -78,6 +78,7 @@ export class BytesTable {
     return true;
   }
 
+  /** Every key, in no particular order; a write during the iteration may make it skip or repeat keys. */
   *keys(): IterableIterator<string> {
     for (let slot = 0; slot < this.refs.length; slot++) {
       const ref = this.refs[slot]!;
