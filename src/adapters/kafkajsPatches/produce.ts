@@ -32,16 +32,37 @@ interface EncodedRecord {
  * writes the same bytes (Kafka's Record v2: length, attributes, timestamp delta, offset delta, key, value, headers,
  * as zigzag varints) into one buffer of the exact size.
  */
-export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: {
+export function encodeRecord(fields: RecordFields): EncodedRecord {
+  const r = prepareRecord(fields);
+  const buf = Buffer.allocUnsafe(r.size);
+  writeRecord(buf, 0, r);
+  return { buf, get buffer() { return buf; } };
+}
+
+interface RecordFields {
   offsetDelta?: number;
   timestampDelta?: number;
   key?: Bytes;
   value?: Bytes;
   headers?: Record<string, Bytes | Bytes[]>;
-}): EncodedRecord {
+}
+
+/** A record's parts as bytes, and the size of its encoding (length prefix included). */
+interface PreparedRecord {
+  size: number;
+  body: number;
+  offsetDelta: number;
+  timestampDelta: number;
+  key: Buffer | null;
+  value: Buffer | null;
+  /** Header name, value, name, value, … */
+  headers: (Buffer | null)[];
+}
+
+function prepareRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordFields): PreparedRecord {
   const k = bytesOf(key);
   const v = bytesOf(value);
-  const hs: (Buffer | null)[] = []; // key, value, key, value, …
+  const hs: (Buffer | null)[] = [];
   for (const name in headers) {
     const h = headers[name];
     const nameBytes = headerName(name);
@@ -50,16 +71,20 @@ export function encodeRecord({ offsetDelta = 0, timestampDelta = 0, key, value, 
   }
   let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(k) + bytesSize(v) + varintSize(hs.length / 2);
   for (const b of hs) body += bytesSize(b);
-  const buf = Buffer.allocUnsafe(varintSize(body) + body);
-  let at = writeVarint(buf, 0, body);
+  return { size: varintSize(body) + body, body, offsetDelta, timestampDelta, key: k, value: v, headers: hs };
+}
+
+/** Writes a prepared record at `at`; returns where it ends. */
+function writeRecord(buf: Buffer, at: number, r: PreparedRecord): number {
+  at = writeVarint(buf, at, r.body);
   buf[at++] = 0; // attributes
-  at = writeVarint(buf, at, timestampDelta);
-  at = writeVarint(buf, at, offsetDelta);
-  at = writeBytes(buf, at, k);
-  at = writeBytes(buf, at, v);
-  at = writeVarint(buf, at, hs.length / 2);
-  for (const b of hs) at = writeBytes(buf, at, b);
-  return { buf, get buffer() { return buf; } };
+  at = writeVarint(buf, at, r.timestampDelta);
+  at = writeVarint(buf, at, r.offsetDelta);
+  at = writeBytes(buf, at, r.key);
+  at = writeBytes(buf, at, r.value);
+  at = writeVarint(buf, at, r.headers.length / 2);
+  for (const b of r.headers) at = writeBytes(buf, at, b);
+  return at;
 }
 
 /** Header names repeat on every record: their UTF-8 bytes are kept (the first 100 names seen). */
@@ -215,9 +240,9 @@ function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: Prod
     if (t > max) max = t;
   }
   if (first === Infinity) first = max = now;
-  const records = messages.map((m, i) => encodeRecord({ key: m.key, value: m.value, headers: m.headers, offsetDelta: i, timestampDelta: Number(m.timestamp || now) - first }));
+  const records = messages.map((m, i) => prepareRecord({ key: m.key, value: m.value, headers: m.headers, offsetDelta: i, timestampDelta: Number(m.timestamp || now) - first }));
   let size = BATCH_HEADER + BATCH_BODY_HEADER;
-  for (const r of records) size += r.buf.length;
+  for (const r of records) size += r.size;
   const buf = Buffer.allocUnsafe(size);
   buf.writeInt32BE(partition, 0);
   buf.writeInt32BE(size - 8, 4); // the record set: everything after this field
@@ -236,10 +261,7 @@ function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: Prod
   buf.writeInt32BE(o.firstSequence, at + 32);
   buf.writeInt32BE(records.length, at + 36);
   at += BATCH_BODY_HEADER;
-  for (const r of records) {
-    r.buf.copy(buf, at);
-    at += r.buf.length;
-  }
+  for (const r of records) at = writeRecord(buf, at, r);
   buf.writeUInt32BE(crc32c(buf, bodyStart, size), 25);
   return { buf, get buffer() { return buf; } };
 }
