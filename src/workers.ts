@@ -100,7 +100,8 @@ export class WorkerPool {
   private spawn(i: number): void {
     const child = fork(resolve(PROJECT_ROOT, 'bin/consentgate.js'), ['worker'], {
       env: { ...this.o.env, CONSENTGATE_WORKER_ID: String(i) },
-      execArgv: [...process.execArgv, ...WORKER_V8_FLAGS],
+      // Ours unless this process was given its own (node --max-semi-space-size=… bin/consentgate.js run).
+      execArgv: [...WORKER_V8_FLAGS.filter((f) => !process.execArgv.some((a) => a.startsWith(f.split('=')[0]!))), ...process.execArgv],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.children.set(i, child);
