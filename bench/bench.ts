@@ -11,7 +11,7 @@
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
 // BENCH_STEADY_RATES (1000,5000,10000,20000), BENCH_WORKERS (workers of (b) and (c); default one per CPU), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
-// (20000); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
+// (20000), BENCH_LOG_LEVEL (the engines' log level, default error); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
 // local PostgreSQL when it answers, else an embedded PGlite and one worker).
 import { execFileSync, spawn } from 'node:child_process';
 import { rmSync, writeFileSync } from 'node:fs';
@@ -59,7 +59,7 @@ async function localDatabase(): Promise<string | undefined> {
 }
 
 const databaseUrl = await localDatabase();
-const keys: Record<string, string> = { CONSENTGATE_FIELD_KEY: randomBytes(32).toString('hex'), CONSENTGATE_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: 'error', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
+const keys: Record<string, string> = { CONSENTGATE_FIELD_KEY: randomBytes(32).toString('hex'), CONSENTGATE_MASTER_KEY: randomBytes(32).toString('hex'), LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'error', ...(databaseUrl ? { DATABASE_URL: databaseUrl } : {}) };
 const stack = benchStack(keys);
 const first = await startEphemeralPipeline({ name: 'bench', topicPrefix: `bench-${randomUUID().slice(0, 8)}.`, log: console.log, env: { ...keys, ...stack.keyStoreSchema() } });
 const { config } = first;
