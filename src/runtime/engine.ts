@@ -186,8 +186,12 @@ export class Engine<Deps = unknown> extends EventEmitter {
       .catch((err) => this.onTaskFailed(p, task, err as Error));
   }
 
+  /** The task's committed input offsets and its changelogs' offsets, asked for all at once. */
   private async startOffsets(p: number) {
-    const committed = await committedOffsets(this.o.admin, this.groupId, this.inputTopics);
+    const [committed, ...changelogs] = await Promise.all([
+      committedOffsets(this.o.admin, this.groupId, this.inputTopics),
+      ...this.changelogTopics.map((t) => topicOffsets(this.o.admin, t)),
+    ]);
     const inputs = new Map<string, bigint>();
     for (const t of this.inputTopics) {
       const c = committed.get(`${t}:${p}`);
@@ -195,11 +199,11 @@ export class Engine<Deps = unknown> extends EventEmitter {
     }
     const changelogEnds = new Map<string, bigint>();
     const changelogStarts = new Map<string, bigint>();
-    for (const t of this.changelogTopics) {
-      const o = (await topicOffsets(this.o.admin, t)).get(p);
+    this.changelogTopics.forEach((t, i) => {
+      const o = changelogs[i]!.get(p);
       changelogEnds.set(t, o?.high ?? 0n);
       changelogStarts.set(t, o?.low ?? 0n);
-    }
+    });
     return { inputs, changelogEnds, changelogStarts };
   }
 
