@@ -1,4 +1,6 @@
 import './kafkajsPatches/index.ts'; // before kafkajs: see there
+import net from 'node:net';
+import tls from 'node:tls';
 import {
   AssignerProtocol,
   Kafka,
@@ -10,6 +12,7 @@ import {
   type LogEntry,
   type PartitionAssigner,
   type Producer,
+  type ISocketFactory,
   type SASLOptions,
 } from 'kafkajs';
 import { ConsentgateError } from '../errors.ts';
@@ -51,8 +54,23 @@ export function createKafka(cfg: Config['kafka'], logger: Logger, clientId = cfg
     logLevel: KafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(logger),
     retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
+    socketFactory: noDelaySocket,
   });
 }
+
+/**
+ * kafkajs' own socket factory with Nagle's algorithm off, as the Java client has it (kafkajs leaves it on): a request
+ * written while an earlier one's last segment is unacknowledged would wait for that ACK, which the broker may delay.
+ * (On this machine's loopback the bench showed no difference either way.)
+ */
+const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
+  const socket = ssl
+    ? tls.connect({ host, port, ...(!net.isIP(host) ? { servername: host } : {}), ...ssl }, onConnect)
+    : net.connect({ host, port }, onConnect);
+  socket.setKeepAlive(true, 60_000);
+  socket.setNoDelay(true);
+  return socket;
+};
 
 export function isFencedError(err: unknown): boolean {
   const e = err as { type?: string; name?: string; cause?: unknown; message?: string };
