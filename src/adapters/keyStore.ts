@@ -1,4 +1,5 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
+import { openAesGcm, sealAesGcm } from './aesGcm.ts';
 import { openDb } from './postgres.ts';
 import { PURPOSES, type DataKey, type Purpose } from '../domain/types.ts';
 
@@ -51,17 +52,12 @@ const CHECK_AAD = 'consentgate master key check v1';
 // ---- key wrap ----------------------------------------------------------------------------------------------------
 
 function wrap(master: Buffer, aad: string, key: Buffer): Buffer {
-  const iv = randomBytes(12);
-  const c = createCipheriv('aes-256-gcm', master, iv).setAAD(Buffer.from(aad, 'utf8'));
-  const body = Buffer.concat([c.update(key), c.final()]);
-  return Buffer.concat([iv, c.getAuthTag(), body]);
+  return sealAesGcm(master, key, Buffer.from(aad, 'utf8'));
 }
 
 /** Throws on a wrong master key or a tampered row: GCM authentication never yields a wrong key silently. */
 function unwrap(master: Buffer, aad: string, wrapped: Buffer): Buffer {
-  const d = createDecipheriv('aes-256-gcm', master, wrapped.subarray(0, 12)).setAAD(Buffer.from(aad, 'utf8'));
-  d.setAuthTag(wrapped.subarray(12, 28));
-  return Buffer.concat([d.update(wrapped.subarray(28)), d.final()]);
+  return openAesGcm(master, wrapped, Buffer.from(aad, 'utf8'));
 }
 
 // ---- key ids: `<customerId>/<purpose>/<random>`; the customer is read back from the right ---------------------

@@ -1,5 +1,4 @@
-import { createDecipheriv } from 'node:crypto';
-import { sealAesGcm } from './aesGcm.ts';
+import { openAesGcm, SEAL_OVERHEAD, sealAesGcm } from './aesGcm.ts';
 import type { DataKey, KeyStore } from './keyStore.ts';
 
 /**
@@ -10,8 +9,6 @@ import type { DataKey, KeyStore } from './keyStore.ts';
  */
 export const SHRED_PREFIX = 'shr:v1:';
 
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 export function shredEncrypt(k: DataKey, plaintext: string): string {
   return `${SHRED_PREFIX}${k.keyId}:${sealAesGcm(k.key, plaintext, Buffer.from(k.keyId, 'utf8')).toString('base64url')}`;
@@ -37,14 +34,12 @@ export async function shredDecrypt(value: string, lookup: Lookup): Promise<Unshr
   const encoded = rest.slice(sep + 1);
   if (sep <= 0 || !/^[A-Za-z0-9_-]+$/.test(encoded)) return { ok: false, reason: 'INVALID' };
   const bytes = Buffer.from(encoded, 'base64url');
-  if (bytes.length < IV_BYTES + TAG_BYTES) return { ok: false, reason: 'INVALID' };
+  if (bytes.length < SEAL_OVERHEAD) return { ok: false, reason: 'INVALID' };
   const key = await lookup(keyId);
   if (key === 'destroyed') return { ok: false, reason: 'KEY_DESTROYED' };
   if (key === undefined) return { ok: false, reason: 'KEY_UNKNOWN' };
   try {
-    const d = createDecipheriv('aes-256-gcm', key, bytes.subarray(0, IV_BYTES)).setAAD(Buffer.from(keyId, 'utf8'));
-    d.setAuthTag(bytes.subarray(IV_BYTES, IV_BYTES + TAG_BYTES));
-    return { ok: true, value: Buffer.concat([d.update(bytes.subarray(IV_BYTES + TAG_BYTES)), d.final()]).toString('utf8') };
+    return { ok: true, value: openAesGcm(key, bytes, Buffer.from(keyId, 'utf8')).toString('utf8') };
   } catch {
     return { ok: false, reason: 'INVALID' };
   }
