@@ -1,6 +1,5 @@
 import './kafkajsPatches/index.ts'; // before kafkajs: see there
-import net from 'node:net';
-import tls from 'node:tls';
+import { createRequire } from 'node:module';
 import {
   AssignerProtocol,
   Kafka,
@@ -63,14 +62,8 @@ export function createKafka(cfg: Config['kafka'], logger: Logger, clientId = cfg
  * written while an earlier one's last segment is unacknowledged would wait for that ACK, which the broker may delay.
  * (On this machine's loopback the bench showed no difference either way.)
  */
-const noDelaySocket: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? tls.connect({ host, port, ...(!net.isIP(host) ? { servername: host } : {}), ...ssl }, onConnect)
-    : net.connect({ host, port }, onConnect);
-  socket.setKeepAlive(true, 60_000);
-  socket.setNoDelay(true);
-  return socket;
-};
+const kafkajsSocket = (createRequire(import.meta.url)('kafkajs/src/network/socketFactory') as () => ISocketFactory)();
+const noDelaySocket: ISocketFactory = (options) => kafkajsSocket(options).setNoDelay(true);
 
 export function isFencedError(err: unknown): boolean {
   const e = err as { type?: string; name?: string; cause?: unknown; message?: string };
