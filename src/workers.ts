@@ -171,8 +171,8 @@ export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssB
   const report = () => {
     // The pool may be gone (it stops us next): a report into a closed channel is dropped, never thrown.
     const usage = process.resourceUsage();
-    const report: WorkerReport = { type: 'metrics', ...metrics(), maxRssBytes: usage.maxRSS * 1024, cpuMicros: usage.userCPUTime + usage.systemCPUTime };
-    if (process.connected) process.send!(report, () => {});
+    const message: WorkerReport = { type: 'metrics', ...metrics(), maxRssBytes: usage.maxRSS * 1024, cpuMicros: usage.userCPUTime + usage.systemCPUTime };
+    if (process.connected) process.send!(message, () => {});
   };
   const timer = setInterval(report, REPORT_EVERY_MS).unref();
   process.once('disconnect', () => clearInterval(timer));

@@ -168,22 +168,26 @@ export class Engine<Deps = unknown> extends EventEmitter {
         for (const [k, n] of s.counters) this.metrics.counters[k] = (this.metrics.counters[k] ?? 0) + n;
         this.applyBackPressure(task);
       },
-      onRestored: () => {
-        for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
-        this.consumer?.pause(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
-      },
+      onRestored: () => this.setChangelogsFetching(p, false),
       onRestoreProgress: () => this.applyBackPressure(task),
       onFailed: (err) => this.onTaskFailed(p, task, err),
     });
     this.tasks.set(p, task);
-    for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
-    this.consumer?.resume(this.changelogTopics.map((topic) => ({ topic, partitions: [p] })));
+    this.setChangelogsFetching(p, true);
     void task
       .start(
         () => TaskProducer.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`),
         () => this.startOffsets(p),
       )
       .catch((err) => this.onTaskFailed(p, task, err as Error));
+  }
+
+  /** Fetches partition p of every changelog (a task restoring) or none (its task runs and is their writer). */
+  private setChangelogsFetching(p: number, fetching: boolean): void {
+    for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
+    const partitions = this.changelogTopics.map((topic) => ({ topic, partitions: [p] }));
+    if (fetching) this.consumer?.resume(partitions);
+    else this.consumer?.pause(partitions);
   }
 
   /** The task's committed input offsets and its changelogs' offsets, asked for all at once. */

@@ -448,8 +448,9 @@ export class PartitionTask {
 
   /**
    * Whether every table topic's partition is applied up to the end offset read by a request that started after
-   * `takenAt` (when the newest record to decide arrived). The wait for the end offsets is bounded by the source's own timeout, and the wait for the table to
-   * catch up starts only when they arrive: time this process spent busy elsewhere never counts as table lag.
+   * `takenAt` (when the newest record to decide arrived). The wait for the end offsets is bounded by the source's
+   * own timeout, and the wait for the table to catch up starts only when they arrive: time this process spent busy
+   * elsewhere never counts as table lag.
    */
   private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>, applied: (topic: string) => boolean): Promise<Barrier> {
     if (tables.length === 0) return 'current';
