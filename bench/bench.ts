@@ -70,19 +70,20 @@ console.log(`bench: N=${N} records, ${CUSTOMERS.length} customers, ${partitions}
 
 // (a) raw round trip: the same records through a plain topic and a plain read_committed consumer — with kafkajs as
 // this process has it (consentgate's encoder patches) or, in a process of its own, as published (`stock`).
+let rawRecords: ReturnType<typeof conversationRecords> | undefined; // the same records for every raw run
 async function rawRoundTrip(client: 'patched' | 'stock') {
   const { kafka, admin } = first.pipeline;
-  const records = conversationRecords(first.pipeline, 0, N);
+  const records = (rawRecords ??= conversationRecords(first.pipeline, 0, N));
   const topic = `${config.topicPrefix}raw-${randomUUID().slice(0, 8)}`;
   await admin.createTopics({ topics: [{ topic, numPartitions: partitions }] });
   const bytes = records.reduce((a, r) => a + (r.value?.length ?? 0), 0);
   if (client === 'stock') {
     const file = join(tmpdir(), `consentgate-bench-raw-${randomUUID()}`);
-    writeFileSync(file, Buffer.concat(records.flatMap((r) => [r.key, r.value!].map((b) => {
-      const bytes = Buffer.from(b ?? '');
+    writeFileSync(file, Buffer.concat(records.flatMap((r) => [r.key, r.value!].map((field) => {
+      const part = Buffer.from(field ?? '');
       const length = Buffer.alloc(4);
-      length.writeUInt32BE(bytes.length);
-      return Buffer.concat([length, bytes]);
+      length.writeUInt32BE(part.length);
+      return Buffer.concat([length, part]);
     }))));
     try {
       const out = execFileSync(process.execPath, ['--import', 'tsx', resolve(import.meta.dirname, 'rawKafkajs.ts'), file, topic, config.kafka.brokers.join(',')], { encoding: 'utf8' });
@@ -282,7 +283,7 @@ if (raw && backlogs.length) {
     console.log(`    ${b.what}: ${b.rate} records/s (${b.seconds.toFixed(1)} s, ${b.txs} transactions, ${b.cpuPerRecord.toFixed(0)} µs CPU per record), ratio to raw ${(b.rate / raw.rate).toFixed(2)} (to the patched raw ${(b.rate / rawPatched!.rate).toFixed(2)}); held ${b.held}, blocked CONSENT_UNCONFIRMED ${b.unconfirmed}; peak RSS ${MB(b.rss)}`);
   }
 }
-if (steadyRuns.length) console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each after 3 s of warm-up), producer, broker and pipeline on this machine:`);
+if (steadyRuns.length) console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each after ${WARM_UP_MS / 1000} s of warm-up), producer, broker and pipeline on this machine:`);
 for (const r of steadyRuns) {
   console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
   console.log(`      end-to-end ${ms(r.endToEnd)}`);

@@ -82,7 +82,7 @@ export async function dropTopics(p: Pipeline, prefix: string): Promise<void> {
   await admin.disconnect();
 }
 
-/** The engine under measurement, in `workers` worker processes (as `consentgate run`, compiled code). */
+/** The engine under measurement: `workers` compiled worker processes (as `consentgate run`), or this process (see `BenchStack.run`). */
 export interface Runner {
   readonly metrics: EngineMetrics;
   /** The engine runs (a worker process has booted and reported), restoring or ready. */
