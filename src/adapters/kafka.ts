@@ -270,15 +270,26 @@ export function toInRecord(topic: string, partition: number, m: KafkaMessage): I
 export class TaskProducer implements TransactionalProducer {
   private constructor(private readonly producer: Producer, readonly transactionalId: string) {}
 
-  /** Connecting runs InitProducerId: completes or aborts the previous owner's open transaction and fences it. */
+  /**
+   * Opens the producer and runs InitProducerId for its transactional id before returning: that completes or aborts
+   * the previous owner's open transaction and fences it, so offsets read afterwards are final. kafkajs' connect()
+   * does not do this (it sends InitProducerId only on the first transaction(); connect() would fetch a
+   * non-transactional producer id when `idempotent` is set, so it is not: transactions are idempotent regardless).
+   */
   static async open(kafka: Kafka, transactionalId: string): Promise<TaskProducer> {
     // Short retries: right after a commit the coordinator answers CONCURRENT_TRANSACTIONS until its markers are written.
     const producer = kafka.producer({
-      transactionalId, idempotent: true, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      transactionalId, maxInFlightRequests: 1, transactionTimeout: 60_000,
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 30 },
     });
-    await producer.connect();
+    try {
+      await producer.connect();
+      await (await producer.transaction()).abort(); // InitProducerId; an empty transaction's abort sends nothing
+    } catch (err) {
+      await producer.disconnect().catch(() => {});
+      throw err;
+    }
     return new TaskProducer(producer, transactionalId);
   }
 

@@ -57,6 +57,9 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private readonly endOffsets: EndOffsetReader;
   readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
   private stopping = false;
+  /** Set while the consumer leaves and rejoins the group (see rejoin). */
+  private rejoining?: Promise<void>;
+  private runConsumer?: () => Promise<void>;
 
   constructor(private readonly o: EngineOptions<Deps>) {
     super();
@@ -98,7 +101,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.inputTopics, ...this.changelogTopics], fromBeginning: true });
-    await consumer.run({
+    this.runConsumer = () => consumer.run({
       autoCommit: false,
       eachBatchAutoResolve: true,
       partitionsConsumedConcurrently: 1,
@@ -109,6 +112,28 @@ export class Engine<Deps = unknown> extends EventEmitter {
         this.applyBackPressure(task);
       },
     });
+    await this.runConsumer();
+  }
+
+  /**
+   * Leaves the group and joins it again: the way back for a task fenced while this instance still owns its
+   * partition (an earlier owner's start that was still opening its producer when the partition was revoked from
+   * it). Joining again makes the consumer fetch every partition from its committed offsets, so the partition's new
+   * task gets its records from where the fenced one's last transaction left them; kept tasks skip re-deliveries.
+   */
+  private rejoin(): Promise<void> {
+    this.rejoining ??= (async () => {
+      try {
+        await this.consumer?.stop();
+        if (!this.stopping) await this.runConsumer?.();
+      } catch (err) {
+        this.o.logger.error({ err: (err as Error).message }, 'rejoining the group failed');
+        this.emit('error', err);
+      } finally {
+        this.rejoining = undefined;
+      }
+    })();
+    return this.rejoining;
   }
 
   private applyBackPressure(task: PartitionTask): void {
@@ -143,7 +168,14 @@ export class Engine<Deps = unknown> extends EventEmitter {
     for (const [p, task] of this.tasks) {
       if (partitions.has(p)) continue;
       this.tasks.delete(p);
+      this.paused.delete(p);
+      for (const topic of this.changelogTopics) this.restorePaused.delete(`${topic}:${p}`);
       void task.close();
+    }
+    // kafkajs forgets its pauses when its consumer restarts (after a crash, or a rejoin): say again what is paused.
+    for (const [p, task] of this.tasks) {
+      const paused = [...this.changelogTopics.filter((t) => task.isRunning || this.restorePaused.has(`${t}:${p}`)), ...(this.paused.has(p) ? this.streamTopics : [])];
+      if (paused.length) this.consumer?.pause(paused.map((topic) => ({ topic, partitions: [p] })));
     }
     for (const p of partitions) if (!this.tasks.has(p)) this.createTask(p);
   }
@@ -217,7 +249,12 @@ export class Engine<Deps = unknown> extends EventEmitter {
     if (this.stopping) return;
     const code = (err as { code?: string }).code;
     if (code === 'PRODUCER_FENCED') {
-      this.o.logger.warn({ partition: p }, 'task fenced by a newer owner; dropped');
+      if (!this.metrics.assignedPartitions.includes(p)) {
+        this.o.logger.warn({ partition: p }, 'task fenced by a newer owner; dropped');
+        return;
+      }
+      this.o.logger.warn({ partition: p }, 'task fenced while this instance owns its partition (an earlier owner opened late); rejoining the group');
+      void this.rejoin();
       return;
     }
     this.o.logger.error({ partition: p, code, err: err.message }, 'task failed');
@@ -227,6 +264,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   /** Stops fetching, lets each task finish its current transaction, and leaves the group. */
   async stop(): Promise<void> {
     this.stopping = true;
+    await this.rejoining;
     await this.consumer?.stop().catch(() => {});
     await Promise.all([...this.tasks.values()].map((t) => t.close()));
     this.tasks.clear();

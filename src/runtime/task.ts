@@ -223,6 +223,10 @@ export class PartitionTask {
    */
   async start(open: () => Promise<TransactionalProducer>, starts: () => Promise<StartOffsets>): Promise<void> {
     this.producer = await open();
+    if (this.state === 'closed') {
+      await this.producer.close(); // closed (revoked) while it opened: it has no work and must not hold a connection
+      return;
+    }
     const s = await starts();
     for (const [topic, offset] of s.inputs) {
       const q = this.queues.get(topic)!;
@@ -240,11 +244,12 @@ export class PartitionTask {
 
   /** Stops after the current transaction; held records stay uncommitted, so the next owner decides them. */
   async close(): Promise<void> {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    this.wake?.();
+    if (this.state !== 'closed') {
+      this.state = 'closed';
+      this.wake?.();
+    }
     await this.loop?.catch(() => {});
-    await this.producer?.close();
+    await this.producer?.close(); // also after the task failed (and closed itself): its producer is still connected
   }
 
   private waitForWork(ms?: number): Promise<void> {

@@ -3,8 +3,72 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { randomUUID } from 'node:crypto';
+import { committedOffsets, createKafka, TaskProducer } from '../../src/adapters/kafka.ts';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { readTopic } from '../../src/adapters/topicReader.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import { conversation, startPipeline, testConfig, testEnv, TopicClient, waitFor } from '../harness/pipeline.ts';
+
+it('a task producer fences the previous owner of its transactional id before open() returns: the old one commits nothing after', async () => {
+  const prefix = `fence${randomUUID().slice(0, 8)}.`;
+  const config = testConfig(prefix);
+  const kafka = createKafka(config.kafka, createLogger('warn'));
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `${prefix}out`;
+  const group = `${prefix}group`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  const id = `${prefix}task-0`;
+  const previous = await TaskProducer.open(kafka, id);
+  const next = await TaskProducer.open(kafka, id);
+  try {
+    // The new owner reads the committed offsets now; nothing the previous owner does afterwards may change them.
+    const atStart = await committedOffsets(admin, group, [topic]);
+    await assert.rejects(
+      previous.commit([{ topic, key: 'k', value: Buffer.from('zombie'), partition: 0 }], group, [{ topic, partition: 0, offset: '7' }]),
+      { code: 'PRODUCER_FENCED' },
+    );
+    assert.deepEqual(await committedOffsets(admin, group, [topic]), atStart, 'the fenced owner committed no offsets');
+    await next.commit([{ topic, key: 'k', value: Buffer.from('owner'), partition: 0 }], group, [{ topic, partition: 0, offset: '3' }]);
+    assert.deepEqual((await readTopic(kafka, topic)).map((r) => r.value?.toString()), ['owner'], 'only the owner\'s record is committed');
+    assert.equal((await committedOffsets(admin, group, [topic])).get(`${topic}:0`), 3n);
+  } finally {
+    await previous.close();
+    await next.close();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+});
+
+it('a task fenced while its instance still owns the partition (an earlier owner that opened late): the instance rejoins and decides every record once', async () => {
+  const p = await startPipeline(testConfig(`late${randomUUID().slice(0, 8)}.`));
+  const errors: Error[] = [];
+  p.engine.on('error', (e: Error) => errors.push(e));
+  const client = await TopicClient.open(p);
+  const customers = Array.from({ length: 30 }, (_, i) => `late-${i}`);
+  for (const id of customers) await client.consent(id, { MARKETING: true, ANALYTICS: true });
+  const send = async (n: number) => {
+    const records = Array.from({ length: n }, (_, i) => conversation(customers[i % customers.length]!));
+    const ser = p.serdes.forTopic('genesys.conversations');
+    await client.send(records.map((r) => ({ topic: client.name('genesys.conversations'), key: r.customerId, value: ser.encode(r) })));
+    return records;
+  };
+  const first = await send(300);
+  await waitFor('the first records decided', async () => (await client.read('audit.decisions')).length >= first.length * 3, 60_000);
+  // Every task's transactional id opened elsewhere, as a revoked owner's start that completes late would.
+  const partitions = p.topology.topic('genesys.conversations').partitions;
+  for (let i = 0; i < partitions; i++) await (await TaskProducer.open(p.kafka, `${p.topology.applicationId}-${i}`)).close();
+  const second = await send(300);
+  await waitFor('every record decided', async () => (await client.read('audit.decisions')).length >= (first.length + second.length) * 3, 90_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const decisions = (await client.read<Decision>('audit.decisions')).map((d) => d.value);
+  assert.equal(new Set(decisions.map((d) => `${d.recordId}/${d.sink}`)).size, decisions.length, 'no duplicate decision');
+  assert.deepEqual(new Set(decisions.map((d) => d.recordId)), new Set([...first, ...second].map((r) => r.recordId)));
+  assert.equal(decisions.length, (first.length + second.length) * 3);
+  assert.deepEqual(errors, [], 'the engine recovered without an error');
+  await client.close();
+  await p.stop();
+});
 
 it('a processor killed mid-stream and restarted gives every input exactly one decision per sink', async () => {
   const prefix = `eos${randomUUID().slice(0, 8)}.`;

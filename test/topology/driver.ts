@@ -39,6 +39,7 @@ class MemoryProducer implements TransactionalProducer {
   readonly failures: ConsentgateError[] = [];
   attempts = 0;
   delayMs = 0;
+  closes = 0;
   constructor(private readonly append: (records: OutRecord[]) => void) {}
   async commit(records: OutRecord[], _groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     this.attempts++;
@@ -48,7 +49,9 @@ class MemoryProducer implements TransactionalProducer {
     this.transactions.push({ records: [...records], offsets });
     this.append(records);
   }
-  async close(): Promise<void> {}
+  async close(): Promise<void> {
+    this.closes++;
+  }
 }
 
 const silent: RuntimeLogger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -151,15 +154,24 @@ export class TopologyDriver {
     return rec;
   }
 
-  /** Starts (or, after `stop`, restarts as the next owner) the task: restore, then committed offsets onwards. */
-  async start(): Promise<void> {
+  /** How many times a task asked where to start (committed offsets, changelog ends). */
+  startOffsetRequests = 0;
+
+  /**
+   * Starts (or, after `stop`, restarts as the next owner) the task: restore, then committed offsets onwards.
+   * `opened` is awaited before the task gets its producer (a coordinator slow to fence the previous owner).
+   */
+  async start(opened?: Promise<void>): Promise<void> {
     this.failed = undefined;
     this.task = this.newTask();
     const committed = new Map<string, bigint>();
     for (const t of this.producer.transactions) for (const o of t.offsets) committed.set(o.topic, BigInt(o.offset));
     const changelogs = [...this.topology.graph.stores.values()].map((s) => this.name(s.changelog));
-    await this.task.start(async () => this.producer, async () => ({
-      inputs: committed,
+    await this.task.start(async () => {
+      await opened;
+      return this.producer;
+    }, async () => ({
+      inputs: (this.startOffsetRequests++, committed),
       changelogEnds: new Map(changelogs.map((t) => [t, BigInt(this.log(t).length)])),
       changelogStarts: new Map(changelogs.map((t) => [t, 0n])),
     }));

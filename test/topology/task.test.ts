@@ -149,6 +149,20 @@ describe('PartitionTask in memory', () => {
     assert.deepEqual(outcomes(await d.decisions(), r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'BLOCKED:CONSENT_WITHDRAWN' });
   });
 
+  it('a task closed (revoked) while its producer opens closes that producer and never asks where to start', async () => {
+    const d = new TopologyDriver();
+    let open!: () => void;
+    const starting = d.start(new Promise<void>((r) => (open = r)));
+    await d.stop();
+    open();
+    await starting;
+    assert.equal(d.producer.closes, 1, 'the producer opened after the close is closed');
+    assert.equal(d.startOffsetRequests, 0);
+    d.record('c1');
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(d.producer.attempts, 0, 'nothing committed');
+  });
+
   it('dead-letters malformed input with its original bytes and keeps going', async () => {
     const d = await started();
     d.consent('c1', ALL);
