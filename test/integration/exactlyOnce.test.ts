@@ -40,6 +40,35 @@ it('a task producer fences the previous owner of its transactional id before ope
   }
 });
 
+it('a read_committed reader sees no aborted record when two producers\' aborted transactions interleave in a partition', async () => {
+  const prefix = `abort${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka(testConfig(prefix).kafka, createLogger('warn'));
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `${prefix}out`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 1 }], waitForLeaders: true });
+  const [a, b, c] = ['a', 'b', 'c'].map((id) => kafka.producer({ transactionalId: `${prefix}${id}`, maxInFlightRequests: 1 }));
+  const producers = [a!, b!, c!];
+  await Promise.all(producers.map((p) => p.connect()));
+  try {
+    // a's transaction starts first and is aborted last: a1 (offset 0), b1 (1), b's abort marker (2), a's (3), then c.
+    const ta = await a!.transaction();
+    await ta.send({ topic, messages: [{ value: 'a1', partition: 0 }] });
+    const tb = await b!.transaction();
+    await tb.send({ topic, messages: [{ value: 'b1', partition: 0 }] });
+    await tb.abort();
+    await ta.abort();
+    const tc = await c!.transaction();
+    await tc.send({ topic, messages: [{ value: 'c', partition: 0 }] });
+    await tc.commit();
+    assert.deepEqual((await readTopic(kafka, topic)).map((r) => r.value?.toString()), ['c']);
+  } finally {
+    for (const p of producers) await p.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+});
+
 it('a task fenced while its instance still owns the partition (an earlier owner that opened late): the instance rejoins and decides every record once', async () => {
   const p = await startPipeline(testConfig(`late${randomUUID().slice(0, 8)}.`));
   const errors: Error[] = [];

@@ -5,6 +5,7 @@ import { dirname } from 'node:path';
 import { it } from 'node:test';
 import '../../src/adapters/kafka.ts';
 import { crc32c, encodeRecord, groupMessagesPerPartition } from '../../src/adapters/kafkajsPatches/produce.ts';
+import { filterAbortedMessages } from '../../src/adapters/kafkajsPatches/fetch.ts';
 import { withRememberedCoordinators } from '../../src/adapters/kafkajsPatches/transactions.ts';
 
 const require = createRequire(import.meta.url);
@@ -153,4 +154,35 @@ it("kafkajs' fetched records decode with offsets and times summed in numbers, as
       assert.deepEqual(ours(a, context), kafkajsDecode(b, context));
     }
   }
+});
+
+it("kafkajs' read_committed filter drops every aborted transaction's records, also when two producers' aborted transactions interleave", () => {
+  const patched = require('kafkajs/src/consumer/filterAbortedMessages.js') as typeof filterAbortedMessages;
+  assert.equal(patched, filterAbortedMessages);
+  const original = kafkajsOriginal(require.resolve('kafkajs/src/consumer/filterAbortedMessages.js')) as typeof filterAbortedMessages;
+  const ABORT = Buffer.from([0, 0, 0, 0]);
+  const COMMIT = Buffer.from([0, 0, 0, 1]);
+  const msg = (offset: number, producerId: string, value: string, control?: Buffer, key = Buffer.from('k')) =>
+    ({ offset: String(offset), key: control ?? key, value, isControlRecord: control !== undefined, batchContext: { producerId, inTransaction: true } });
+  const kept = (f: typeof filterAbortedMessages, messages: ReturnType<typeof msg>[], aborted: { firstOffset: string; producerId: string }[]) =>
+    f({ messages, abortedTransactions: aborted }).filter((m) => !m.isControlRecord).map((m) => m.value);
+
+  // One producer: aborted, committed, aborted again — both filters agree.
+  const one = [msg(0, '7', 'x1'), msg(1, '7', 'x2'), msg(2, '7', '', ABORT), msg(3, '7', 'ok'), msg(4, '7', '', COMMIT), msg(5, '7', 'x3'), msg(6, '7', '', ABORT)];
+  const oneAborted = [{ firstOffset: '0', producerId: '7' }, { firstOffset: '5', producerId: '7' }];
+  assert.deepEqual(kept(filterAbortedMessages, one, oneAborted), ['ok']);
+  assert.deepEqual(kept(original, one, oneAborted), ['ok']);
+  // A data record whose key has the bytes of an abort marker does not end its transaction's aborted range.
+  const lookalike = [msg(0, '7', 'x1', undefined, ABORT), msg(1, '7', 'x2'), msg(2, '7', '', ABORT)];
+  assert.deepEqual(kept(filterAbortedMessages, lookalike, [{ firstOffset: '0', producerId: '7' }]), []);
+
+  // Producer 1 starts first and aborts last; the broker lists aborted transactions by their markers' offsets.
+  const two = [msg(0, '1', 'a1'), msg(1, '2', 'b1'), msg(2, '2', '', ABORT), msg(3, '1', '', ABORT), msg(4, '3', 'c'), msg(5, '3', '', COMMIT)];
+  const twoAborted = [{ firstOffset: '1', producerId: '2' }, { firstOffset: '0', producerId: '1' }];
+  assert.deepEqual(kept(filterAbortedMessages, two, twoAborted), ['c']);
+  assert.deepEqual(kept(original, two, twoAborted), ['a1', 'c'], "kafkajs' own filter lets the aborted a1 through");
+
+  // A fetch that starts inside two aborted transactions: both are aborted from its first record on.
+  const inside = [msg(10, '2', 'b2'), msg(11, '1', 'a2'), msg(12, '1', '', ABORT), msg(13, '2', '', ABORT)];
+  assert.deepEqual(kept(filterAbortedMessages, inside, [{ firstOffset: '3', producerId: '1' }, { firstOffset: '5', producerId: '2' }]), []);
 });

@@ -66,3 +66,39 @@ function readVarLong(decoder: KafkajsDecoder): number | { toString(): string } {
   decoder.offset = start;
   return decoder.readVarLong();
 }
+
+interface FetchedMessage {
+  offset: string;
+  key: Buffer | null;
+  isControlRecord?: boolean;
+  batchContext: { producerId: string; inTransaction: boolean };
+}
+
+/**
+ * kafkajs' read_committed filter, corrected. kafkajs takes the fetch response's aborted transactions in the order
+ * the broker lists them (by their abort markers' offsets) and activates at most one per message, so with two
+ * producers' aborted transactions interleaved in a partition, records of the one that started first but aborted
+ * last are delivered as committed. As the Java consumer does: aborted transactions by first offset, every one that
+ * has started by a record's offset activated before the record is judged, and only an abort control record (not a
+ * data record whose key happens to look like one) ends its producer's aborted range.
+ */
+export function filterAbortedMessages<M extends FetchedMessage>({ messages, abortedTransactions }: { messages: M[]; abortedTransactions?: { firstOffset: string; producerId: string }[] }): M[] {
+  if (!abortedTransactions?.length) return messages;
+  const pending = abortedTransactions.map((t) => ({ first: BigInt(t.firstOffset), producerId: String(t.producerId) })).sort((a, b) => (a.first < b.first ? -1 : a.first > b.first ? 1 : 0));
+  const aborted = new Set<string>();
+  return messages.filter((m) => {
+    const offset = BigInt(m.offset);
+    while (pending.length && offset >= pending[0]!.first) aborted.add(pending.shift()!.producerId);
+    const producerId = String(m.batchContext.producerId);
+    if (m.isControlRecord) {
+      if (isAbortMarker(m.key)) aborted.delete(producerId);
+      return true; // kafkajs drops control records after this filter
+    }
+    return !(m.batchContext.inTransaction && aborted.has(producerId));
+  });
+}
+
+/** A control record's key: version (int16), type (int16: 0 abort, 1 commit). */
+function isAbortMarker(key: Buffer | null): boolean {
+  return key !== null && key.length >= 4 && key.readInt16BE(2) === 0;
+}

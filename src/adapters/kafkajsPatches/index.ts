@@ -1,12 +1,13 @@
 import Module, { createRequire } from 'node:module';
-import { decodeRecord } from './fetch.ts';
+import { decodeRecord, filterAbortedMessages } from './fetch.ts';
 import { encodeRecord, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
 import { withRememberedCoordinators, type Coordinators, type EosManager } from './transactions.ts';
 
-// kafkajs 2.2.4 is its last release; five of its costs on our hot path are replaced here, in the module cache,
-// before kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first). Each
-// replacement gives kafkajs the same bytes or objects as its own code (test/unit/kafkajsPatches.test.ts compares
-// them with kafkajs' originals); `npm run bench` prints the raw round trip with and without them.
+// kafkajs 2.2.4 is its last release; five of its costs on our hot path and one bug (read_committed letting aborted
+// records through) are replaced here, in the module cache, before kafkajs loads (so this must be imported before
+// 'kafkajs': src/adapters/kafka.ts imports it first). Each cost's replacement gives kafkajs the same bytes or objects
+// as its own code (test/unit/kafkajsPatches.test.ts compares them with kafkajs' originals); `npm run bench` prints the
+// raw round trip with and without them.
 
 const require = createRequire(import.meta.url);
 
@@ -30,4 +31,5 @@ replace('kafkajs/src/protocol/requests/produce/v3/request.js', (original) => {
     noCompression: (require('kafkajs/src/protocol/message/compression') as { Types: { None: number } }).Types.None,
   }, original() as (args: ProduceRequestArgs) => unknown);
 });
+replace('kafkajs/src/consumer/filterAbortedMessages.js', () => filterAbortedMessages);
 replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));
