@@ -4,8 +4,7 @@ import { createFieldTransforms, NO_KEY_TRANSFORMS } from './adapters/fieldCrypto
 import type { Logger } from './adapters/logger.ts';
 import { registerSchemas, type SerdeRegistry } from './adapters/schemaRegistry.ts';
 import { ConfigSchema, type Config } from './config.ts';
-import { DpiaStore } from './adapters/dpiaStore.ts';
-import { loadClassification, loadDestinations } from './adapters/dpiaInputs.ts';
+import { PROJECT_ROOT } from './paths.ts';
 import type { Clock } from './domain/clock.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { openKeyStore, type KeyStore } from './adapters/keyStore.ts';
@@ -18,8 +17,7 @@ import { loadTopology, type ConsentgateDeps } from './topology.ts';
 
 export const systemClock: Clock = { now: () => Date.now() };
 
-/** Project root (where topologies/ and schemas/ live), independent of the working directory. */
-export const PROJECT_ROOT = resolve(import.meta.dirname, '..');
+export { PROJECT_ROOT };
 
 export function loadDefinitions(config: Config): { topology: Topology<ConsentgateDeps>; policy: Policy; vendors: Vendor[] } {
   const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), config.topicPrefix);
@@ -41,21 +39,7 @@ export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
   return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(PROJECT_ROOT, config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
 }
 
-/** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite. */
-export function openDpiaStore(c: Pick<Config, 'databaseUrl' | 'dpiaStoreDir' | 'dpiaStoreSchema'>): Promise<DpiaStore> {
-  return DpiaStore.open({ databaseUrl: c.databaseUrl, dataDir: resolve(PROJECT_ROOT, c.dpiaStoreDir), schema: c.dpiaStoreSchema });
-}
 
-/** What every DPIA is assessed against: classification, allowed destinations and the vendor registry (files). */
-export function referenceData(o: { classification?: string; destinations?: string; vendors?: string } = {}) {
-  const defaults = ConfigSchema.shape;
-  const topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
-  return {
-    classification: loadClassification(o.classification ?? resolve(PROJECT_ROOT, 'topologies/classification.json')),
-    destinations: loadDestinations(o.destinations ?? resolve(PROJECT_ROOT, 'topologies/destinations.json')),
-    vendors: loadVendors(o.vendors ?? resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), topology),
-  };
-}
 
 /** Serdes of every topic of the topology, their schemas (from schemas/) registered under `<topic>-value`. */
 export function topologySerdes(config: Config, topology: Topology): Promise<SerdeRegistry> {

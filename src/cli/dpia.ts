@@ -1,16 +1,12 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { integrationFromGenesys, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
-import { openDpiaStore, referenceData, systemClock } from '../app.ts';
-import { createLogger } from '../adapters/logger.ts';
-import { loadGenesysConfig } from '../config.ts';
-import { GenesysClient } from '../adapters/genesys.ts';
-import { fetchDefinition, listIntegrations } from '../connectors/integrations.ts';
+import { openDpiaStore, referenceData } from '../dpiaReference.ts';
 import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
 import { DpiaStore } from '../adapters/dpiaStore.ts';
 import { approve, gate } from '../domain/dpiaApproval.ts';
+import { UsageError } from './errors.ts';
 
 /** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite in CONSENTGATE_DPIA_DIR (.cache/dpia). */
 function openStore(): Promise<DpiaStore> {
@@ -21,45 +17,7 @@ function openStore(): Promise<DpiaStore> {
   });
 }
 
-const timeArg = (at: string | undefined): number => {
-  const t = at === undefined ? Date.now() : Date.parse(at);
-  if (!Number.isFinite(t)) throw Object.assign(new Error(`--at ${at}: not an ISO time`), { exitCode: 2 });
-  return t;
-};
-
-export const DPIA_HELP = `consentgate dpia <assess|gate|approve|verify|drift> …   (runs without Kafka: made for CI)
-
-  dpia assess (--oauth-client FILE | --integration FILE) [--terraform DIR]… [--samples FILE|DIR]… [--destination URL]…
-              [--at ISO-TIME] [--out FILE] [--report FILE]
-      FILE is the Genesys API's own JSON (GET /api/v2/oauth/clients/{id}, or /api/v2/integrations/{id} with its
-      config). Destinations are detected: URLs and EventBridge regions in the definition and in the Terraform
-      (HCL parsed, variables resolved), plus any --destination. Samples are scanned for card numbers (Luhn), IBANs
-      (mod-97), e-mail addresses, phone numbers and SSNs. Writes the DPIA artifact as JSON (stdout or --out) and a
-      readable report (stderr or --report). --at fixes the timestamp: the same input then gives the same artifact.
-      Classification, allowed destinations and vendors: topologies/{classification,destinations,vendors}.json
-      (--classification, --destinations, --vendors to use others).
-
-  dpia gate ARTIFACT [--at ISO-TIME]
-      Exit 0 when the artifact says APPROVED_FOR_DEPLOYMENT, or when the store holds an approval (PENDING_APPROVAL)
-      or a valid exception (BLOCKED_FOR_DEPLOYMENT); 1 with a short reason otherwise; 2 when the file is not a
-      valid DPIA artifact. The pipeline step: consentgate dpia gate dpia.json
-
-  dpia approve ARTIFACT --approver NAME --role DPO|SECURITY_LEAD --reason TEXT [--hours N] [--at ISO-TIME]
-      Records an approval in the store (and the artifact, if it is not there yet). For a blocked artifact it is a
-      time-bound exception (72 h at most, the default); a Critical risk needs two distinct approvers.
-
-  dpia verify
-      Checks the store's hash chain; exit 1 naming the first entry that was altered or removed.
-
-  dpia drift (--oauth-client FILE | --integration FILE | --genesys) [assess options] [--store]
-      Re-assesses as it is now — one integration from its file, or with --genesys every OAuth client and
-      integration of the org through the SDK (GENESYS_* settings) — and compares each with its last approved DPIA
-      in the store: new scopes, new destinations, new findings (encryption disabled, a transfer…), a higher risk.
-      Exit 0 without drift; 1 naming what drifted or was never approved (with --store, re-assessments recorded).
-
-  The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in
-  CONSENTGATE_DPIA_DIR (default .cache/dpia); schema CONSENTGATE_DPIA_SCHEMA (default consentgate_dpia).
-  dpia assess --store also records the artifact.`;
+const atTime = (at: number | undefined): number => at ?? Date.now();
 
 function report(a: DpiaArtifact): string {
   const lines = [
@@ -76,26 +34,37 @@ function report(a: DpiaArtifact): string {
   return lines.join('\n');
 }
 
-const ASSESS_OPTIONS = {
-  'oauth-client': { type: 'string' }, integration: { type: 'string' }, terraform: { type: 'string', multiple: true },
-  samples: { type: 'string', multiple: true }, destination: { type: 'string', multiple: true }, at: { type: 'string' },
-  out: { type: 'string' }, report: { type: 'string' }, store: { type: 'boolean' }, genesys: { type: 'boolean' },
-  classification: { type: 'string' }, destinations: { type: 'string' }, vendors: { type: 'string' },
-} as const;
-type AssessValues = ReturnType<typeof parseArgs<{ args: string[]; options: typeof ASSESS_OPTIONS }>>['values'];
+/** The options of dpia assess (and drift), as the command line parsed them. */
+export interface AssessOptions {
+  oauthClient?: string;
+  integration?: string;
+  terraform?: string[];
+  samples?: string[];
+  destination?: string[];
+  at?: number;
+  out?: string;
+  report?: string;
+  store?: boolean;
+  genesys?: boolean;
+  classification?: string;
+  destinations?: string;
+  vendors?: string;
+}
 
-async function buildArtifact(values: AssessValues): Promise<DpiaArtifact> {
-  const file = values['oauth-client'] ?? values.integration;
-  if (!file || (values['oauth-client'] && values.integration)) throw Object.assign(new Error(`give one of --oauth-client or --integration\n\n${DPIA_HELP}`), { exitCode: 2 });
-  const at = new Date(timeArg(values.at)).toISOString();
+async function buildArtifact(values: AssessOptions): Promise<DpiaArtifact> {
+  const file = values.oauthClient ?? values.integration;
+  if (!file || (values.oauthClient && values.integration)) throw new UsageError('give one of --oauth-client FILE or --integration FILE (consentgate dpia assess --help)');
+  const at = new Date(atTime(values.at)).toISOString();
   const it = integrationFromGenesys(JSON.parse(readFileSync(file, 'utf8')), file);
   for (const dir of values.terraform ?? []) it.destinations.push(...(await destinationsFromTerraform(dir)));
-  for (const url of values.destination ?? []) it.destinations.push({ url, host: new URL(url).hostname.toLowerCase(), foundIn: 'declared (--destination)' });
+  for (const url of values.destination ?? []) {
+    if (!URL.canParse(url)) throw new UsageError(`--destination ${url}: not a URL`);
+    it.destinations.push({ url, host: new URL(url).hostname.toLowerCase(), foundIn: 'declared (--destination)' });
+  }
   return assess({ integration: it, samples: scanSamples(values.samples ?? []), ...referenceData(values), at });
 }
 
-async function assessCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: ASSESS_OPTIONS });
+export async function assessCommand(values: AssessOptions): Promise<void> {
   const artifact = await buildArtifact(values);
   const json = JSON.stringify(artifact, null, 2) + '\n';
   if (values.out) writeFileSync(values.out, json);
@@ -108,17 +77,14 @@ async function assessCommand(argv: string[]): Promise<void> {
   }
 }
 
-async function gateCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args: argv, allowPositionals: true, options: { at: { type: 'string' } } });
-  const [file] = positionals;
-  if (!file) throw Object.assign(new Error(`dpia gate needs the artifact file\n\n${DPIA_HELP}`), { exitCode: 2 });
+export async function gateCommand(file: string, values: { at?: number }): Promise<void> {
   const a = readJsonFile(file, DpiaArtifactSchema);
   let approvals: Awaited<ReturnType<DpiaStore['approvals']>> = [];
   if (a.compliance_status !== 'APPROVED_FOR_DEPLOYMENT') {
     const store = await openStore();
     approvals = await store.approvals(a.dpia_id).finally(() => store.close());
   }
-  const r = gate(a, approvals, timeArg(values.at));
+  const r = gate(a, approvals, atTime(values.at));
   if (r.ok) {
     const until = r.validUntil ? ` until ${new Date(r.validUntil).toISOString()}` : '';
     console.log(`DPIA ${a.dpia_id}: deployable (${r.via === 'ARTIFACT' ? a.compliance_status : r.via === 'APPROVAL' ? 'approved' : 'exception'}${until}; risk ${a.risk_assessment.overall_risk_score})`);
@@ -130,16 +96,10 @@ async function gateCommand(argv: string[]): Promise<void> {
   process.exitCode = 1;
 }
 
-async function approveCommand(argv: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv, allowPositionals: true,
-    options: { approver: { type: 'string' }, role: { type: 'string' }, reason: { type: 'string' }, hours: { type: 'string' }, at: { type: 'string' } },
-  });
-  const [file] = positionals;
-  if (!file) throw Object.assign(new Error(`dpia approve needs the artifact file\n\n${DPIA_HELP}`), { exitCode: 2 });
+export async function approveCommand(file: string, values: { approver: string; role: string; reason: string; hours?: number; at?: number }): Promise<void> {
   const a = readJsonFile(file, DpiaArtifactSchema);
-  const r = approve(a, { approver: values.approver ?? '', role: values.role ?? '', reason: values.reason ?? '', at: timeArg(values.at), hours: values.hours ? Number(values.hours) : undefined });
-  if (!r.ok) throw Object.assign(new Error(`not approved: ${r.reason}`), { exitCode: 2 });
+  const r = approve(a, { approver: values.approver, role: values.role, reason: values.reason, at: atTime(values.at), hours: values.hours });
+  if (!r.ok) throw new UsageError(`not approved: ${r.reason}`, 'NOT_APPROVED');
   const store = await openStore();
   try {
     await store.recordArtifact(a, Date.parse(a.timestamp));
@@ -178,11 +138,15 @@ async function reportDrift(store: DpiaStore, current: DpiaArtifact, record: bool
 }
 
 /** Every OAuth client and integration of the org, as Genesys returns them now (the SDK client of the connectors). */
-async function assessGenesys(values: AssessValues): Promise<DpiaArtifact[]> {
+async function assessGenesys(values: AssessOptions): Promise<DpiaArtifact[]> {
+  // The Genesys SDK and the logger load only here: assess and gate (CI) need neither.
+  const [{ loadGenesysConfig }, { GenesysClient }, { createLogger }, { fetchDefinition, listIntegrations }] = await Promise.all([
+    import('../config.ts'), import('../adapters/genesys.ts'), import('../adapters/logger.ts'), import('../connectors/integrations.ts'),
+  ]);
   const g = loadGenesysConfig();
-  if (!g.ok) throw Object.assign(new Error(`dpia drift --genesys needs Genesys settings:\n${g.problems.map((p) => `  - ${p}`).join('\n')}`), { exitCode: 2 });
-  const genesys = new GenesysClient(g.genesys, createLogger(process.env.LOG_LEVEL ?? 'warn'), () => systemClock.now());
-  const at = new Date(timeArg(values.at)).toISOString();
+  if (!g.ok) throw new UsageError(`dpia drift --genesys needs Genesys settings: ${g.problems.join('; ')}`, 'CONFIG_INVALID');
+  const genesys = new GenesysClient(g.genesys, createLogger(process.env.LOG_LEVEL ?? 'warn'), () => Date.now());
+  const at = new Date(atTime(values.at)).toISOString();
   const reference = referenceData(values);
   const out: DpiaArtifact[] = [];
   for (const x of await listIntegrations(genesys)) {
@@ -192,8 +156,7 @@ async function assessGenesys(values: AssessValues): Promise<DpiaArtifact[]> {
   return out;
 }
 
-async function driftCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({ args: argv, options: ASSESS_OPTIONS });
+export async function driftCommand(values: AssessOptions): Promise<void> {
   const current = values.genesys ? await assessGenesys(values) : [await buildArtifact(values)];
   const store = await openStore();
   try {
@@ -206,20 +169,10 @@ async function driftCommand(argv: string[]): Promise<void> {
   }
 }
 
-async function verifyCommand(): Promise<void> {
+export async function verifyCommand(): Promise<void> {
   const store = await openStore();
   const r = await store.verify().finally(() => store.close());
   if (r.ok) return void console.log(`DPIA audit trail intact: ${r.entries} entries`);
   console.error(`DPIA audit trail broken at entry ${r.brokenAt} of ${r.entries}: ${r.problem}`);
   process.exitCode = 1;
-}
-
-export async function dpiaCommand(argv: string[]): Promise<void> {
-  const [sub, ...rest] = argv;
-  if (sub === 'assess') return assessCommand(rest);
-  if (sub === 'gate') return gateCommand(rest);
-  if (sub === 'approve') return approveCommand(rest);
-  if (sub === 'verify') return verifyCommand();
-  if (sub === 'drift') return driftCommand(rest);
-  throw Object.assign(new Error(`unknown dpia command ${sub ?? ''}\n\n${DPIA_HELP}`), { exitCode: 2 });
 }

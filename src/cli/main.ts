@@ -1,52 +1,21 @@
-import { parseArgs } from 'node:util';
+// The command line: commander (no dependencies of its own; git-style subcommands with `help [command]`, per-command
+// help, unknown options refused with a suggestion, option-arguments validated by parsers). Only the command tree
+// is loaded here: each command imports its modules when it runs, so `--help` starts in ~0.1 s.
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { createKafka } from '../adapters/kafka.ts';
-import { createLogger } from '../adapters/logger.ts';
-import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT } from '../app.ts';
-import { ConfigSchema, loadConfig, type Config } from '../config.ts';
-import { describeTopology, loadPolicy } from '../runtime/topology.ts';
-import { loadTopology } from '../topology.ts';
-import { systemClock } from '../app.ts';
-import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
-// Each command's own modules (connectors and the Genesys SDK, the simulator, the DPIA engine, …) are imported when
-// that command runs: a worker process or `--help` loads only what it uses.
-type Connectors = Awaited<ReturnType<typeof import('../connectors/index.ts').startConnectors>>;
+import { Command, CommanderError, Option } from 'commander';
+import type { Config } from '../config.ts';
+import { collect, httpUrl, isoTime, numberAbove, wholeNumber } from './args.ts';
+import { failure, UsageError } from './errors.ts';
 
-const HELP = `consentgate — enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka
+const ROOT = resolve(import.meta.dirname, '../..'); // src/cli or dist/cli → the package root
+const VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-Usage: consentgate <command> [--config FILE]
-
-Commands:
-  dev up          start a local Apache Kafka (KRaft) and Apicurio schema registry in the background,
-                  fetching their jars from Maven Central on first use; prints KAFKA_BROKERS=… and
-                  SCHEMA_REGISTRY_URL=… lines (set -a; eval "$(consentgate dev up)"; set +a)
-  dev down        stop them and delete their data
-  topics apply    create missing topics and align topic configs with topologies/ (idempotent)
-  describe        print the topology graph, topics, stores and the consent policy
-  run [--workers N]
-                  run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT;
-                  the engine runs in N supervised worker processes (default: one per CPU; one when the key
-                  store is an embedded PGlite), a crashed worker is restarted and its partitions move
-  export          bulk-export Genesys conversation details of an interval to genesys.exports, resumable
-                  (consentgate export --help)
-  erase <id>      erase a data subject: destroy its data keys, purge vendors, optionally Genesys GDPR_DELETE
-                  (consentgate erase --help)
-  decrypt         print a sink topic with crypto-shredded fields decrypted, erased ones null, for downstream
-                  teams (consentgate decrypt --help)
-  dpia assess|gate|approve|verify|drift
-                  assess an OAuth client or integration (Genesys JSON, Terraform, payload samples) into a DPIA
-                  artifact, gate a deployment on it, approve exceptions, verify the audit trail, detect drift
-                  (consentgate dpia --help; no Kafka needed)
-  simulate genesys
-                  run a local Genesys Cloud simulator (OAuth, notifications WebSocket, REST, faults);
-                  prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=… (see --help)
-  demo            run the whole pipeline on simulated Genesys Cloud traffic and print a summary
-                  (starts a local stack unless KAFKA_BROKERS is set)
-
+const CONFIGURATION = `
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
   KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL,
   CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info),
-  CONSENTGATE_WORKERS (as --workers).
+  CONSENTGATE_WORKERS (as run --workers).
   Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
   table to catch up before its records are held (in order, undecided); CONSENTGATE_MAX_HOLD_MS (default 900000)
   is how long a record may be held before it is blocked CONSENT_UNCONFIRMED.
@@ -59,149 +28,184 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded
   PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
   A bad configuration fails at start and lists every problem.
-`;
 
-function fail(message: string, code = 2): never {
-  console.error(message);
-  process.exit(code);
-}
+Exit codes: 0 done; 1 the work failed (or a DPIA gate/drift/verify said no); 2 a usage, configuration or input
+file error (the message names what to fix).`;
 
-function config(file: string | undefined): Config {
+/** Loads and validates the configuration; every problem at once, exit 2. */
+async function config(file: string | undefined): Promise<Config> {
+  const { loadConfig } = await import('../config.ts');
   const r = loadConfig({ file });
-  if (!r.ok) fail(`invalid configuration:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`);
+  if (!r.ok) throw new UsageError(`invalid configuration:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`, 'CONFIG_INVALID');
   return r.config;
 }
 
-async function topicsApply(cfg: Config): Promise<void> {
-  const { topology } = loadDefinitions(cfg);
-  const kafka = createKafka(cfg.kafka, createLogger(cfg.logLevel));
-  const admin = kafka.admin();
-  await admin.connect();
-  try {
-    const r = await applyTopology(admin, topology);
-    for (const t of topology.topics.values()) {
-      const what = r.created.includes(t.name) ? 'created' : r.updated.includes(t.name) ? 'updated' : 'unchanged';
-      console.log(`${what.padEnd(9)} ${t.name} (${t.partitions} partitions)`);
-    }
-  } finally {
-    await admin.disconnect();
-  }
-}
+const configOption = () => new Option('--config <file>', 'a JSON configuration file (default: CONSENTGATE_CONFIG; the environment overrides it)');
 
-function describe(): void {
-  const base = ConfigSchema.shape;
-  const prefix = process.env.CONSENTGATE_TOPIC_PREFIX ?? '';
-  const topology = loadTopology(resolve(PROJECT_ROOT, base.topologyFile.parse(undefined)), prefix);
-  console.log(describeTopology(topology, loadPolicy(resolve(PROJECT_ROOT, base.policyFile.parse(undefined)), topology)));
-}
+function program(): Command {
+  const cli = new Command('consentgate')
+    .description('Enforce GDPR/CCPA consent inside Genesys Cloud CX event streams on Kafka.')
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'print help (also: consentgate help <command>)')
+    .addHelpText('after', CONFIGURATION)
+    .exitOverride()
+    // Usage errors as every other error: one line, with the code and where to look.
+    .configureOutput({ outputError: (str, write) => write(`consentgate: [USAGE] ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) });
 
-/**
- * `consentgate run`: the engine in `workers` processes (one per CPU by default) under a supervisor that also runs
- * the connectors; with one worker, everything runs in this process.
- */
-async function run(cfg: Config, workersFlag: string | undefined): Promise<void> {
-  const logger = createLogger(cfg.logLevel);
-  const requested = workersFlag === undefined ? undefined : Number(workersFlag);
-  if (requested !== undefined && !(Number.isInteger(requested) && requested >= 1 && requested <= 256)) fail(`--workers: expected a whole number from 1 to 256, got ${workersFlag}`);
-  let plan: ReturnType<typeof workerCount>;
-  try {
-    plan = workerCount(cfg, loadDefinitions(cfg).policy, requested);
-  } catch (err) {
-    return fail(`consentgate: ${(err as Error).message}`);
-  }
-  const { workers, why } = plan;
-  if (why) logger.info({ workers }, `one worker: ${why}`);
-  const pipeline = await createPipeline(cfg, logger);
-  await applyTopology(pipeline.admin, pipeline.topology);
-  const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
-  const engine = () => pool ?? pipeline.engine;
-  let connectors: Connectors | undefined;
-  let stopping = false;
-  const stop = async (code: number) => {
-    if (stopping) return;
-    stopping = true;
-    logger.info('shutting down: stopping connectors, finishing in-flight transactions');
-    await connectors?.stop();
-    await pool?.stop();
-    await pipeline.stop();
-    logger.info(engine().metrics, 'stopped');
-    process.exit(code);
+  const dev = cli.command('dev').description('a local Apache Kafka (KRaft) and Apicurio schema registry for development');
+  dev.command('up')
+    .description('start them in the background (jars from Maven Central on first use); prints KAFKA_BROKERS=… and SCHEMA_REGISTRY_URL=… lines')
+    .addHelpText('after', '\nLoad them into this shell with:  set -a; eval "$(consentgate dev up)"; set +a')
+    .action(async () => (await import('./devStack.ts')).devUp());
+  dev.command('down').description('stop them and delete their data').action(async () => (await import('./devStack.ts')).devDown());
+
+  cli.command('topics').description('manage the topology\'s Kafka topics')
+    .command('apply').description('create missing topics and align topic configs with topologies/ (idempotent)')
+    .addOption(configOption())
+    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).topicsApply(await config(o.config)));
+
+  cli.command('describe').description('print the topology graph, topics, stores and the consent policy')
+    .action(async () => (await import('./pipeline.ts')).describe());
+
+  cli.command('run').description('run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT')
+    .addOption(new Option('--workers <n>', 'engine worker processes (default: one per CPU; one when the key store is an embedded PGlite)').argParser(wholeNumber(1, 256)))
+    .addOption(configOption())
+    .addHelpText('after', '\nA crashed worker is restarted and its partitions move to the others meanwhile.')
+    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await config(o.config), o.workers));
+
+  cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
+    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config)));
+
+  cli.command('export').description('bulk-export Genesys conversation details of an interval to genesys.exports, resumable')
+    .requiredOption('--from <time>', 'start of the interval (ISO-8601, e.g. 2026-11-01 or 2026-11-01T09:00:00Z)', isoTime)
+    .requiredOption('--to <time>', 'end of the interval (ISO-8601)', isoTime)
+    .option('--name <name>', 'the export\'s name, under which it resumes (default: from the interval)')
+    .option('--page-size <n>', 'conversations per page, 1–1000', wholeNumber(1, 1000), 100)
+    .addOption(configOption())
+    .addHelpText('after', `
+Runs an async analytics job over the interval and writes its conversations to genesys.exports page by page; the
+enforcement then decides every record against current consent. Each page is committed with the export's cursor,
+so running the same command again after a crash resumes where it stopped; a finished export prints its totals and
+does nothing. Progress goes to stderr, a JSON summary to stdout.`)
+    .action(async (o: { from: number; to: number; name?: string; pageSize: number; config?: string }) => {
+      if (o.from >= o.to) throw new UsageError('--from must be before --to');
+      return (await import('./export.ts')).exportCommand(o, await config(o.config));
+    });
+
+  cli.command('erase').description('erase a data subject: destroy its data keys, purge vendors, optionally file a Genesys GDPR_DELETE')
+    .argument('<customerId>', 'the Genesys external contact id (as in the key of consent.events)')
+    .option('--genesys-delete', 'also file a Genesys Cloud GDPR_DELETE request')
+    .option('--source <text>', 'who asked, for the audit trail', 'CLI')
+    .addOption(configOption())
+    .addHelpText('after', `
+GDPR Art. 17 / CCPA 1798.105: destroys the customer's data keys, so every crypto-shredded field of theirs in every
+topic becomes unreadable for good and no key is ever minted for them again; then writes the request to
+erasure.requests, where the pipeline withdraws every purpose and sends PURGE_REQUESTs to every vendor that received
+the customer's data. Prints the request as JSON. Needs CONSENTGATE_MASTER_KEY (and DATABASE_URL, else the embedded
+key store, which a running \`consentgate run\` holds: stop it first).`)
+    .action(async (customerId: string, o: { genesysDelete?: boolean; source: string; config?: string }) =>
+      (await import('./erase.ts')).eraseCommand(customerId, o, await config(o.config)));
+
+  cli.command('decrypt').description('print a sink topic with crypto-shredded fields decrypted, erased ones null')
+    .requiredOption('--topic <topic>', 'sink.crm, sink.analytics, sink.thirdparty (or a physical topic name)')
+    .option('--max <n>', 'print at most n records', wholeNumber(1))
+    .addOption(configOption())
+    .addHelpText('after', `
+Reads the sink topic from the beginning to its current end (committed records only) and prints one JSON line per
+record with its crypto-shredded fields decrypted. A field whose customer was erased prints as null and its record
+carries "_erased": true; a field that cannot be decrypted otherwise keeps its ciphertext and the record carries
+"_failures": N. Needs CONSENTGATE_MASTER_KEY, and DATABASE_URL or the key store directory the pipeline uses
+(CONSENTGATE_KEYSTORE_DIR, default .cache/keystore). Prints the totals to stderr.`)
+    .action(async (o: { topic: string; max?: number; config?: string }) => (await import('./decrypt.ts')).decryptCommand(o, await config(o.config)));
+
+  dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));
+
+  cli.command('simulate').description('local stand-ins for development')
+    .command('genesys').description('run a local Genesys Cloud simulator; prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=…')
+    .option('--port <n>', 'port to listen on (default: a free port)', wholeNumber(0, 65535), 0)
+    .option('--seed <s>', 'seed of the org\'s ids, client id and secret, and of the traffic', wholeNumber(0), 1)
+    .option('--traffic <perSecond>', 'generate conversation starts/ends and consent changes at this rate, continuously', numberAbove(0))
+    .option('--customers <n>', 'external contacts (with ComplianceConsent fields, ~80%) created first (default 50 with --traffic, else 0)', wholeNumber(0))
+    .option('--time-scale <x>', 'accelerate time: token, channel, heartbeat and job lifetimes are divided by x', numberAbove(0), 1)
+    .option('--eventbridge-url <url>', 'also POST every event as an EventBridge envelope to this URL, retrying failures', httpUrl)
+    .addHelpText('after', `
+Serves on 127.0.0.1: POST /oauth/token (client credentials), the REST APIs the connectors use (notifications,
+external contacts, analytics conversation details and jobs, conversations, integrations, OAuth clients, audits,
+GDPR) and notification WebSockets. Prints exactly the three lines above on stdout, then closes stdout when it is
+not a terminal (every other message goes to stderr). Runs until SIGINT/SIGTERM. In the background:
+  set -a; eval "$(consentgate simulate genesys --traffic 5 &)"; set +a   # stderr shows its pid; kill PID stops it`)
+    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string }) =>
+      (await import('./simulate.ts')).simulateGenesys({
+        port: o.port, seed: o.seed, traffic: o.traffic ?? 0, customers: o.customers ?? (o.traffic ? 50 : 0), timeScale: o.timeScale,
+        ...(o.eventbridgeUrl ? { eventBridgeUrl: o.eventbridgeUrl } : {}),
+      }));
+
+  cli.command('demo').description('run the whole pipeline on simulated Genesys Cloud traffic and print a summary (starts a local stack unless KAFKA_BROKERS is set)')
+    .action(async () => (await import('./demo.ts')).runDemo());
+  const hints = (c: Command, path: string): void => {
+    c.showHelpAfterError(`(see ${path} --help)`);
+    for (const sub of c.commands) hints(sub, `${path} ${sub.name()}`);
   };
-  pipeline.engine.on('error', () => void stop(1));
-  process.on('SIGTERM', () => void stop(0));
-  process.on('SIGINT', () => void stop(0));
-  if (pool) pool.start();
-  else await pipeline.engine.start();
-  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers }, 'pipeline running');
-  const { kafka, topology, serdes } = pipeline;
-  const { startConnectors } = await import('../connectors/index.ts');
-  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
-  if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
-  setInterval(() => logger.info({ pipeline: engine().metrics, held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
+  hints(cli, 'consentgate');
+  return cli;
 }
 
-/** `consentgate worker` (started by `run`, not by hand): the engine alone, reporting to its pool. */
-async function worker(cfg: Config): Promise<void> {
-  const logger = createLogger(cfg.logLevel).child({ worker: Number(process.env.CONSENTGATE_WORKER_ID ?? 0) });
-  const pipeline = await createPipeline(cfg, logger);
-  const stop = async (code: number) => {
-    await pipeline.stop();
-    process.exit(code);
-  };
-  pipeline.engine.on('error', () => void stop(1));
-  process.on('SIGTERM', () => void stop(0));
-  process.on('disconnect', () => void stop(0)); // the supervisor is gone
-  await pipeline.engine.start();
-  reportToPool(() => ({ metrics: pipeline.engine.metrics, heldRecords: pipeline.engine.heldRecords, ready: pipeline.engine.ready }));
+/** `consentgate dpia …`: the options of assess (drift takes them too). */
+function dpiaCommands(dpia: Command): void {
+  const assessOptions = (c: Command) => c
+    .option('--oauth-client <file>', 'the Genesys API\'s JSON of an OAuth client (GET /api/v2/oauth/clients/{id})')
+    .option('--integration <file>', 'the Genesys API\'s JSON of an integration (GET /api/v2/integrations/{id} with its config)')
+    .option('--terraform <dir>', 'Terraform of the integration (repeatable): HCL parsed, variables resolved', collect)
+    .option('--samples <fileOrDir>', 'payload samples to scan for personal data (repeatable)', collect)
+    .option('--destination <url>', 'a destination the integration sends to (repeatable)', collect)
+    .option('--at <time>', 'the assessment\'s timestamp (ISO-8601): the same input then gives the same artifact', isoTime)
+    .option('--classification <file>', 'data classification (default topologies/classification.json)')
+    .option('--destinations <file>', 'allowed destinations (default topologies/destinations.json)')
+    .option('--vendors <file>', 'vendor registry (default topologies/vendors.json)');
+  const run = (name: 'assessCommand' | 'driftCommand') => async (o: Record<string, unknown>) => (await import('./dpia.ts'))[name](o);
+
+  assessOptions(dpia.command('assess').description('assess an OAuth client or integration into a DPIA artifact'))
+    .option('--out <file>', 'write the artifact here (default stdout)')
+    .option('--report <file>', 'write the readable report here (default stderr)')
+    .option('--store', 'also record the artifact in the DPIA store')
+    .addHelpText('after', `
+Destinations are detected: URLs and EventBridge regions in the definition and in the Terraform, plus any
+--destination. Samples are scanned for card numbers (Luhn), IBANs (mod-97), e-mail addresses, phone numbers and SSNs.`)
+    .action(run('assessCommand'));
+  dpia.command('gate').description('exit 0 when the artifact may be deployed, 1 with a short reason when not, 2 when it is not a DPIA artifact')
+    .argument('<artifact>', 'the DPIA artifact (JSON) of dpia assess')
+    .option('--at <time>', 'judge as of this time (ISO-8601)', isoTime)
+    .addHelpText('after', '\nDeployable: APPROVED_FOR_DEPLOYMENT, or an approval (PENDING_APPROVAL) or a valid exception (BLOCKED_FOR_DEPLOYMENT) in the store.')
+    .action(async (file: string, o: { at?: number }) => (await import('./dpia.ts')).gateCommand(file, o));
+  dpia.command('approve').description('record an approval (or, for a blocked artifact, a time-bound exception) in the store')
+    .argument('<artifact>', 'the DPIA artifact (JSON)')
+    .requiredOption('--approver <name>', 'who approves')
+    .addOption(new Option('--role <role>', 'the approver\'s role').choices(['DPO', 'SECURITY_LEAD']).makeOptionMandatory())
+    .requiredOption('--reason <text>', 'why')
+    .option('--hours <n>', 'an exception\'s lifetime in hours (72 at most, the default)', wholeNumber(1, 72))
+    .option('--at <time>', 'the approval\'s time (ISO-8601)', isoTime)
+    .addHelpText('after', '\nA Critical risk needs two distinct approvers.')
+    .action(async (file: string, o: { approver: string; role: string; reason: string; hours?: number; at?: number }) => (await import('./dpia.ts')).approveCommand(file, o));
+  dpia.command('verify').description('check the store\'s hash chain; exit 1 naming the first entry altered or removed')
+    .action(async () => (await import('./dpia.ts')).verifyCommand());
+  assessOptions(dpia.command('drift').description('re-assess as it is now and compare with the last approved DPIA; exit 1 naming what drifted'))
+    .option('--genesys', 'every OAuth client and integration of the org through the SDK (GENESYS_* settings)')
+    .option('--store', 'record the re-assessments in the store')
+    .action(run('driftCommand'));
+  dpia.addHelpText('after', `
+The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in
+CONSENTGATE_DPIA_DIR (default .cache/dpia); schema CONSENTGATE_DPIA_SCHEMA (default consentgate_dpia).
+In CI: consentgate dpia assess --integration it.json --out dpia.json && consentgate dpia gate dpia.json`);
 }
 
-async function main(): Promise<void> {
-  const argv = process.argv.slice(2);
-  // Commands with options of their own parse the rest themselves.
-  if (argv[0] === 'simulate') {
-    if (argv[1] !== 'genesys') fail(`usage: consentgate simulate genesys [options] (consentgate simulate genesys --help)`);
-    return (await import('./simulate.ts')).simulateGenesys(argv.slice(2));
+try {
+  await program().parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // commander printed the message (the option or command named) and the usage hint already.
+    process.exit(err.exitCode === 0 ? 0 : 2);
   }
-  type Command = [string, (argv: string[], load: typeof config) => Promise<void>];
-  const withOptions: Record<string, () => Promise<Command>> = {
-    export: async () => { const m = await import('./export.ts'); return [m.EXPORT_HELP, m.exportCommand]; },
-    erase: async () => { const m = await import('./erase.ts'); return [m.ERASE_HELP, m.eraseCommand]; },
-    decrypt: async () => { const m = await import('./decrypt.ts'); return [m.DECRYPT_HELP, m.decryptCommand]; },
-    dpia: async () => { const m = await import('./dpia.ts'); return [m.DPIA_HELP, m.dpiaCommand]; },
-  };
-  const load = withOptions[argv[0] ?? ''];
-  if (load) {
-    const [help, command] = await load();
-    if (argv.includes('--help') || argv.includes('-h')) return void console.log(help);
-    return command(argv.slice(1), config);
-  }
-  const { values, positionals } = parseArgs({
-    allowPositionals: true,
-    options: { config: { type: 'string' }, workers: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
-  const [cmd, sub] = positionals;
-  if (values.help || !cmd) {
-    console.log(HELP);
-    return;
-  }
-  switch (`${cmd}${sub ? ' ' + sub : ''}`) {
-    case 'dev up':
-      return (await import('./devStack.ts')).devUp();
-    case 'dev down':
-      return (await import('./devStack.ts')).devDown();
-    case 'topics apply':
-      return topicsApply(config(values.config));
-    case 'describe':
-      return describe();
-    case 'run':
-      return run(config(values.config), values.workers);
-    case 'worker':
-      return worker(config(values.config));
-    case 'demo':
-      return (await import('./demo.ts')).runDemo();
-    default:
-      fail(`unknown command: ${positionals.join(' ')}\n\n${HELP}`);
-  }
+  const { message, exitCode } = failure(err);
+  console.error(message);
+  process.exit(exitCode);
 }
-
-main().catch((err: Error & { code?: string; exitCode?: number }) => fail(`consentgate: ${err.code ? `[${err.code}] ` : ''}${err.message}`, err.exitCode ?? 1));

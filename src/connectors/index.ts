@@ -17,7 +17,7 @@ import { startWriteback } from './writeback.ts';
 import { startSessionExecutor } from './sessionExecutor.ts';
 import { requestErasure } from './erasure.ts';
 import { startDpiaWatcher } from './dpiaWatcher.ts';
-import { openDpiaStore, referenceData } from '../app.ts';
+import { openDpiaStore, referenceData } from '../dpiaReference.ts';
 import type { KeyStore } from '../adapters/keyStore.ts';
 
 export interface ConnectorDeps {

@@ -73,13 +73,46 @@ it('export explains itself and refuses a bad interval', async () => {
   assert.match(help.stdout, /resumes where it stopped/);
   const bad = await run(['export', '--from', 'yesterday', '--to', 'today'], { CONSENTGATE_FIELD_KEY: 'b2'.repeat(32) });
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /--from and --to must be ISO times/);
+  assert.match(bad.stderr, /^consentgate: \[USAGE\] option '--from <time>' argument 'yesterday' is invalid/m);
+  // Day-first dates are refused, not read as 11 January.
+  const dayFirst = await run(['export', '--from', '01/11/2026', '--to', '2026-11-02'], {});
+  assert.equal(dayFirst.code, 2);
+  assert.match(dayFirst.stderr, /argument '01\/11\/2026' is invalid\. expected an ISO-8601 date/);
+  const impossible = await run(['export', '--from', '2026-02-30', '--to', '2026-03-02'], {});
+  assert.equal(impossible.code, 2);
+  assert.match(impossible.stderr, /2026-02-30 is not a date/);
+  const backwards = await run(['export', '--from', '2026-11-02', '--to', '2026-11-01T00:00:00Z'], {});
+  assert.equal(backwards.code, 2);
+  assert.match(backwards.stderr, /--from must be before --to/);
+});
+
+it('behaves like the tools people know: --version, help <command>, usage errors exit 2 naming the flag, one-line errors', async () => {
+  const version = await run(['--version'], {});
+  assert.equal(version.code, 0);
+  assert.match(version.stdout, /^\d+\.\d+\.\d+\n$/);
+  const help = await run(['help', 'run'], {});
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^Usage: consentgate run \[options\]/);
+  assert.match(help.stdout, /--workers <n>/);
+  assert.equal((await run(['run', '--help'], {})).stdout, help.stdout, 'run --help is run\'s own help');
+  const typo = await run(['run', '--wrkers', '2'], {});
+  assert.equal(typo.code, 2);
+  assert.match(typo.stderr, /^consentgate: \[USAGE\] unknown option '--wrkers' \(Did you mean --workers\?\)$/m);
+  const unknown = await run(['frobnicate'], {});
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command 'frobnicate'/);
+  const negative = await run(['decrypt', '--topic', 'sink.crm', '--max', '-1'], {});
+  assert.equal(negative.code, 2);
+  assert.match(negative.stderr, /option '--max <n>' argument '-1' is invalid\. expected a whole number of at least 1/);
+  const missing = await run(['dpia', 'assess', '--integration', '/nonexistent/integration.json'], {});
+  assert.equal(missing.code, 2);
+  assert.equal(missing.stderr, 'consentgate: [ENOENT] cannot read /nonexistent/integration.json: no such file or directory — check the path\n');
 });
 
 it('run --workers takes a whole number, and several workers need a PostgreSQL key store', async () => {
   const zero = await run(['run', '--workers', '0'], {});
   assert.equal(zero.code, 2);
-  assert.match(zero.stderr, /--workers: expected a whole number from 1 to 256, got 0/);
+  assert.match(zero.stderr, /option '--workers <n>' argument '0' is invalid\. expected a whole number from 1 to 256/);
   const env: Record<string, string | undefined> = { ...process.env, CONSENTGATE_FIELD_KEY: 'b2'.repeat(32), CONSENTGATE_MASTER_KEY: 'c3'.repeat(32) };
   delete env.DATABASE_URL;
   const shared = await exec(process.execPath, [bin, 'run', '--workers', '2'], { env }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, it } from 'node:test';
-import { openDpiaStore } from '../../src/app.ts';
+import { openDpiaStore } from '../../src/dpiaReference.ts';
 import type { DpiaEvent } from '../../src/connectors/dpiaWatcher.ts';
 import { startConnectorRig } from '../harness/genesys.ts';
 import { waitFor } from '../harness/pipeline.ts';

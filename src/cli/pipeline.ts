@@ -1,0 +1,93 @@
+// The pipeline's own commands: topics apply, describe, run, and the worker processes run starts.
+import { resolve } from 'node:path';
+import { createKafka } from '../adapters/kafka.ts';
+import { createLogger } from '../adapters/logger.ts';
+import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
+import { ConfigSchema, type Config } from '../config.ts';
+import { describeTopology, loadPolicy } from '../runtime/topology.ts';
+import { loadTopology } from '../topology.ts';
+import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
+import { UsageError } from './errors.ts';
+// The connectors (and the Genesys SDK) are imported when `run` starts them: a worker process loads only the engine.
+type Connectors = Awaited<ReturnType<typeof import('../connectors/index.ts').startConnectors>>;
+
+export async function topicsApply(cfg: Config): Promise<void> {
+  const { topology } = loadDefinitions(cfg);
+  const kafka = createKafka(cfg.kafka, createLogger(cfg.logLevel));
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    const r = await applyTopology(admin, topology);
+    for (const t of topology.topics.values()) {
+      const what = r.created.includes(t.name) ? 'created' : r.updated.includes(t.name) ? 'updated' : 'unchanged';
+      console.log(`${what.padEnd(9)} ${t.name} (${t.partitions} partitions)`);
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}
+
+export function describe(): void {
+  const base = ConfigSchema.shape;
+  const prefix = process.env.CONSENTGATE_TOPIC_PREFIX ?? '';
+  const topology = loadTopology(resolve(PROJECT_ROOT, base.topologyFile.parse(undefined)), prefix);
+  console.log(describeTopology(topology, loadPolicy(resolve(PROJECT_ROOT, base.policyFile.parse(undefined)), topology)));
+}
+
+/**
+ * `consentgate run`: the engine in `workers` processes (one per CPU by default) under a supervisor that also runs
+ * the connectors; with one worker, everything runs in this process.
+ */
+export async function run(cfg: Config, requested: number | undefined): Promise<void> {
+  const logger = createLogger(cfg.logLevel);
+  let plan: ReturnType<typeof workerCount>;
+  try {
+    plan = workerCount(cfg, loadDefinitions(cfg).policy, requested);
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { workers, why } = plan;
+  if (why) logger.info({ workers }, `one worker: ${why}`);
+  const pipeline = await createPipeline(cfg, logger);
+  await applyTopology(pipeline.admin, pipeline.topology);
+  const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
+  const engine = () => pool ?? pipeline.engine;
+  let connectors: Connectors | undefined;
+  let stopping = false;
+  const stop = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info('shutting down: stopping connectors, finishing in-flight transactions');
+    await connectors?.stop();
+    await pool?.stop();
+    await pipeline.stop();
+    logger.info(engine().metrics, 'stopped');
+    process.exit(code);
+  };
+  pipeline.engine.on('error', () => void stop(1));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('SIGINT', () => void stop(0));
+  if (pool) pool.start();
+  else await pipeline.engine.start();
+  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers }, 'pipeline running');
+  const { kafka, topology, serdes } = pipeline;
+  const { startConnectors } = await import('../connectors/index.ts');
+  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
+  if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
+  setInterval(() => logger.info({ pipeline: engine().metrics, held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
+}
+
+/** `consentgate worker` (started by `run`, not by hand): the engine alone, reporting to its pool. */
+export async function worker(cfg: Config): Promise<void> {
+  const logger = createLogger(cfg.logLevel).child({ worker: Number(process.env.CONSENTGATE_WORKER_ID ?? 0) });
+  const pipeline = await createPipeline(cfg, logger);
+  const stop = async (code: number) => {
+    await pipeline.stop();
+    process.exit(code);
+  };
+  pipeline.engine.on('error', () => void stop(1));
+  process.on('SIGTERM', () => void stop(0));
+  process.on('disconnect', () => void stop(0)); // the supervisor is gone
+  await pipeline.engine.start();
+  reportToPool(() => ({ metrics: pipeline.engine.metrics, heldRecords: pipeline.engine.heldRecords, ready: pipeline.engine.ready }));
+}
