@@ -31,12 +31,12 @@ export function loadDefinitions(config: Config): { topology: Topology<Consentgat
   return { topology, policy, vendors };
 }
 
-/** The key store of crypto-shredded fields: PostgreSQL at DATABASE_URL, else an embedded PGlite. */
+/** The key store of crypto-shredded fields: PostgreSQL at DATABASE_URL, else an embedded PGlite (its directory relative to the working directory). */
 export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
   if (!config.masterKey) {
     throw new ConsentgateError('CONFIG_INVALID', `the key store of crypto-shredded fields needs CONSENTGATE_MASTER_KEY (64 hex characters), and DATABASE_URL (else an embedded PGlite in ${config.keyStoreDir})`);
   }
-  return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(PROJECT_ROOT, config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
+  return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
 }
 
 

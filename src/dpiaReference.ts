@@ -19,7 +19,7 @@ export function referenceData(o: { classification?: string; destinations?: strin
   };
 }
 
-/** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite. */
+/** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite (its directory relative to the working directory). */
 export function openDpiaStore(c: Pick<Config, 'databaseUrl' | 'dpiaStoreDir' | 'dpiaStoreSchema'>): Promise<DpiaStore> {
-  return DpiaStore.open({ databaseUrl: c.databaseUrl, dataDir: resolve(PROJECT_ROOT, c.dpiaStoreDir), schema: c.dpiaStoreSchema });
+  return DpiaStore.open({ databaseUrl: c.databaseUrl, dataDir: resolve(c.dpiaStoreDir), schema: c.dpiaStoreSchema });
 }
