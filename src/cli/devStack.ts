@@ -1,8 +1,9 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { cacheRoot } from '../devstack/maven.ts';
 import { isAlive } from '../devstack/process.ts';
 import { startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
+import { devEnvFile, removeEnvLines, sourceHint, stopSimulator, writeEnvLines } from './devEnv.ts';
 
 const stateDir = () => join(cacheRoot(), 'dev');
 const stateFile = () => join(stateDir(), 'stack.json');
@@ -17,7 +18,7 @@ function running(): LocalStack | undefined {
   return isAlive(s.kafkaPid) && isAlive(s.registryPid) ? s : undefined;
 }
 
-/** `consentgate dev up`: starts Kafka + registry in the background (or finds them running) and prints env lines. */
+/** `consentgate dev up`: starts Kafka + registry in the background (or finds them running), prints env lines and writes them to .consentgate/dev.env. */
 export async function devUp(): Promise<void> {
   let s = running();
   if (!s) {
@@ -31,17 +32,32 @@ export async function devUp(): Promise<void> {
   } else {
     console.error(`already running (logs in ${s.dir})`);
   }
+  writeEnvLines(devEnvFile(), envLines(s).split('\n'));
+  console.error(`wrote ${devEnvFile()} (${sourceHint('.consentgate/dev.env')})`);
   console.log(envLines(s));
 }
 
-/** `consentgate dev down`: stops what `dev up` started and removes its data. */
+/**
+ * `consentgate dev down`: stops what `dev up` and a background `simulate genesys` started and deletes their data,
+ * with the embedded key store (its data keys belong to the records just deleted); the DPIA store stays.
+ */
 export async function devDown(): Promise<void> {
-  if (!existsSync(stateFile())) {
+  if (await stopSimulator()) console.error('stopped the Genesys simulator');
+  if (existsSync(stateFile())) {
+    const s = JSON.parse(readFileSync(stateFile(), 'utf8')) as LocalStack;
+    await stopLocalStack(s);
+    rmSync(stateDir(), { recursive: true, force: true });
+    console.error('stopped Kafka and the schema registry and deleted their data');
+  } else {
     console.error('no local stack is running');
-    return;
   }
-  const s = JSON.parse(readFileSync(stateFile(), 'utf8')) as LocalStack;
-  await stopLocalStack(s);
-  rmSync(stateDir(), { recursive: true, force: true });
-  console.error('stopped');
+  removeEnvLines(devEnvFile(), ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']);
+  // Only a directory PGlite made (PG_VERSION in it) is deleted, never the working directory or one above it.
+  const keyStore = resolve(process.env.CONSENTGATE_KEYSTORE_DIR || '.cache/keystore');
+  if (existsSync(join(keyStore, 'PG_VERSION')) && !process.cwd().startsWith(keyStore)) {
+    rmSync(keyStore, { recursive: true, force: true });
+    console.error(`deleted the embedded key store ${keyStore}`);
+  }
+  const dpia = resolve(process.env.CONSENTGATE_DPIA_DIR || '.cache/dpia');
+  if (existsSync(dpia)) console.error(`kept the DPIA store ${dpia} (approvals and the audit trail; delete it by hand if you mean to)`);
 }

@@ -120,24 +120,31 @@ carries "_erased": true; a field that cannot be decrypted otherwise keeps its ci
 
   dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));
 
-  cli.command('simulate').description('local stand-ins for development')
-    .command('genesys').description('run a local Genesys Cloud simulator; prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=…')
+  const simulate = cli.command('simulate').description('local stand-ins for development');
+  simulate.command('stop').description('stop the simulator `simulate genesys` started from this directory (dev down does too)')
+    .action(async () => {
+      const stopped = await (await import('./devEnv.ts')).stopSimulator();
+      console.error(stopped ? 'genesys simulator stopped' : 'no genesys simulator is running from this directory');
+    });
+  simulate.command('genesys').description('run a local Genesys Cloud simulator; prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=…')
     .option('--port <n>', 'port to listen on (default: a free port)', wholeNumber(0, 65535), 0)
     .option('--seed <s>', 'seed of the org\'s ids, client id and secret, and of the traffic', wholeNumber(0), 1)
     .option('--traffic <perSecond>', 'generate conversation starts/ends and consent changes at this rate, continuously', numberAbove(0))
     .option('--customers <n>', 'external contacts (with ComplianceConsent fields, ~80%) created first (default 50 with --traffic, else 0)', wholeNumber(0))
     .option('--time-scale <x>', 'accelerate time: token, channel, heartbeat and job lifetimes are divided by x', numberAbove(0), 1)
     .option('--eventbridge-url <url>', 'also POST every event as an EventBridge envelope to this URL, retrying failures', httpUrl)
+    .option('--save-env <file>', 'also write the three lines into this env file (e.g. .consentgate/dev.env, which dev up writes); not --env-file, which Node 20 takes for itself')
     .addHelpText('after', `
 Serves on 127.0.0.1: POST /oauth/token (client credentials), the REST APIs the connectors use (notifications,
 external contacts, analytics conversation details and jobs, conversations, integrations, OAuth clients, audits,
 GDPR) and notification WebSockets. Prints exactly the three lines above on stdout, then closes stdout when it is
-not a terminal (every other message goes to stderr). Runs until SIGINT/SIGTERM. In the background:
-  set -a; eval "$(consentgate simulate genesys --traffic 5 &)"; set +a   # stderr shows its pid; kill PID stops it`)
-    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string }) =>
+not a terminal (every other message goes to stderr). Runs until \`consentgate simulate stop\` or SIGINT/SIGTERM.
+In the background, its lines in .consentgate/dev.env for every later shell:
+  consentgate simulate genesys --traffic 5 --save-env .consentgate/dev.env > /dev/null &`)
+    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string; saveEnv?: string }) =>
       (await import('./simulate.ts')).simulateGenesys({
         port: o.port, seed: o.seed, traffic: o.traffic ?? 0, customers: o.customers ?? (o.traffic ? 50 : 0), timeScale: o.timeScale,
-        ...(o.eventbridgeUrl ? { eventBridgeUrl: o.eventbridgeUrl } : {}),
+        ...(o.eventbridgeUrl ? { eventBridgeUrl: o.eventbridgeUrl } : {}), ...(o.saveEnv ? { envFile: o.saveEnv } : {}),
       }));
 
   cli.command('demo').description('run the whole pipeline on simulated Genesys Cloud traffic and print a summary (starts a local stack unless KAFKA_BROKERS is set)')

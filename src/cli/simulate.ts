@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { GenesysSimulator } from '../simulator/index.ts';
+import { forgetSimulator, recordSimulator, sourceHint, writeEnvLines } from './devEnv.ts';
 
 export interface SimulateArgs {
   port: number;
@@ -8,6 +9,8 @@ export interface SimulateArgs {
   customers: number;
   timeScale: number;
   eventBridgeUrl?: string;
+  /** Also write the GENESYS_* lines into this env file (replacing earlier ones); `simulate stop` removes them. */
+  envFile?: string;
 }
 
 /** `consentgate simulate genesys`: runs the simulator (and optional traffic) until SIGINT/SIGTERM. */
@@ -16,21 +19,24 @@ export async function simulateGenesys(a: SimulateArgs): Promise<void> {
     port: a.port, seed: a.seed, timeScale: a.timeScale, publishedHistoryLimit: 10_000,
     ...(a.eventBridgeUrl ? { eventBridge: { url: a.eventBridgeUrl } } : {}),
   });
-  await new Promise<void>((resolve) => process.stdout.write(`GENESYS_BASE_URL=${sim.baseUrl}\nGENESYS_CLIENT_ID=${sim.clientId}\nGENESYS_CLIENT_SECRET=${sim.clientSecret}\n`, () => resolve()));
+  const lines = [`GENESYS_BASE_URL=${sim.baseUrl}`, `GENESYS_CLIENT_ID=${sim.clientId}`, `GENESYS_CLIENT_SECRET=${sim.clientSecret}`];
+  if (a.envFile) writeEnvLines(a.envFile, lines);
+  recordSimulator({ pid: process.pid, baseUrl: sim.baseUrl, ...(a.envFile ? { envFile: a.envFile } : {}) });
+  await new Promise<void>((resolve) => process.stdout.write(lines.join('\n') + '\n', () => resolve()));
   if (!process.stdout.isTTY) releaseStdout();
-  console.error(`genesys simulator listening on ${sim.baseUrl} (pid ${process.pid}, seed ${a.seed}, time scale ${a.timeScale}); stop with SIGINT/SIGTERM`);
+  console.error(`genesys simulator listening on ${sim.baseUrl} (pid ${process.pid}, seed ${a.seed}, time scale ${a.timeScale}); stop with \`consentgate simulate stop\` or SIGTERM${a.envFile ? `; ${sourceHint(a.envFile)}` : ''}`);
 
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
     await sim.close();
-    console.error(`stopped: ${JSON.stringify(sim.stats)}`);
+    forgetSimulator(process.pid);
+    console.error(`genesys simulator stopped: ${JSON.stringify(sim.stats)}`);
     process.exit(0);
   };
   process.on('SIGINT', () => void stop());
   process.on('SIGTERM', () => void stop());
-  setInterval(() => console.error(`stats ${JSON.stringify(sim.stats)}`), 30_000).unref();
 
   const first = await sim.traffic({ seed: a.seed, customers: a.customers, conversations: 0, consentChanges: 0 });
   if (a.customers) console.error(`created ${first.contactIds.length} external contacts`);

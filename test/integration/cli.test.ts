@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { execFile, spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
@@ -118,4 +120,31 @@ it('run --workers takes a whole number, and several workers need a PostgreSQL ke
   const shared = await exec(process.execPath, [bin, 'run', '--workers', '2'], { env }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
   assert.equal(shared.code, 2);
   assert.match(shared.stderr, /cannot share the embedded key store \(PGlite\); set DATABASE_URL/);
+});
+
+it('two terminals: simulate genesys --save-env writes lines any shell sources; dev down stops it and deletes the local state it made', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'consentgate-dev-'));
+  const inDir = (args: string[]) => exec(process.execPath, [bin, ...args], { cwd: dir, env: { ...process.env, CONSENTGATE_KEYSTORE_DIR: '', CONSENTGATE_DPIA_DIR: '' } });
+  try {
+    const sim = spawn(process.execPath, [bin, 'simulate', 'genesys', '--save-env', '.consentgate/dev.env'], { cwd: dir, stdio: 'ignore' });
+    const envFile = join(dir, '.consentgate/dev.env');
+    for (let i = 0; i < 100 && !existsSync(envFile); i++) await new Promise((r) => setTimeout(r, 100));
+    // What another shell gets from `set -a; . .consentgate/dev.env; set +a`.
+    const sourced = await exec('bash', ['-c', 'set -a; . .consentgate/dev.env; set +a; echo "$GENESYS_BASE_URL"'], { cwd: dir });
+    assert.equal((await fetch(`${sourced.stdout.trim()}/oauth/token`, { method: 'POST' })).status, 401, 'the simulator answers at the sourced address');
+    mkdirSync(join(dir, '.cache/keystore'), { recursive: true });
+    writeFileSync(join(dir, '.cache/keystore/PG_VERSION'), '17\n'); // what PGlite leaves in its directory
+    mkdirSync(join(dir, '.cache/dpia'), { recursive: true });
+    const down = await inDir(['dev', 'down']);
+    assert.match(down.stderr, /stopped the Genesys simulator/);
+    assert.match(down.stderr, /deleted the embedded key store/);
+    assert.match(down.stderr, /kept the DPIA store/);
+    await new Promise<void>((resolve) => (sim.exitCode !== null ? resolve() : sim.once('exit', () => resolve())));
+    assert.equal(existsSync(envFile), false, 'the env lines of what was stopped are gone');
+    assert.equal(existsSync(join(dir, '.cache/keystore')), false);
+    assert.equal(existsSync(join(dir, '.cache/dpia')), true);
+    assert.match((await inDir(['simulate', 'stop'])).stderr, /no genesys simulator is running/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });
