@@ -19,16 +19,31 @@ export const systemClock: Clock = { now: () => Date.now() };
 
 export { PROJECT_ROOT };
 
-export function loadDefinitions(config: Config): { topology: Topology<ConsentgateDeps>; policy: Policy; vendors: Vendor[] } {
+export function loadDefinitions(config: Pick<Config, 'topologyFile' | 'policyFile' | 'vendorsFile' | 'topicPrefix'>): { topology: Topology<ConsentgateDeps>; policy: Policy; vendors: Vendor[] } {
   const topology = loadTopology(resolve(PROJECT_ROOT, config.topologyFile), config.topicPrefix);
   const policy = loadPolicy(resolve(PROJECT_ROOT, config.policyFile), topology);
   const vendors = loadVendors(resolve(PROJECT_ROOT, config.vendorsFile), topology);
-  const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
-  if (keyed && !config.fieldKey) {
-    throw new ConsentgateError('CONFIG_INVALID', `policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`);
-  }
-
   return { topology, policy, vendors };
+}
+
+/**
+ * What running the pipeline needs beyond a valid configuration: the field key when the policy pseudonymizes or
+ * encrypts fields. Only the pipeline needs it (`topics apply`, `export`, `erase` do not). Without a config (it did
+ * not validate) the policy is the default one and the key is looked for in the environment, so that a command can
+ * list this problem with the others at once.
+ */
+export function pipelineProblems(config: Config | undefined, env: NodeJS.ProcessEnv = process.env): string[] {
+  const defaults = ConfigSchema.shape;
+  const files = config ?? { topologyFile: defaults.topologyFile.parse(undefined), policyFile: defaults.policyFile.parse(undefined), vendorsFile: defaults.vendorsFile.parse(undefined), topicPrefix: '' };
+  let policy: Policy;
+  try {
+    policy = loadDefinitions(files).policy;
+  } catch (err) {
+    return [`policyFile: ${(err as Error).message}`];
+  }
+  const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
+  const fieldKey = config ? config.fieldKey : env.CONSENTGATE_FIELD_KEY;
+  return keyed && !fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : [];
 }
 
 /** The key store of crypto-shredded fields: PostgreSQL at DATABASE_URL, else an embedded PGlite (its directory relative to the working directory). */
@@ -75,6 +90,8 @@ export interface Pipeline {
 
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
+  const problems = pipelineProblems(config);
+  if (problems.length) throw new ConsentgateError('CONFIG_INVALID', problems.join('; '));
   const { topology, policy, vendors } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();

@@ -16,9 +16,13 @@ export const DEFAULT_TOPICS = [
   'v2.audits.entitytype.Integration.entityid.{id}',
 ];
 
+/** A URL setting: "required" only when it is missing, "not a URL" when it is something else. */
+const url = (setting: string, example: string) =>
+  z.url({ error: (iss) => (iss.input === undefined ? `required: set ${setting} (e.g. ${example})` : `not a URL: ${String(iss.input)} (set ${setting} to one, e.g. ${example})`) });
+
 const GenesysSchema = z
-  .object({
-    baseUrl: z.url().optional(),
+  .strictObject({
+    baseUrl: url('GENESYS_BASE_URL', 'http://127.0.0.1:8089').optional(),
     region: z.string().min(1).optional(),
     clientId: z.string().min(1, 'required: set GENESYS_CLIENT_ID'),
     clientSecret: z.string().min(1, 'required: set GENESYS_CLIENT_SECRET'),
@@ -35,23 +39,23 @@ const GenesysSchema = z
   })
   .refine((g) => g.baseUrl || g.region, { message: 'set GENESYS_REGION (e.g. mypurecloud.ie) or GENESYS_BASE_URL' });
 
-export const ConfigSchema = z.object({
-  kafka: z.object({
+export const ConfigSchema = z.strictObject({
+  kafka: z.strictObject({
     brokers: z
       .array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port'), { error: 'required: set KAFKA_BROKERS (host:port,…)' })
       .min(1, 'required: set KAFKA_BROKERS (host:port,…)'),
     clientId: z.string().default('consentgate'),
     ssl: z.boolean().default(false),
     sasl: z
-      .object({
+      .strictObject({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
         username: z.string().min(1),
         password: z.string().min(1),
       })
       .optional(),
   }),
-  schemaRegistry: z.object({
-    url: z.url({ error: 'required: set SCHEMA_REGISTRY_URL (e.g. http://127.0.0.1:8080/apis/ccompat/v7)' }),
+  schemaRegistry: z.strictObject({
+    url: url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8080/apis/ccompat/v7'),
     username: z.string().optional(),
     password: z.string().optional(),
   }),
@@ -95,7 +99,7 @@ export const ConfigSchema = z.object({
   /** Which connectors `consentgate run` starts beside the pipeline. */
   connectors: z.array(z.enum(CONNECTORS)).default([]),
   /** HTTP intake (consent intake API, EventBridge API destination): listen address and optional bearer token. */
-  http: z.object({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8088), token: z.string().min(16).optional() }).default({ host: '127.0.0.1', port: 8088 }),
+  http: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8088), token: z.string().min(16).optional() }).default({ host: '127.0.0.1', port: 8088 }),
 }).superRefine((c, ctx) => {
   const needGenesys = c.connectors.filter((n) => GENESYS_CONNECTORS.includes(n));
   if (needGenesys.length && !c.genesys) {
@@ -184,7 +188,51 @@ export function loadConfig(opts: { file?: string; env?: NodeJS.ProcessEnv; overr
   const merged = merge(merge(merge({ kafka: {}, schemaRegistry: {} }, raw), fromEnv(env)), opts.overrides ?? {});
   const parsed = ConfigSchema.safeParse(merged);
   if (parsed.success) return { ok: true, config: parsed.data };
-  return { ok: false, problems: parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`) };
+  return { ok: false, problems: parsed.error.issues.flatMap(problemLines) };
+}
+
+/** One line per problem; an unknown key is named with the closest known one (a typo such as `kafak`). */
+function problemLines(issue: z.core.$ZodIssue): string[] {
+  const where = issue.path.join('.');
+  if (issue.code !== 'unrecognized_keys') return [`${where || '(root)'}: ${issue.message}`];
+  let shape: z.ZodType = ConfigSchema;
+  for (const k of issue.path) shape = unwrap(shape).shape?.[String(k)] ?? shape;
+  const known = Object.keys(unwrap(shape).shape ?? {});
+  return issue.keys.map((key) => {
+    const near = closest(key, known);
+    return `${where ? `${where}.` : ''}${key}: unknown setting${near ? ` (did you mean ${where ? `${where}.` : ''}${near}?)` : ''}`;
+  });
+}
+
+/** The object schema inside optional/default/refinement wrappers. */
+function unwrap(t: z.ZodType): { shape?: Record<string, z.ZodType> } {
+  let cur = t as unknown as { shape?: Record<string, z.ZodType>; unwrap?: () => z.ZodType; def?: { innerType?: z.ZodType } };
+  for (let i = 0; i < 5 && !cur.shape; i++) {
+    const inner = cur.def?.innerType ?? cur.unwrap?.();
+    if (!inner) break;
+    cur = inner as unknown as typeof cur;
+  }
+  return cur;
+}
+
+/** The known name within edit distance 2 of `name` (case-insensitive), if one is. */
+function closest(name: string, known: string[]): string | undefined {
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(name.toLowerCase(), k.toLowerCase());
+    if (d <= 2 && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /** Only the Genesys settings (GENESYS_* in the environment), for commands that need no Kafka (dpia drift --genesys). */

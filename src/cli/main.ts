@@ -32,11 +32,15 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
 Exit codes: 0 done; 1 the work failed (or a DPIA gate/drift/verify said no); 2 a usage, configuration or input
 file error (the message names what to fix).`;
 
-/** Loads and validates the configuration; every problem at once, exit 2. */
-async function config(file: string | undefined): Promise<Config> {
+/**
+ * Loads and validates the configuration, with what the pipeline needs for commands that run it (`pipeline`);
+ * every problem at once, exit 2.
+ */
+async function config(file: string | undefined, pipeline = false): Promise<Config> {
   const { loadConfig } = await import('../config.ts');
   const r = loadConfig({ file });
-  if (!r.ok) throw new UsageError(`invalid configuration:\n${r.problems.map((p) => `  - ${p}`).join('\n')}`, 'CONFIG_INVALID');
+  const problems = [...(r.ok ? [] : r.problems), ...(pipeline ? (await import('../app.ts')).pipelineProblems(r.ok ? r.config : undefined) : [])];
+  if (!r.ok || problems.length) throw new UsageError(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'CONFIG_INVALID');
   return r.config;
 }
 
@@ -71,10 +75,10 @@ function program(): Command {
     .addOption(new Option('--workers <n>', 'engine worker processes (default: one per CPU; one when the key store is an embedded PGlite)').argParser(wholeNumber(1, 256)))
     .addOption(configOption())
     .addHelpText('after', '\nA crashed worker is restarted and its partitions move to the others meanwhile.')
-    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await config(o.config), o.workers));
+    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await config(o.config, true), o.workers));
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
-    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config)));
+    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));
 
   cli.command('export').description('bulk-export Genesys conversation details of an interval to genesys.exports, resumable')
     .requiredOption('--from <time>', 'start of the interval (ISO-8601, e.g. 2026-11-01 or 2026-11-01T09:00:00Z)', isoTime)

@@ -15,8 +15,8 @@ const run = (args: string[], env: Record<string, string | undefined>) =>
     (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, stdout: e.stdout, stderr: e.stderr }),
   );
 
-it('topics apply creates the topology once and is idempotent', async () => {
-  const env = { CONSENTGATE_TOPIC_PREFIX: `cli${randomUUID().slice(0, 8)}.`, CONSENTGATE_FIELD_KEY: 'b2'.repeat(32) };
+it('topics apply creates the topology once and is idempotent (it needs no crypto keys)', async () => {
+  const env = { CONSENTGATE_TOPIC_PREFIX: `cli${randomUUID().slice(0, 8)}.`, CONSENTGATE_FIELD_KEY: '', CONSENTGATE_MASTER_KEY: '' };
   const first = await run(['topics', 'apply'], env);
   assert.equal(first.code, 0, first.stderr);
   assert.match(first.stdout, /^created\s+cli\w+\.consent\.state \(6 partitions\)$/m);
@@ -26,10 +26,12 @@ it('topics apply creates the topology once and is idempotent', async () => {
 });
 
 it('a bad configuration fails at start with every problem listed', async () => {
-  const r = await run(['run'], { KAFKA_BROKERS: 'nohostport', SCHEMA_REGISTRY_URL: 'not a url' });
+  const r = await run(['run'], { KAFKA_BROKERS: 'nohostport', SCHEMA_REGISTRY_URL: 'not a url', CONSENTGATE_FIELD_KEY: '' });
   assert.equal(r.code, 2);
+  assert.match(r.stderr, /^consentgate: \[CONFIG_INVALID\] invalid configuration:$/m);
   assert.match(r.stderr, /kafka\.brokers\.0: expected host:port/);
-  assert.match(r.stderr, /schemaRegistry\.url/);
+  assert.match(r.stderr, /schemaRegistry\.url: not a URL: not a url/);
+  assert.match(r.stderr, /fieldKey: required: policy \S+ pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY/, 'the pipeline\'s own needs listed with the rest');
 });
 
 it('describe prints the topology and the policy', async () => {

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { loadConfig } from '../../src/config.ts';
 
@@ -33,6 +36,20 @@ describe('config', () => {
     assert.equal(r.config.consentWaitMs, 500);
     assert.equal(r.config.topicPrefix, '');
     assert.deepEqual(r.config.kafka.brokers, ['127.0.0.1:9092']);
+  });
+
+  it('names an unknown setting with the closest known one, and a URL that is not one as such, all at once', () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cfg-')), 'consentgate.json');
+    writeFileSync(file, JSON.stringify({ kafak: { brokers: ['x:1'] }, schemaRegistry: { usrname: 'a' }, consentWaitMS: 5, somethingElse: 1 }));
+    const r = loadConfig({ file, env: { SCHEMA_REGISTRY_URL: 'notaurl' } });
+    assert.deepEqual(r.ok ? [] : r.problems, [
+      'kafka.brokers: required: set KAFKA_BROKERS (host:port,…)',
+      'schemaRegistry.url: not a URL: notaurl (set SCHEMA_REGISTRY_URL to one, e.g. http://127.0.0.1:8080/apis/ccompat/v7)',
+      'schemaRegistry.usrname: unknown setting (did you mean schemaRegistry.username?)',
+      'kafak: unknown setting (did you mean kafka?)',
+      'consentWaitMS: unknown setting (did you mean consentWaitMs?)',
+      'somethingElse: unknown setting',
+    ]);
   });
 
   it('reports a missing config file', () => {
