@@ -45,6 +45,8 @@ export const ConfigSchema = z.strictObject({
       .array(z.string().regex(/^[^:\s]+:\d+$/, 'expected host:port'), { error: 'required: set KAFKA_BROKERS (host:port,…)' })
       .min(1, 'required: set KAFKA_BROKERS (host:port,…)'),
     clientId: z.string().default('consentgate'),
+    /** How long a command tries to reach the brokers (and the registry) before it gives up, naming the setting. */
+    connectTimeoutMs: z.number().int().positive().default(15_000),
     ssl: z.boolean().default(false),
     sasl: z
       .strictObject({
@@ -116,6 +118,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const kafka: Record<string, unknown> = {};
   if (env.KAFKA_BROKERS) kafka.brokers = csv(env.KAFKA_BROKERS);
   if (env.KAFKA_SSL) kafka.ssl = env.KAFKA_SSL === 'true';
+  if (env.KAFKA_CONNECT_TIMEOUT_MS) kafka.connectTimeoutMs = Number(env.KAFKA_CONNECT_TIMEOUT_MS);
   if (env.KAFKA_SASL_MECHANISM) {
     kafka.sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
   }

@@ -13,7 +13,8 @@ const VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8'))
 
 const CONFIGURATION = `
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
-  KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL,
+  KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL, KAFKA_CONNECT_TIMEOUT_MS
+  (default 15000: how long a command tries to reach Kafka and the registry before it fails naming the setting),
   CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info),
   CONSENTGATE_WORKERS (as run --workers).
   Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
@@ -44,6 +45,13 @@ async function config(file: string | undefined, pipeline = false): Promise<Confi
   return r.config;
 }
 
+/** Fails within kafka.connectTimeoutMs, naming the setting and the address, when Kafka (or the registry) cannot be reached. */
+async function reachable(cfg: Config, registry = true): Promise<Config> {
+  const { checkKafka, checkRegistry } = await import('../adapters/preflight.ts');
+  await Promise.all([checkKafka(cfg.kafka), registry ? checkRegistry(cfg.schemaRegistry, cfg.kafka.connectTimeoutMs) : undefined]);
+  return cfg;
+}
+
 const configOption = () => new Option('--config <file>', 'a JSON configuration file (default: CONSENTGATE_CONFIG; the environment overrides it)');
 
 function program(): Command {
@@ -66,7 +74,7 @@ function program(): Command {
   cli.command('topics').description('manage the topology\'s Kafka topics')
     .command('apply').description('create missing topics and align topic configs with topologies/ (idempotent)')
     .addOption(configOption())
-    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).topicsApply(await config(o.config)));
+    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).topicsApply(await reachable(await config(o.config), false)));
 
   cli.command('describe').description('print the topology graph, topics, stores and the consent policy')
     .action(async () => (await import('./pipeline.ts')).describe());
@@ -75,7 +83,7 @@ function program(): Command {
     .addOption(new Option('--workers <n>', 'engine worker processes (default: one per CPU; one when the key store is an embedded PGlite)').argParser(wholeNumber(1, 256)))
     .addOption(configOption())
     .addHelpText('after', '\nA crashed worker is restarted and its partitions move to the others meanwhile.')
-    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await config(o.config, true), o.workers));
+    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await reachable(await config(o.config, true)), o.workers));
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));
@@ -93,7 +101,7 @@ so running the same command again after a crash resumes where it stopped; a fini
 does nothing. Progress goes to stderr, a JSON summary to stdout.`)
     .action(async (o: { from: number; to: number; name?: string; pageSize: number; config?: string }) => {
       if (o.from >= o.to) throw new UsageError('--from must be before --to');
-      return (await import('./export.ts')).exportCommand(o, await config(o.config));
+      return (await import('./export.ts')).exportCommand(o, await reachable(await config(o.config)));
     });
 
   cli.command('erase').description('erase a data subject: destroy its data keys, purge vendors, optionally file a Genesys GDPR_DELETE')
@@ -108,7 +116,7 @@ erasure.requests, where the pipeline withdraws every purpose and sends PURGE_REQ
 the customer's data. Prints the request as JSON. Needs CONSENTGATE_MASTER_KEY (and DATABASE_URL, else the embedded
 key store, which a running \`consentgate run\` holds: stop it first).`)
     .action(async (customerId: string, o: { genesysDelete?: boolean; source: string; config?: string }) =>
-      (await import('./erase.ts')).eraseCommand(customerId, o, await config(o.config)));
+      (await import('./erase.ts')).eraseCommand(customerId, o, await reachable(await config(o.config))));
 
   cli.command('decrypt').description('print a sink topic with crypto-shredded fields decrypted, erased ones null')
     .requiredOption('--topic <topic>', 'sink.crm, sink.analytics, sink.thirdparty (or a physical topic name)')
@@ -120,7 +128,7 @@ record with its crypto-shredded fields decrypted. A field whose customer was era
 carries "_erased": true; a field that cannot be decrypted otherwise keeps its ciphertext and the record carries
 "_failures": N. Needs CONSENTGATE_MASTER_KEY, and DATABASE_URL or the key store directory the pipeline uses
 (CONSENTGATE_KEYSTORE_DIR, default .cache/keystore). Prints the totals to stderr.`)
-    .action(async (o: { topic: string; max?: number; config?: string }) => (await import('./decrypt.ts')).decryptCommand(o, await config(o.config)));
+    .action(async (o: { topic: string; max?: number; config?: string }) => (await import('./decrypt.ts')).decryptCommand(o, await reachable(await config(o.config))));
 
   dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));
 

@@ -150,3 +150,15 @@ it('two terminals: simulate genesys --save-env writes lines any shell sources; d
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+it('an unreachable broker or a registry URL without its API path fails within the timeout, naming the setting and the address', async () => {
+  const started = Date.now();
+  const broker = await run(['topics', 'apply'], { KAFKA_BROKERS: '127.0.0.1:1', KAFKA_CONNECT_TIMEOUT_MS: '2000' });
+  assert.equal(broker.code, 1);
+  assert.equal(broker.stderr.trim().split('\n').length, 1, 'one line, no retry log');
+  assert.match(broker.stderr, /^consentgate: \[KAFKA_UNAVAILABLE\] cannot reach Kafka at 127\.0\.0\.1:1 \(KAFKA_BROKERS\) within 2 s: .*ECONNREFUSED/);
+  assert.ok(Date.now() - started < 15_000, 'gave up after the configured 2 s, not kafkajs\' retries');
+  const registry = await run(['decrypt', '--topic', 'sink.crm'], { SCHEMA_REGISTRY_URL: process.env.SCHEMA_REGISTRY_URL!.replace(/\/apis\/ccompat\/v7$/, '') });
+  assert.equal(registry.code, 2);
+  assert.match(registry.stderr, /^consentgate: \[CONFIG_INVALID\] no schema registry API at http:\/\/\S+ \(SCHEMA_REGISTRY_URL\): GET \/subjects answered 404 — Apicurio serves the Confluent API under \/apis\/ccompat\/v7$/m);
+});

@@ -1,0 +1,51 @@
+// Before a command works with Kafka or the schema registry: can it reach them? A failure names the setting and the
+// address and comes within the configured timeout, instead of kafkajs' retries logging a line each for ~20 s.
+import { Kafka, logLevel } from 'kafkajs';
+import type { SASLOptions } from 'kafkajs';
+import type { Config } from '../config.ts';
+import { ConsentgateError } from '../errors.ts';
+
+/** Connects to the brokers (retrying while they start) until `kafka.connectTimeoutMs` has passed. */
+export async function checkKafka(cfg: Config['kafka']): Promise<void> {
+  const deadline = Date.now() + cfg.connectTimeoutMs;
+  const kafka = new Kafka({
+    clientId: `${cfg.clientId}-preflight`, brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
+    logLevel: logLevel.NOTHING, connectionTimeout: Math.min(cfg.connectTimeoutMs, 5000), retry: { retries: 0 },
+  });
+  let last: Error | undefined;
+  while (Date.now() < deadline) {
+    const admin = kafka.admin();
+    try {
+      await admin.connect();
+      await admin.describeCluster();
+      return;
+    } catch (err) {
+      last = err as Error;
+      await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
+    } finally {
+      await admin.disconnect().catch(() => {});
+    }
+  }
+  const why = (last as { cause?: Error } | undefined)?.cause?.message ?? last?.message ?? 'no answer';
+  throw new ConsentgateError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${cfg.brokers.join(',')} (KAFKA_BROKERS) within ${cfg.connectTimeoutMs / 1000} s: ${why} — is it running? (consentgate dev up starts a local one)`);
+}
+
+/** Asks the registry for its subjects: unreachable, or no Confluent-compatible API at that URL, is said as such. */
+export async function checkRegistry(cfg: Config['schemaRegistry'], timeoutMs: number): Promise<void> {
+  const url = cfg.url.replace(/\/+$/, '');
+  const headers: Record<string, string> = cfg.username ? { authorization: `Basic ${Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64')}` } : {};
+  let res: Response;
+  try {
+    res = await fetch(`${url}/subjects`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (err) {
+    const why = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
+    throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `cannot reach the schema registry at ${url} (SCHEMA_REGISTRY_URL) within ${timeoutMs / 1000} s: ${why} — is it running? (consentgate dev up starts a local one)`);
+  }
+  if (res.status === 404) {
+    throw new ConsentgateError('CONFIG_INVALID', `no schema registry API at ${url} (SCHEMA_REGISTRY_URL): GET /subjects answered 404 — Apicurio serves the Confluent API under /apis/ccompat/v7`);
+  }
+  if (res.status === 401 || res.status === 403) {
+    throw new ConsentgateError('CONFIG_INVALID', `the schema registry at ${url} refused the credentials (${res.status}): set SCHEMA_REGISTRY_USERNAME and SCHEMA_REGISTRY_PASSWORD`);
+  }
+  if (!res.ok) throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `the schema registry at ${url} (SCHEMA_REGISTRY_URL) answered ${res.status} to GET /subjects`);
+}
