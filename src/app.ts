@@ -28,7 +28,7 @@ export function loadDefinitions(config: Pick<Config, 'topologyFile' | 'policyFil
 
 /**
  * What running the pipeline needs beyond a valid configuration: the field key when the policy pseudonymizes or
- * encrypts fields. Only the pipeline needs it (`topics apply`, `export`, `erase` do not). Without a config (it did
+ * encrypts fields, the master key when it crypto-shreds them. Only the pipeline needs them (`topics apply`, `export`, `erase` do not). Without a config (it did
  * not validate) the policy is the default one and the key is looked for in the environment, so that a command can
  * list this problem with the others at once.
  */
@@ -43,7 +43,11 @@ export function pipelineProblems(config: Config | undefined, env: NodeJS.Process
   }
   const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
   const fieldKey = config ? config.fieldKey : env.CONSENTGATE_FIELD_KEY;
-  return keyed && !fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : [];
+  const masterKey = config ? config.masterKey : env.CONSENTGATE_MASTER_KEY;
+  return [
+    ...(keyed && !fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : []),
+    ...(shreddingSinks(policy).length && !masterKey ? [`masterKey: required: policy ${policy.version} crypto-shreds fields: set CONSENTGATE_MASTER_KEY (64 hex characters; it wraps the data keys in the key store)`] : []),
+  ];
 }
 
 /** The key store of crypto-shredded fields: PostgreSQL at DATABASE_URL, else an embedded PGlite (its directory relative to the working directory). */

@@ -86,6 +86,8 @@ export const ConfigSchema = z.strictObject({
   /** Consumer session timeout: how soon a crashed instance's partitions move to another. */
   sessionTimeoutMs: z.number().int().min(6000).default(10_000),
   logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  /** JSON lines (for collectors) or pretty (for a human at a terminal); the logger reads LOG_FORMAT itself. */
+  logFormat: z.enum(['json', 'pretty']).default('json'),
   /** PostgreSQL for the key store (and later the DPIA store); embedded PGlite in `keyStoreDir` when unset. */
   databaseUrl: z.string().regex(/^postgres(ql)?:\/\//, 'expected postgres://…').optional(),
   keyStoreDir: z.string().default('.cache/keystore'),
@@ -135,6 +137,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
   if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);
   if (env.LOG_LEVEL) out.logLevel = env.LOG_LEVEL;
+  if (env.LOG_FORMAT) out.logFormat = env.LOG_FORMAT;
   if (env.DATABASE_URL) out.databaseUrl = env.DATABASE_URL;
   if (env.CONSENTGATE_KEYSTORE_DIR) out.keyStoreDir = env.CONSENTGATE_KEYSTORE_DIR;
   if (env.CONSENTGATE_DPIA_DIR) out.dpiaStoreDir = env.CONSENTGATE_DPIA_DIR;

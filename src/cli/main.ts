@@ -15,7 +15,7 @@ const CONFIGURATION = `
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
   KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL, KAFKA_CONNECT_TIMEOUT_MS
   (default 15000: how long a command tries to reach Kafka and the registry before it fails naming the setting),
-  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info),
+  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info), LOG_FORMAT (json|pretty),
   CONSENTGATE_WORKERS (as run --workers).
   Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
   table to catch up before its records are held (in order, undecided); CONSENTGATE_MAX_HOLD_MS (default 900000)

@@ -32,6 +32,8 @@ it('a bad configuration fails at start with every problem listed', async () => {
   assert.match(r.stderr, /kafka\.brokers\.0: expected host:port/);
   assert.match(r.stderr, /schemaRegistry\.url: not a URL: not a url/);
   assert.match(r.stderr, /fieldKey: required: policy \S+ pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY/, 'the pipeline\'s own needs listed with the rest');
+  const pretty = await run(['run'], { LOG_FORMAT: 'loud' });
+  assert.match(pretty.stderr, /logFormat: Invalid option: expected one of "json"\|"pretty"/);
 });
 
 it('describe prints the topology and the policy', async () => {
