@@ -1,7 +1,8 @@
-import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
+import { isAlive } from '../devstack/process.ts';
 
 /**
  * PostgreSQL for the stores that need one (key store, DPIA store): a node-postgres pool on a server (DATABASE_URL),
@@ -62,13 +63,17 @@ export function serverDb(url: string): Db {
   };
 }
 
-/** PGlite allows one instance per directory: users of a process on the same directory share it (refcounted). */
+/**
+ * PGlite allows one instance per directory: users of a process on the same directory share it (refcounted), and
+ * another process is refused (a lock file beside the directory names the holder) instead of corrupting it.
+ */
 const embedded = new Map<string, { db: Promise<PGlite>; refs: number }>();
 
 export function embeddedDb(dataDir: string): Db {
   const dir = resolve(dataDir);
   let shared = embedded.get(dir);
   if (!shared) {
+    lockDirectory(dir);
     mkdirSync(dir, { recursive: true });
     shared = { db: PGlite.create(dir), refs: 0 };
     embedded.set(dir, shared);
@@ -88,9 +93,38 @@ export function embeddedDb(dataDir: string): Db {
       if (--entry.refs === 0) {
         embedded.delete(dir);
         await (await entry.db).close();
+        unlockDirectory(dir);
       }
     },
   };
+}
+
+const lockFile = (dir: string) => `${dir}.lock`;
+const locked = new Set<string>();
+
+/** Takes `<dir>.lock` for this process; refuses when a live process holds it (a dead holder's lock is taken over). */
+function lockDirectory(dir: string): void {
+  const file = lockFile(dir);
+  mkdirSync(dirname(file), { recursive: true });
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      writeFileSync(file, String(process.pid), { flag: 'wx' });
+      locked.add(dir);
+      if (locked.size === 1) process.once('exit', () => locked.forEach((d) => rmSync(lockFile(d), { force: true })));
+      return;
+    } catch (err) {
+      if ((err as { code?: string }).code !== 'EEXIST') throw err;
+      const holder = Number(readFileSync(file, 'utf8'));
+      if (holder !== process.pid && isAlive(holder)) {
+        throw Object.assign(new Error(`the embedded database in ${dir} is in use by process ${holder} (a consentgate run?): stop it first, or set DATABASE_URL to a PostgreSQL server that several processes can share (an erasure while run runs: POST /v1/erasure on its consent intake)`), { code: 'STORE_BUSY' });
+      }
+      rmSync(file, { force: true }); // its holder is gone
+    }
+  }
+}
+
+function unlockDirectory(dir: string): void {
+  if (locked.delete(dir)) rmSync(lockFile(dir), { force: true });
 }
 
 /** The server at `databaseUrl`, else an embedded PGlite in `dataDir`. */

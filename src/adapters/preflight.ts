@@ -5,13 +5,16 @@ import type { SASLOptions } from 'kafkajs';
 import type { Config } from '../config.ts';
 import { ConsentgateError } from '../errors.ts';
 
+/** A quiet client for these checks: no retries of its own, no log lines. */
+const quietKafka = (cfg: Config['kafka']) => new Kafka({
+  clientId: `${cfg.clientId}-preflight`, brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
+  logLevel: logLevel.NOTHING, connectionTimeout: Math.min(cfg.connectTimeoutMs, 5000), retry: { retries: 0 },
+});
+
 /** Connects to the brokers (retrying while they start) until `kafka.connectTimeoutMs` has passed. */
 export async function checkKafka(cfg: Config['kafka']): Promise<void> {
   const deadline = Date.now() + cfg.connectTimeoutMs;
-  const kafka = new Kafka({
-    clientId: `${cfg.clientId}-preflight`, brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
-    logLevel: logLevel.NOTHING, connectionTimeout: Math.min(cfg.connectTimeoutMs, 5000), retry: { retries: 0 },
-  });
+  const kafka = quietKafka(cfg);
   let last: Error | undefined;
   while (Date.now() < deadline) {
     const admin = kafka.admin();
@@ -28,6 +31,21 @@ export async function checkKafka(cfg: Config['kafka']): Promise<void> {
   }
   const why = (last as { cause?: Error } | undefined)?.cause?.message ?? last?.message ?? 'no answer';
   throw new ConsentgateError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${cfg.brokers.join(',')} (KAFKA_BROKERS) within ${cfg.connectTimeoutMs / 1000} s: ${why} — is it running? (consentgate dev up starts a local one)`);
+}
+
+/** Fails naming the first of `topics` that does not exist (a command that reads or writes them, not creates them). */
+export async function checkTopics(cfg: Config['kafka'], topics: string[]): Promise<void> {
+  const admin = quietKafka(cfg).admin();
+  try {
+    await admin.connect();
+    const existing = new Set(await admin.listTopics());
+    const missing = topics.filter((t) => !existing.has(t));
+    if (missing.length) {
+      throw new ConsentgateError('CONFIG_INVALID', `topic ${missing.join(', ')} does not exist: create the topology's topics with \`consentgate topics apply\` (with the same CONSENTGATE_TOPIC_PREFIX)`);
+    }
+  } finally {
+    await admin.disconnect().catch(() => {});
+  }
 }
 
 /** Asks the registry for its subjects: unreachable, or no Confluent-compatible API at that URL, is said as such. */

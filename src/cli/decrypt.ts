@@ -1,5 +1,6 @@
 import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
+import { checkTopics } from '../adapters/preflight.ts';
 import { decryptSinkRecord } from '../adapters/shredding.ts';
 import { readTopic } from '../adapters/topicReader.ts';
 import { loadDefinitions, openConfiguredKeyStore, topologySerdes } from '../app.ts';
@@ -16,6 +17,7 @@ export async function decryptCommand(o: { topic: string; max?: number }, cfg: Co
   const def = sinkTopics.find((t) => t.logical === o.topic || t.name === o.topic);
   if (!def) throw new UsageError(`--topic ${o.topic}: expected one of ${sinkTopics.map((t) => t.logical).join(', ')} (or their names with the topic prefix)`);
 
+  await checkTopics(cfg.kafka, [topology.topic(def.logical).name]);
   const logger = createLogger(cfg.logLevel);
   const kafka = createKafka(cfg.kafka, logger);
   const serdes = await topologySerdes(cfg, topology);

@@ -1,5 +1,6 @@
 import { createKafka, openProducer } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
+import { checkTopics } from '../adapters/preflight.ts';
 import { loadDefinitions, openConfiguredKeyStore, systemClock, topologySerdes } from '../app.ts';
 import type { Config } from '../config.ts';
 import { requestErasure } from '../connectors/erasure.ts';
@@ -10,6 +11,7 @@ import { shreddingSinks } from '../domain/policy.ts';
 export async function eraseCommand(customerId: string, o: { genesysDelete?: boolean; source: string }, cfg: Config): Promise<void> {
   const logger = createLogger(cfg.logLevel);
   const { topology, policy } = loadDefinitions(cfg);
+  await checkTopics(cfg.kafka, [topology.topic('erasure.requests').name]);
   const keyStore = shreddingSinks(policy).length || cfg.masterKey ? await openConfiguredKeyStore(cfg) : undefined;
   const kafka = createKafka(cfg.kafka, logger);
   const producer = await openProducer(kafka);

@@ -164,3 +164,29 @@ it('an unreachable broker or a registry URL without its API path fails within th
   assert.equal(registry.code, 2);
   assert.match(registry.stderr, /^consentgate: \[CONFIG_INVALID\] no schema registry API at http:\/\/\S+ \(SCHEMA_REGISTRY_URL\): GET \/subjects answered 404 — Apicurio serves the Confluent API under \/apis\/ccompat\/v7$/m);
 });
+
+it('a command that needs the embedded key store while another process holds it refuses clearly; a dead holder\'s lock is taken over', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'consentgate-keys-'));
+  const keys = join(dir, 'keystore');
+  const holder = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e',
+    `const { embeddedDb } = await import(${JSON.stringify(join(import.meta.dirname, '../../src/adapters/postgres.ts'))}); await embeddedDb(${JSON.stringify(keys)}).query('select 1'); console.log('holding'); setInterval(() => {}, 1000);`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  try {
+    for await (const chunk of holder.stdout) if (String(chunk).includes('holding')) break;
+    const env = { DATABASE_URL: '', CONSENTGATE_KEYSTORE_DIR: keys, CONSENTGATE_MASTER_KEY: 'c3'.repeat(32), CONSENTGATE_TOPIC_PREFIX: `busy${randomUUID().slice(0, 8)}.` };
+    const noTopics = await run(['decrypt', '--topic', 'sink.crm'], env);
+    assert.equal(noTopics.code, 2);
+    assert.match(noTopics.stderr, /^consentgate: \[CONFIG_INVALID\] topic busy\w+\.sink\.crm does not exist: create the topology's topics with `consentgate topics apply`/m);
+    assert.equal((await run(['topics', 'apply'], env)).code, 0);
+    const busy = await run(['decrypt', '--topic', 'sink.crm'], env);
+    assert.equal(busy.code, 1);
+    assert.match(busy.stderr, new RegExp(`^consentgate: \\[STORE_BUSY\\] the embedded database in ${keys} is in use by process ${holder.pid} .*set DATABASE_URL`, 'm'));
+    holder.kill('SIGKILL'); // leaves its lock file behind
+    await new Promise((r) => holder.once('exit', r));
+    const after = await run(['decrypt', '--topic', 'sink.crm'], env);
+    assert.equal(after.code, 0, after.stderr);
+    assert.match(after.stderr, /0 records/);
+  } finally {
+    holder.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
