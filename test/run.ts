@@ -8,7 +8,7 @@ import { startLocalStack, stopLocalStack } from '../src/devstack/localStack.ts';
 import { startContainerStack } from './harness/containers.ts';
 
 const here = import.meta.dirname;
-const files = ['unit', 'topology', 'integration'].flatMap((dir) =>
+const files = ['unit', 'topology', 'integration', '.'].flatMap((dir) =>
   readdirSync(join(here, dir)).filter((f) => f.endsWith('.test.ts')).sort().map((f) => join('test', dir, f)));
 
 async function stack(): Promise<{ env: Record<string, string>; stop: () => Promise<void> }> {

@@ -146,18 +146,22 @@ carries "_erased": true; a field that cannot be decrypted otherwise keeps its ci
     .option('--time-scale <x>', 'accelerate time: token, channel, heartbeat and job lifetimes are divided by x', numberAbove(0), 1)
     .option('--eventbridge-url <url>', 'also POST every event as an EventBridge envelope to this URL, retrying failures', httpUrl)
     .option('--save-env <file>', 'also write the three lines into this env file (e.g. .consentgate/dev.env, which dev up writes); not --env-file, which Node 20 takes for itself')
+    .option('--background', 'run it in the background (its log in .consentgate/simulator.log) and return once it serves')
     .addHelpText('after', `
 Serves on 127.0.0.1: POST /oauth/token (client credentials), the REST APIs the connectors use (notifications,
 external contacts, analytics conversation details and jobs, conversations, integrations, OAuth clients, audits,
 GDPR) and notification WebSockets. Prints exactly the three lines above on stdout, then closes stdout when it is
 not a terminal (every other message goes to stderr). Runs until \`consentgate simulate stop\` or SIGINT/SIGTERM.
 In the background, its lines in .consentgate/dev.env for every later shell:
-  consentgate simulate genesys --traffic 5 --save-env .consentgate/dev.env > /dev/null &`)
-    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string; saveEnv?: string }) =>
-      (await import('./simulate.ts')).simulateGenesys({
+  consentgate simulate genesys --traffic 5 --save-env .consentgate/dev.env --background`)
+    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string; saveEnv?: string; background?: boolean }) => {
+      const simulate = await import('./simulate.ts');
+      if (o.background) return simulate.inBackground(process.argv.slice(2).filter((a) => a !== '--background'));
+      return simulate.simulateGenesys({
         port: o.port, seed: o.seed, traffic: o.traffic ?? 0, customers: o.customers ?? (o.traffic ? 50 : 0), timeScale: o.timeScale,
         ...(o.eventbridgeUrl ? { eventBridgeUrl: o.eventbridgeUrl } : {}), ...(o.saveEnv ? { envFile: o.saveEnv } : {}),
-      }));
+      });
+    });
 
   cli.command('demo').description('run the whole pipeline on simulated Genesys Cloud traffic and print a summary (starts a local stack unless KAFKA_BROKERS is set)')
     .action(async () => (await import('./demo.ts')).runDemo());

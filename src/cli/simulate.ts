@@ -1,6 +1,8 @@
-import { closeSync, openSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
+import { join } from 'node:path';
 import { GenesysSimulator } from '../simulator/index.ts';
-import { forgetSimulator, recordSimulator, sourceHint, writeEnvLines } from './devEnv.ts';
+import { devDir, forgetSimulator, recordSimulator, sourceHint, writeEnvLines } from './devEnv.ts';
 
 export interface SimulateArgs {
   port: number;
@@ -54,4 +56,26 @@ function releaseStdout(): void {
   process.stdout.on('error', () => {});
   closeSync(1);
   openSync('/dev/null', 'w');
+}
+
+/**
+ * `simulate genesys --background`: the same command in a detached process (stderr to .consentgate/simulator.log);
+ * returns once it serves, having printed its three lines, so the next command can rely on them (no `&` race).
+ */
+export async function inBackground(args: string[]): Promise<void> {
+  mkdirSync(devDir(), { recursive: true });
+  const log = join(devDir(), 'simulator.log');
+  const err = openSync(log, 'a');
+  const child = spawn(process.execPath, [process.argv[1]!, ...args], { detached: true, stdio: ['ignore', 'pipe', err] });
+  closeSync(err);
+  let out = '';
+  for await (const chunk of child.stdout!) {
+    out += chunk;
+    if (out.split('\n').length > 3) break;
+  }
+  if (out.split('\n').length <= 3) throw Object.assign(new Error(`the simulator did not start: see ${log}`), { code: 'SIMULATOR_FAILED' });
+  child.stdout!.destroy();
+  child.unref();
+  process.stdout.write(out);
+  console.error(`genesys simulator running in the background (pid ${child.pid}, log ${log}); stop it with \`consentgate simulate stop\``);
 }
