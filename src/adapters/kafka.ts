@@ -34,9 +34,9 @@ function kafkaLogCreator(logger: Logger) {
     const fields = { namespace: entry.namespace, error: extra.error, groupId: extra.groupId, topic: extra.topic };
     // kafkajs logs these retriable answers as errors although it retries them; they are routine after a commit.
     // So is a stale leader right after topic creation, a heartbeat answered during a rebalance (kafkajs re-joins),
-    // and the retry limit TaskProducer sets on purpose (a failed transaction is aborted, so the limit cannot break
-    // exactly-once).
-    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the correct coordinator|not the leader for that topic-partition|group is rebalancing|Limiting retries for the idempotent producer/i.test(`${message} ${String(extra.error ?? '')}`);
+    // the retry limit TaskProducer sets on purpose (a failed transaction is aborted, so the limit cannot break
+    // exactly-once), and a fenced producer (the engine says so itself, at warn, with what it does about it).
+    const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the correct coordinator|not the leader for that topic-partition|group is rebalancing|Limiting retries for the idempotent producer|operation with an old epoch/i.test(`${message} ${String(extra.error ?? '')}`);
     if (routine) log.debug(fields, message);
     else if (level === KafkaLogLevel.ERROR) log.error(fields, message);
     else if (level === KafkaLogLevel.WARN) log.warn(fields, message);

@@ -7,7 +7,6 @@ import { ConfigSchema, type Config } from '../config.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
-import { UsageError } from './errors.ts';
 // The connectors (and the Genesys SDK) are imported when `run` starts them: a worker process loads only the engine.
 type Connectors = Awaited<ReturnType<typeof import('../connectors/index.ts').startConnectors>>;
 
@@ -40,13 +39,7 @@ export function describe(): void {
  */
 export async function run(cfg: Config, requested: number | undefined): Promise<void> {
   const logger = createLogger(cfg.logLevel);
-  let plan: ReturnType<typeof workerCount>;
-  try {
-    plan = workerCount(cfg, loadDefinitions(cfg).policy, requested);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
-  const { workers, why } = plan;
+  const { workers, why } = workerCount(cfg, loadDefinitions(cfg).policy, requested); // CONFIG_INVALID: exit 2
   if (why) logger.info({ workers }, `one worker: ${why}`);
   const pipeline = await createPipeline(cfg, logger);
   await applyTopology(pipeline.admin, pipeline.topology);
