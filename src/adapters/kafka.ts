@@ -38,6 +38,8 @@ function kafkaLogCreator(logger: Logger) {
     // exactly-once), and a fenced producer (the engine says so itself, at warn, with what it does about it).
     const routine = /concurrent operation on the same transaction|coordinator is not available|coordinator is loading|not the correct coordinator|not the leader for that topic-partition|group is rebalancing|Limiting retries for the idempotent producer|operation with an old epoch/i.test(`${message} ${String(extra.error ?? '')}`);
     if (routine) log.debug(fields, message);
+    // A consumer restarted after a retriable crash recovers by itself; the crash, unless routine, is an error line.
+    else if (message.startsWith('Restarting the consumer')) log.warn(fields, message);
     else if (level === KafkaLogLevel.ERROR) log.error(fields, message);
     else if (level === KafkaLogLevel.WARN) log.warn(fields, message);
     else if (level === KafkaLogLevel.INFO) log.debug(fields, message);
