@@ -1,6 +1,6 @@
 import { readFileSync, statSync, readdirSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import type { z } from 'zod';
+import { z } from 'zod';
 import { definitionOf } from './definitions.ts';
 import { parseJson } from '../runtime/topology.ts';
 import { ClassificationSchema, DestinationsSchema, type Classification, type Destinations } from '../domain/classification.ts';
@@ -16,6 +16,9 @@ export function readJsonFile<T>(file: string, schema: z.ZodType<T>): T {
     throw Object.assign(err as Error, { exitCode: 2 });
   }
 }
+
+/** Any JSON document (the Genesys API's own JSON of an OAuth client or integration), its errors as readJsonFile's. */
+export const readJson = (file: string): unknown => readJsonFile(file, z.unknown());
 
 export const loadClassification = (file: string): Classification => readJsonFile(file, ClassificationSchema);
 export const loadDestinations = (file: string): Destinations => readJsonFile(file, DestinationsSchema);

@@ -1,6 +1,5 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { resolve } from 'node:path';
-import { integrationFromGenesys, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
+import { writeFileSync } from 'node:fs';
+import { integrationFromGenesys, readJson, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
 import { openDpiaStore, referenceData } from '../dpiaReference.ts';
 import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
@@ -55,7 +54,7 @@ async function buildArtifact(values: AssessOptions): Promise<DpiaArtifact> {
   const file = values.oauthClient ?? values.integration;
   if (!file || (values.oauthClient && values.integration)) throw new UsageError('give one of --oauth-client FILE or --integration FILE (consentgate dpia assess --help)');
   const at = new Date(atTime(values.at)).toISOString();
-  const it = integrationFromGenesys(JSON.parse(readFileSync(file, 'utf8')), file);
+  const it = integrationFromGenesys(readJson(file), file);
   for (const dir of values.terraform ?? []) it.destinations.push(...(await destinationsFromTerraform(dir)));
   for (const url of values.destination ?? []) {
     if (!URL.canParse(url)) throw new UsageError(`--destination ${url}: not a URL`);

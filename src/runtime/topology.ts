@@ -74,14 +74,15 @@ export interface Topology<Deps = unknown> extends TopicCatalog {
 
 /** Reads a JSON file and validates it; the error names the file and every problem. */
 export function parseJson<T>(schema: z.ZodType<T>, file: string): T {
+  const text = readFileSync(file, 'utf8'); // a read error keeps its code and path (ENOENT, EACCES, …)
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file}: ${(err as Error).message}`);
+    throw Object.assign(new Error(`${file}: not valid JSON: ${(err as Error).message}`), { code: 'INVALID_JSON' });
   }
   const r = schema.safeParse(raw);
-  if (!r.success) throw new Error(`${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`);
+  if (!r.success) throw Object.assign(new Error(`${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { code: 'INVALID_INPUT' });
   return r.data;
 }
 
