@@ -1,12 +1,13 @@
-import { applyConsentEvent } from '../domain/consentState.ts';
+import { applyConsentEvent, receivedAt } from '../domain/consentState.ts';
 import type { ConsentEvent, ConsentState } from '../domain/types.ts';
 import { checkConsentEvent } from '../domain/validation.ts';
 import type { ProcessorLogic } from '../runtime/builder.ts';
 import type { KeyValueStore } from '../runtime/processor.ts';
 
 /**
- * consent.events → consent-table store (changelog consent.state). Events are ordered by capturedAt, not arrival;
- * an event that moves no flag changes nothing. Table updates never emit to sinks.
+ * consent.events → consent-table store (changelog consent.state). Events are ordered by capturedAt, not arrival,
+ * but none counts as captured after its record's timestamp (a grant dated 2099 cannot outrank a withdrawal received
+ * later); an event that moves no flag changes nothing. Table updates never emit to sinks.
  */
 export function consentTableProcessor(store: KeyValueStore<ConsentState>): ProcessorLogic<ConsentEvent> {
   return {
@@ -16,8 +17,9 @@ export function consentTableProcessor(store: KeyValueStore<ConsentState>): Proce
         ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
         return;
       }
-      const r = applyConsentEvent(store.get(event.customerId), event, ctx.clock.now());
+      const r = applyConsentEvent(store.get(event.customerId), event, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
       if (r.changed) store.put(event.customerId, r.state);
     },
   };
 }
+

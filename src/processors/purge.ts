@@ -1,5 +1,5 @@
 import type { Serde } from '../runtime/records.ts';
-import { applyConsentEvent } from '../domain/consentState.ts';
+import { applyConsentEvent, receivedAt } from '../domain/consentState.ts';
 import {
   applyAck, openRequest, slaTick, vendorsToPurge,
   type ComplianceRecord, type Lineage, type PurgeAck, type PurgeCommand, type PurgeEscalation, type Vendor,
@@ -75,7 +75,7 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
           eventId: `erasure:${r.requestId}`, customerId: r.customerId, capturedAt: r.requestedAt, source: 'API',
           purposes: PURPOSES.map((purpose) => ({ purpose, granted: false, channel: null })),
         };
-        const applied = applyConsentEvent(d.consent.get(r.customerId), withdrawAll, ctx.clock.now());
+        const applied = applyConsentEvent(d.consent.get(r.customerId), withdrawAll, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
         if (applied.changed) d.consent.put(r.customerId, applied.state);
         open(ctx, r.customerId, { requestId: `erasure:${r.requestId}`, reason: 'ERASURE', purposes: [...PURPOSES], scope: 'ALL', erased: true });
       } else {

@@ -206,9 +206,9 @@ export class TopologyDriver {
     this.task.enqueue(topic, pending);
   }
 
-  consent(customerId: string, purposes: Partial<Record<Purpose, boolean>>, opts: { deliver?: boolean } = {}): ConsentEvent {
+  consent(customerId: string, purposes: Partial<Record<Purpose, boolean>>, opts: { deliver?: boolean; capturedAt?: number } = {}): ConsentEvent {
     const e: ConsentEvent = {
-      eventId: randomUUID(), customerId, capturedAt: this.clock.now(), source: 'WEB',
+      eventId: randomUUID(), customerId, capturedAt: opts.capturedAt ?? this.clock.now(), source: 'WEB',
       purposes: Object.entries(purposes).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel: null })),
     };
     this.pipe('consent.events', customerId, e, opts);

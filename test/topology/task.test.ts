@@ -163,6 +163,16 @@ describe('PartitionTask in memory', () => {
     assert.equal(d.producer.attempts, 0, 'nothing committed');
   });
 
+  it('a grant dated in the future does not outrank a withdrawal received after it', async () => {
+    const d = await started();
+    d.consent('c1', ALL, { capturedAt: Date.UTC(2099, 0, 1) });
+    d.clock.advance(1000);
+    d.consent('c1', { MARKETING: false });
+    const r = d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.deepEqual(outcomes(await d.decisions(), r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+  });
+
   it('dead-letters malformed input with its original bytes and keeps going', async () => {
     const d = await started();
     d.consent('c1', ALL);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fc from 'fast-check';
 import { applyConsentEvent, complianceStatusOf } from '../../src/domain/consentState.ts';
 import { effectiveGrant } from '../../src/domain/policy.ts';
 import type { Channel, ConsentEvent, ConsentState, Purpose } from '../../src/domain/types.ts';
@@ -74,5 +75,44 @@ describe('consent state reduction', () => {
     const none = fold([ev(1, { MARKETING: false, ANALYTICS: false, THIRD_PARTY: false })])!;
     assert.equal(none.complianceStatus, 'FULLY_OPTED_OUT');
     assert.equal(complianceStatusOf([]), 'FULLY_OPTED_IN', 'vacuous: no flags');
+  });
+});
+
+describe('withdrawals always win (capture times from the future or the far past)', () => {
+  const stamp = fc.integer({ min: 0, max: 4_102_444_800_000 }); // 1970 … 2100
+  // Statements about MARKETING as they arrive, each received (its record's timestamp) no earlier than the one before.
+  const arrivals = fc.array(fc.record({ granted: fc.boolean(), capturedAt: stamp, gap: fc.integer({ min: 0, max: 86_400_000 }) }), { minLength: 1, maxLength: 12 });
+
+  it('a withdrawal received after every grant is in force, whatever the grants\' capture times say', () => {
+    fc.assert(fc.property(arrivals, fc.integer({ min: 0, max: 60_000 }), (events, lag) => {
+      let state: ConsentState | undefined;
+      let received = 1_700_000_000_000;
+      for (const e of events) {
+        received += e.gap;
+        state = applyConsentEvent(state, ev(e.capturedAt, { MARKETING: e.granted }), received, received).state;
+      }
+      // The withdrawal is made now: captured when it is sent, received `lag` ms later.
+      received += lag + 1;
+      state = applyConsentEvent(state, ev(received - lag, { MARKETING: false }), received, received).state;
+      assert.equal(effectiveGrant(state!, 'MARKETING', 'VOICE'), 'withdrawn');
+    }));
+  });
+
+  it('an erasure-like withdrawal of every channel beats a stored grant dated in the future (state from before the fix)', () => {
+    const granted = applyConsentEvent(undefined, ev(Date.UTC(2099, 0, 1), { MARKETING: true }), 0).state; // no receipt time: taken as dated
+    const now = Date.UTC(2026, 10, 30);
+    const s = applyConsentEvent(granted, ev(now, { MARKETING: false }), now, now).state!;
+    assert.equal(effectiveGrant(s, 'MARKETING', 'EMAIL'), 'withdrawn');
+  });
+
+  it('the outcome does not depend on arrival order when capture times are honest (before receipt)', () => {
+    fc.assert(fc.property(fc.array(fc.record({ granted: fc.boolean(), capturedAt: fc.integer({ min: 0, max: 1_000_000 }) }), { minLength: 1, maxLength: 8 }), (events) => {
+      const outcome = (order: typeof events) => {
+        let state: ConsentState | undefined;
+        for (const e of order) state = applyConsentEvent(state, ev(e.capturedAt, { MARKETING: e.granted }), 2_000_000, 2_000_000).state;
+        return effectiveGrant(state!, 'MARKETING', 'VOICE');
+      };
+      assert.equal(outcome(events), outcome([...events].reverse()));
+    }));
   });
 });

@@ -1,0 +1,37 @@
+import assert from 'node:assert/strict';
+import { after, it } from 'node:test';
+import { createLogger } from '../../src/adapters/logger.ts';
+import { systemClock } from '../../src/app.ts';
+import { startConnectors } from '../../src/connectors/index.ts';
+import type { ConsentState, Decision } from '../../src/domain/types.ts';
+import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+
+const cleanups: (() => Promise<void>)[] = [];
+after(async () => {
+  for (const c of cleanups.reverse()) await c().catch(() => {});
+});
+
+// Guarantee: withdrawals always win. Through the consent intake and the real broker: a grant dated 2099 must not
+// outrank a withdrawal sent afterwards without a capture time.
+it('a grant dated in the future, then a withdrawal without a capture time: the withdrawal is in force', async () => {
+  const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
+  const pipeline = await startPipeline(config);
+  const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
+  const client = await TopicClient.open(pipeline);
+  cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
+  const post = (body: object) => fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  const everything = ['MARKETING', 'ANALYTICS', 'THIRD_PARTY'].map((purpose) => ({ purpose, granted: true }));
+  assert.equal((await post({ customerId: 'future-1', capturedAt: '2099-01-01T00:00:00Z', purposes: everything })).status, 202);
+  await waitFor('the grant applied', async () => (await client.read<ConsentState>('consent.state')).some((s) => s.value.customerId === 'future-1'));
+  assert.equal((await post({ customerId: 'future-1', purposes: [{ purpose: 'MARKETING', granted: false }] })).status, 202);
+  await waitFor('the withdrawal applied', async () => (await client.read<ConsentState>('consent.state')).filter((s) => s.value.customerId === 'future-1').length >= 2);
+
+  const r = await client.record('future-1');
+  await waitFor('decided', async () => (await client.read<Decision>('audit.decisions')).filter((d) => d.value.recordId === r.recordId).length === 3);
+  const outcomes = Object.fromEntries((await client.read<Decision>('audit.decisions')).filter((d) => d.value.recordId === r.recordId).map((d) => [d.value.sink, `${d.value.outcome}:${d.value.reason}`]));
+  assert.deepEqual(outcomes, { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+  const [latest] = (await client.read<ConsentState>('consent.state')).filter((s) => s.value.customerId === 'future-1').slice(-1);
+  const analytics = latest!.value.purposes.find((p) => p.purpose === 'ANALYTICS')!.entry!;
+  assert.ok(analytics.capturedAt <= Date.now(), 'the grant is stored as received, not as dated 2099');
+});
