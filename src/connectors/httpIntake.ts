@@ -9,6 +9,8 @@ import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent } from '../domai
 import type { Origin, SourceSink } from './sink.ts';
 
 const MAX_BODY = 512_000; // Genesys' own request.bytes.max
+/** How far ahead of this server's clock a sender's capture time may be (clock skew), at most. */
+const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 /** What web forms, IVR flows and agent desktops POST to /v1/consent. */
 export const ConsentRequest = z.object({
@@ -132,13 +134,17 @@ export class HttpIntake {
       throw new HttpError(400, 'invalid consent request', details);
     }
     const r = parsed.data;
-    const event: ConsentEvent = {
-      eventId: r.eventId ?? randomUUID(),
-      customerId: r.customerId,
-      capturedAt: typeof r.capturedAt === 'string' ? Date.parse(r.capturedAt) : (r.capturedAt ?? this.o.clock.now()),
-      source: r.source,
-      purposes: r.purposes,
-    };
+    const now = this.o.clock.now();
+    const capturedAt = typeof r.capturedAt === 'string' ? Date.parse(r.capturedAt) : (r.capturedAt ?? now);
+    if (capturedAt > now + MAX_FUTURE_SKEW_MS) {
+      // Never stored as dated (the consent table counts no statement as captured after it was received), but a
+      // capture time from the future is the sender's error: say so.
+      const reason = `capturedAt: ${new Date(capturedAt).toISOString()} is more than ${MAX_FUTURE_SKEW_MS / 60_000} minutes after this server's time ${new Date(now).toISOString()}`;
+      await this.o.sink.write([{ mapped: { kind: 'invalid', reason }, origin }]);
+      this.stats.consentRejected++;
+      throw new HttpError(400, 'invalid consent request', [reason]);
+    }
+    const event: ConsentEvent = { eventId: r.eventId ?? randomUUID(), customerId: r.customerId, capturedAt, source: r.source, purposes: r.purposes };
     const written = await this.o.sink.write([{ mapped: { kind: 'consent', key: event.customerId, value: event }, origin }]);
     if (written.deadLettered) {
       this.stats.consentRejected++;

@@ -11,9 +11,9 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
-// Guarantee: withdrawals always win. Through the consent intake and the real broker: a grant dated 2099 must not
-// outrank a withdrawal sent afterwards without a capture time.
-it('a grant dated in the future, then a withdrawal without a capture time: the withdrawal is in force', async () => {
+// Guarantee: withdrawals always win. On the real broker: a grant dated 2099 (refused by the intake, written by another
+// producer) must not outrank a withdrawal sent through the intake afterwards without a capture time.
+it('a grant dated in the future, then a withdrawal without a capture time: the intake refuses the first, the table never believes it, the withdrawal is in force', async () => {
   const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
   const pipeline = await startPipeline(config);
   const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
@@ -22,7 +22,11 @@ it('a grant dated in the future, then a withdrawal without a capture time: the w
   const post = (body: object) => fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   const everything = ['MARKETING', 'ANALYTICS', 'THIRD_PARTY'].map((purpose) => ({ purpose, granted: true }));
-  assert.equal((await post({ customerId: 'future-1', capturedAt: '2099-01-01T00:00:00Z', purposes: everything })).status, 202);
+  const refused = await post({ customerId: 'future-1', capturedAt: '2099-01-01T00:00:00Z', purposes: everything });
+  assert.equal(refused.status, 400, 'the intake refuses a capture time from the future');
+  assert.match(((await refused.json()) as { details: string[] }).details[0]!, /^capturedAt: 2099-01-01T00:00:00\.000Z is more than 5 minutes after this server's time/);
+  // Any other producer (a Genesys contact field, an import) can still write one: the table must not believe it.
+  await client.consent('future-1', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true }, { capturedAt: Date.UTC(2099, 0, 1) });
   await waitFor('the grant applied', async () => (await client.read<ConsentState>('consent.state')).some((s) => s.value.customerId === 'future-1'));
   assert.equal((await post({ customerId: 'future-1', purposes: [{ purpose: 'MARKETING', granted: false }] })).status, 202);
   await waitFor('the withdrawal applied', async () => (await client.read<ConsentState>('consent.state')).filter((s) => s.value.customerId === 'future-1').length >= 2);
