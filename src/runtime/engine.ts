@@ -127,11 +127,14 @@ export class Engine<Deps = unknown> extends EventEmitter {
         await this.consumer?.stop();
         if (!this.stopping) await this.runConsumer?.();
       } catch (err) {
+        this.rejoining = undefined;
         this.o.logger.error({ err: (err as Error).message }, 'rejoining the group failed');
         this.emit('error', err);
-      } finally {
-        this.rejoining = undefined;
+        return;
       }
+      this.rejoining = undefined;
+      // A task fenced after the new assignment had made its tasks left its partition without one: once more.
+      if (!this.stopping && this.metrics.assignedPartitions.some((p) => !this.tasks.has(p))) void this.rejoin();
     })();
     return this.rejoining;
   }
