@@ -40,7 +40,10 @@ export async function registerSchemas(opts: { url: string; username?: string; pa
       try {
         ({ id } = await registry.register({ type: SchemaType.AVRO, schema: JSON.stringify(type.schema()) }, { subject: `${def.name}-value` }));
       } catch (err) {
-        if (attempt < REGISTER_ATTEMPTS && /Timeout \(\d+ms\)/.test((err as Error).message)) continue;
+        // A timeout, or another instance starting at the same moment that created the subject's compatibility rule
+        // between this one's look-up and its own creation (Apicurio: "A rule named 'COMPATIBILITY' already exists"):
+        // registering again finds what is there, and a schema already registered gets its id back.
+        if (attempt < REGISTER_ATTEMPTS && /Timeout \(\d+ms\)|already exists/i.test((err as Error).message)) continue;
         throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `registering ${def.name}-value at ${opts.url}: ${(err as Error).message}`, true, { cause: err });
       }
     }
