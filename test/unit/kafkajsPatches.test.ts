@@ -6,6 +6,7 @@ import { it } from 'node:test';
 import '../../src/adapters/kafka.ts';
 import { crc32c, encodeRecord, groupMessagesPerPartition } from '../../src/adapters/kafkajsPatches/produce.ts';
 import { filterAbortedMessages } from '../../src/adapters/kafkajsPatches/fetch.ts';
+import { murmur2 } from '../../src/adapters/kafkajsPatches/partitioner.ts';
 import { withRememberedCoordinators } from '../../src/adapters/kafkajsPatches/transactions.ts';
 
 const require = createRequire(import.meta.url);
@@ -185,4 +186,19 @@ it("kafkajs' read_committed filter drops every aborted transaction's records, al
   // A fetch that starts inside two aborted transactions: both are aborted from its first record on.
   const inside = [msg(10, '2', 'b2'), msg(11, '1', 'a2'), msg(12, '1', '', ABORT), msg(13, '2', '', ABORT)];
   assert.deepEqual(kept(filterAbortedMessages, inside, [{ firstOffset: '3', producerId: '1' }, { firstOffset: '5', producerId: '2' }]), []);
+});
+
+it("kafkajs' murmur2 partitions every key as kafkajs did, in time linear in the key's length", () => {
+  assert.equal(require('kafkajs/src/producer/partitioners/default/murmur2.js'), murmur2);
+  const original = kafkajsOriginal(require.resolve('kafkajs/src/producer/partitioners/default/murmur2.js')) as (key: Buffer | string) => number;
+  let seed = 7;
+  const next = () => (seed = (Math.imul(seed, 48271) + 1) >>> 0) / 2 ** 32;
+  for (let n = 0; n < 600; n++) {
+    const length = n < 64 ? n : Math.floor(next() * 3000);
+    const bytes = Buffer.from(Array.from({ length }, () => Math.floor(next() * 256)));
+    assert.equal(murmur2(bytes), original(bytes), `${length} random bytes`);
+    const text = `customer-${n}-${'é'.repeat(n % 7)}`;
+    assert.equal(murmur2(text), original(text), text);
+  }
+  assert.equal(typeof murmur2(Buffer.alloc(250_000, 0x61)), 'number', 'a 250 KB key (kafkajs: ~2 minutes)');
 });

@@ -1,13 +1,14 @@
 import Module, { createRequire } from 'node:module';
 import { decodeRecord, filterAbortedMessages } from './fetch.ts';
+import { murmur2 } from './partitioner.ts';
 import { encodeRecord, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
 import { withRememberedCoordinators, type Coordinators, type EosManager } from './transactions.ts';
 
-// kafkajs 2.2.4 is its last release; five of its costs on our hot path and one bug (read_committed letting aborted
-// records through) are replaced here, in the module cache, before kafkajs loads (so this must be imported before
-// 'kafkajs': src/adapters/kafka.ts imports it first). Each cost's replacement gives kafkajs the same bytes or objects
-// as its own code (test/unit/kafkajsPatches.test.ts compares them with kafkajs' originals); `npm run bench` prints the
-// raw round trip with and without them.
+// kafkajs 2.2.4 is its last release; five of its costs on our hot path, a partitioner quadratic in the key's length
+// and one bug (read_committed letting aborted records through) are replaced here, in the module cache, before
+// kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first). Each cost's
+// replacement gives kafkajs the same bytes, objects or partitions as its own code (test/unit/kafkajsPatches.test.ts
+// compares them with kafkajs' originals); `npm run bench` prints the raw round trip with and without them.
 
 const require = createRequire(import.meta.url);
 
@@ -20,6 +21,7 @@ function replace(modulePath: string, exports: (loadOriginal: () => unknown) => u
   require.cache[path] = patched;
 }
 replace('kafkajs/src/producer/groupMessagesPerPartition.js', () => groupMessagesPerPartition);
+replace('kafkajs/src/producer/partitioners/default/murmur2.js', () => murmur2);
 replace('kafkajs/src/protocol/recordBatch/record/v0/index.js', () => encodeRecord);
 const Long = () => require('kafkajs/src/utils/long') as { fromValue(v: unknown): KafkaLong & { add(n: unknown): { toString(): string } } };
 replace('kafkajs/src/protocol/recordBatch/record/v0/decoder.js', () => decodeRecord((v) => Long().fromValue(v)));
