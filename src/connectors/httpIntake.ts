@@ -6,6 +6,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { Clock } from '../domain/clock.ts';
 import { mapNotification, unwrapEventBridge, type Mapped } from '../domain/genesysEvents.ts';
 import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent } from '../domain/types.ts';
+import { Identifier } from '../domain/validation.ts';
 import type { Origin, SourceSink } from './sink.ts';
 
 const MAX_BODY = 512_000; // Genesys' own request.bytes.max
@@ -14,9 +15,9 @@ const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
 /** What web forms, IVR flows and agent desktops POST to /v1/consent. */
 export const ConsentRequest = z.object({
-  customerId: z.string().min(1),
+  customerId: Identifier,
   /** Idempotency key: the same request sent twice states the same event. */
-  eventId: z.string().min(1).max(200).optional(),
+  eventId: Identifier.optional(),
   /** When the person gave or withdrew consent: ISO 8601 or epoch ms; defaults to the time of receipt. */
   capturedAt: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).optional(),
   source: z.enum(CONSENT_SOURCES).default('API'),
@@ -61,7 +62,7 @@ export interface IntakeOptions {
   health(): unknown;
 }
 
-const ErasureBody = z.object({ customerId: z.string().min(1), source: z.string().min(1).default('API'), genesysDelete: z.boolean().default(false) });
+const ErasureBody = z.object({ customerId: Identifier, source: z.string().min(1).default('API'), genesysDelete: z.boolean().default(false) });
 
 /**
  * The HTTP intake: POST /v1/consent (the consent intake API), POST /v1/erasure (erasure requests), POST

@@ -1,10 +1,27 @@
 import { z } from 'zod';
 import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent, type ConversationRecord } from './types.ts';
 
+/** Longest identifier accepted (customer ids are Genesys UUIDs, 36 characters; other systems' ids fit too). */
+export const MAX_ID_LENGTH = 256;
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+const CONTROL = /[\u0000-\u001F\u007F]/;
+
+/**
+ * A customer or event id: 1–256 characters of well-formed Unicode without control characters. A lone surrogate
+ * would be written to Kafka as U+FFFD, so two different ids could become one key; a NUL or a 200 KB id is a client's
+ * error, checked before any work.
+ */
+export const Identifier = z
+  .string()
+  .min(1)
+  .max(MAX_ID_LENGTH, `longer than ${MAX_ID_LENGTH} characters`)
+  .refine((s) => !LONE_SURROGATE.test(s), 'not valid Unicode (a lone surrogate)')
+  .refine((s) => !CONTROL.test(s), 'contains a control character');
+
 /** Semantic checks beyond the Avro schema: ids present, statements well-formed, the key that placed the record. */
 export const ConsentEventRules = z.object({
-  eventId: z.string().min(1),
-  customerId: z.string().min(1),
+  eventId: Identifier,
+  customerId: Identifier,
   capturedAt: z.number().int().positive(),
   source: z.enum(CONSENT_SOURCES),
   purposes: z
@@ -16,7 +33,7 @@ export const ConsentEventRules = z.object({
 export const ConversationRecordRules = z.object({
   recordId: z.string().min(1),
   conversationId: z.string().min(1),
-  customerId: z.string().nullable(),
+  customerId: Identifier.nullable(),
   channel: z.enum(CHANNELS),
   occurredAt: z.number().int().nonnegative(),
   kind: z.string().min(1),

@@ -39,3 +39,17 @@ it('a grant dated in the future, then a withdrawal without a capture time: the i
   const analytics = latest!.value.purposes.find((p) => p.purpose === 'ANALYTICS')!.entry!;
   assert.ok(analytics.capturedAt <= Date.now(), 'the grant is stored as received, not as dated 2099');
 });
+
+it('the intake answers ids too long, not valid Unicode or with control characters with 400 and writes nothing for them', async () => {
+  const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
+  const pipeline = await startPipeline(config);
+  const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
+  const client = await TopicClient.open(pipeline);
+  cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
+  for (const customerId of ['x'.repeat(200_000), 'a\uD800b', 'nul\u0000id']) {
+    const res = await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customerId, purposes: [{ purpose: 'MARKETING', granted: false }] }) });
+    assert.equal(res.status, 400, JSON.stringify(customerId.slice(0, 20)));
+    assert.match(((await res.json()) as { details: string[] }).details.join(';'), /customerId: (longer than 256 characters|not valid Unicode|contains a control character)/);
+  }
+  assert.equal((await client.read('consent.events')).length, 0);
+});
