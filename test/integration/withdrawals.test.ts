@@ -11,16 +11,21 @@ after(async () => {
   for (const c of cleanups.reverse()) await c().catch(() => {});
 });
 
-// Guarantee: withdrawals always win. On the real broker: a grant dated 2099 (refused by the intake, written by another
-// producer) must not outrank a withdrawal sent through the intake afterwards without a capture time.
-it('a grant dated in the future, then a withdrawal without a capture time: the intake refuses the first, the table never believes it, the withdrawal is in force', async () => {
+/** A pipeline with the consent intake; `post` sends a JSON body to /v1/consent. */
+async function intakeRig() {
   const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
   const pipeline = await startPipeline(config);
   const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
   const client = await TopicClient.open(pipeline);
   cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
   const post = (body: object) => fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { client, post };
+}
 
+// Guarantee: withdrawals always win. On the real broker: a grant dated 2099 (refused by the intake, written by another
+// producer) must not outrank a withdrawal sent through the intake afterwards without a capture time.
+it('a grant dated in the future, then a withdrawal without a capture time: the intake refuses the first, the table never believes it, the withdrawal is in force', async () => {
+  const { client, post } = await intakeRig();
   const everything = ['MARKETING', 'ANALYTICS', 'THIRD_PARTY'].map((purpose) => ({ purpose, granted: true }));
   const refused = await post({ customerId: 'future-1', capturedAt: '2099-01-01T00:00:00Z', purposes: everything });
   assert.equal(refused.status, 400, 'the intake refuses a capture time from the future');
@@ -41,13 +46,9 @@ it('a grant dated in the future, then a withdrawal without a capture time: the i
 });
 
 it('the intake answers ids too long, not valid Unicode or with control characters with 400 and writes nothing for them', async () => {
-  const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_HTTP_PORT: '0' });
-  const pipeline = await startPipeline(config);
-  const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
-  const client = await TopicClient.open(pipeline);
-  cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
+  const { client, post } = await intakeRig();
   for (const customerId of ['x'.repeat(200_000), 'a\uD800b', 'nul\u0000id']) {
-    const res = await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ customerId, purposes: [{ purpose: 'MARKETING', granted: false }] }) });
+    const res = await post({ customerId, purposes: [{ purpose: 'MARKETING', granted: false }] });
     assert.equal(res.status, 400, JSON.stringify(customerId.slice(0, 20)));
     assert.match(((await res.json()) as { details: string[] }).details.join(';'), /customerId: (longer than 256 characters|not valid Unicode|contains a control character)/);
   }
