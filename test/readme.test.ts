@@ -59,6 +59,6 @@ it('Operations: every line runs as written, in order, in one shell on a fresh ch
   const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !/^(KAFKA_|SCHEMA_REGISTRY_|CONSENTGATE_|GENESYS_|DATABASE_URL|LOG_)/.test(k)));
   const r = await bash('bash operations.sh', { cwd: dir, env, timeoutMs: 480_000 });
   assert.equal(r.code, 0, r.output.slice(-4000));
-  assert.match(r.output, /"keysDestroyed":1/, 'the erasure found the customer\'s key');
+  assert.match(r.output, /"keysDestroyed":[1-9]/, 'the erasure found the customer\'s keys');
   assert.equal(existsSync(join(dir, '.cache/dev')), false, 'dev down removed the stack');
 });
