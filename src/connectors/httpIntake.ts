@@ -101,7 +101,8 @@ export class HttpIntake {
 
   private authorized(req: IncomingMessage): boolean {
     if (!this.o.token) return true;
-    const given = Buffer.from(req.headers.authorization?.replace(/^Bearer\s+/i, '') ?? '');
+    // Only the Bearer scheme (RFC 6750): a bare token, or one under another scheme, is no credential.
+    const given = Buffer.from(/^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
     const want = Buffer.from(this.o.token);
     return given.length === want.length && timingSafeEqual(given, want);
   }

@@ -194,6 +194,20 @@ describe('consent intake and write-back', () => {
   });
 });
 
+describe('intake authentication', () => {
+  it('with a token, only `Authorization: Bearer <token>` is accepted (not a bare token, another scheme or a wrong one)', async () => {
+    const token = 'a-token-of-32-characters-exactly';
+    const r = await rig({ connectors: 'consent-intake', env: { CONSENTGATE_INTAKE_TOKEN: token } });
+    const post = (authorization?: string) => fetch(`${r.connectors.intake!.url}/v1/consent`, {
+      method: 'POST', headers: { 'content-type': 'application/json', ...(authorization ? { authorization } : {}) },
+      body: JSON.stringify({ customerId: 'auth-1', purposes: [{ purpose: 'MARKETING', granted: false }] }),
+    });
+    for (const refused of [undefined, token, `Basic ${token}`, `Bearer ${token}x`, `Bearer ${token.slice(1)}`]) assert.equal((await post(refused)).status, 401, String(refused));
+    assert.equal((await post(`Bearer ${token}`)).status, 202);
+    assert.deepEqual((await r.read<ConsentEvent>('consent.events')).map((e) => e.key), ['auth-1'], 'only the authenticated request was written');
+  });
+});
+
 describe('integration changes', () => {
   it('catches changes no audit event reported, remembers what it saw across restarts', async () => {
     const r = await rig({ connectors: 'integrations', env: { GENESYS_LISTING_INTERVAL_MS: '3600000' } });
