@@ -12,6 +12,7 @@ import {
   type PartitionAssigner,
   type Producer,
   type ISocketFactory,
+  type KafkaConfig,
   type SASLOptions,
 } from 'kafkajs';
 import { ConsentgateError } from '../errors.ts';
@@ -46,12 +47,15 @@ function kafkaLogCreator(logger: Logger) {
   };
 }
 
+/** Where and how to connect (brokers, TLS, SASL): the one place every client of the configuration takes them from. */
+export function kafkaConnection(cfg: Config['kafka']): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
+  return { brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}) };
+}
+
 export function createKafka(cfg: Config['kafka'], logger: Logger, clientId = cfg.clientId): Kafka {
   return new Kafka({
     clientId,
-    brokers: cfg.brokers,
-    ssl: cfg.ssl,
-    ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
+    ...kafkaConnection(cfg),
     logLevel: KafkaLogLevel.WARN,
     logCreator: kafkaLogCreator(logger),
     retry: { retries: 8, initialRetryTime: 100, maxRetryTime: 5000 },
@@ -352,7 +356,9 @@ export function coPartitionedAssigner(): PartitionAssigner {
   });
 }
 
-export type { Admin, Consumer, Kafka };
+// kafkajs for the rest of consentgate, only from here: its patches must be in place before it loads.
+export type { Admin, Consumer };
+export { Kafka, KafkaLogLevel as logLevel, Partitioners };
 
 /** A plain idempotent producer (acks=all) for sources, the demo and tests. */
 export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRecord[]): Promise<void>; close(): Promise<void> }> {

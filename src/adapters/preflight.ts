@@ -1,13 +1,12 @@
 // Before a command works with Kafka or the schema registry: can it reach them? A failure names the setting and the
 // address and comes within the configured timeout, instead of kafkajs' retries logging a line each for ~20 s.
-import { Kafka, logLevel } from 'kafkajs';
-import type { SASLOptions } from 'kafkajs';
 import type { Config } from '../config.ts';
 import { ConsentgateError } from '../errors.ts';
+import { Kafka, kafkaConnection, logLevel } from './kafka.ts';
 
 /** A quiet client for these checks: no retries of its own, no log lines. */
 const quietKafka = (cfg: Config['kafka']) => new Kafka({
-  clientId: `${cfg.clientId}-preflight`, brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}),
+  clientId: `${cfg.clientId}-preflight`, ...kafkaConnection(cfg),
   logLevel: logLevel.NOTHING, connectionTimeout: Math.min(cfg.connectTimeoutMs, 5000), retry: { retries: 0 },
 });
 

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
 import fc from 'fast-check';
-import { Partitioners } from 'kafkajs';
+import { Partitioners } from '../../src/adapters/kafka.ts';
 import type { Pipeline } from '../../src/app.ts';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
 import { evaluate, type Verdict } from '../../src/domain/policy.ts';

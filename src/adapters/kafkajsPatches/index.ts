@@ -12,10 +12,15 @@ import { withRememberedCoordinators, type Coordinators, type EosManager } from '
 
 const require = createRequire(import.meta.url);
 
-/** Puts `exports(loadOriginal)` into the module cache as the module at `modulePath`. */
+/**
+ * Puts `exports(loadOriginal)` into the module cache as the module at `modulePath`. Once kafkajs has loaded the
+ * original, its modules hold it and a replacement would change nothing, silently: that is an error.
+ */
 function replace(modulePath: string, exports: (loadOriginal: () => unknown) => unknown): void {
   const path = require.resolve(modulePath);
-  if ((require.cache[path] as { patched?: boolean } | undefined)?.patched) return;
+  const cached = require.cache[path] as { patched?: boolean } | undefined;
+  if (cached?.patched) return;
+  if (cached) throw new Error(`kafkajs was loaded before consentgate's patches of it (${modulePath}): import kafkajs only through src/adapters/kafka.ts`);
   const patched = Object.assign(new Module(path), { filename: path, loaded: true, patched: true });
   patched.exports = exports(() => require(path));
   require.cache[path] = patched;
