@@ -41,12 +41,15 @@ export function pipelineProblems(config: Config | undefined, env: NodeJS.Process
   } catch (err) {
     return [`policyFile: ${(err as Error).message}`];
   }
+  return missingKeys(policy, config ?? { fieldKey: env.CONSENTGATE_FIELD_KEY, masterKey: env.CONSENTGATE_MASTER_KEY });
+}
+
+/** The keys `policy` needs that `keys` lacks: the field key to pseudonymize or encrypt, the master key to shred. */
+function missingKeys(policy: Policy, keys: Pick<Config, 'fieldKey' | 'masterKey'>): string[] {
   const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
-  const fieldKey = config ? config.fieldKey : env.CONSENTGATE_FIELD_KEY;
-  const masterKey = config ? config.masterKey : env.CONSENTGATE_MASTER_KEY;
   return [
-    ...(keyed && !fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : []),
-    ...(shreddingSinks(policy).length && !masterKey ? [`masterKey: required: policy ${policy.version} crypto-shreds fields: set CONSENTGATE_MASTER_KEY (64 hex characters; it wraps the data keys in the key store)`] : []),
+    ...(keyed && !keys.fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : []),
+    ...(shreddingSinks(policy).length && !keys.masterKey ? [`masterKey: required: policy ${policy.version} crypto-shreds fields: set CONSENTGATE_MASTER_KEY (64 hex characters; it wraps the data keys in the key store)`] : []),
   ];
 }
 
@@ -94,9 +97,9 @@ export interface Pipeline {
 
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
-  const problems = pipelineProblems(config);
-  if (problems.length) throw new ConsentgateError('CONFIG_INVALID', problems.join('; '));
   const { topology, policy, vendors } = loadDefinitions(config);
+  const problems = missingKeys(policy, config);
+  if (problems.length) throw new ConsentgateError('CONFIG_INVALID', problems.join('; '));
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
