@@ -8,10 +8,15 @@ export const devDir = () => join(process.cwd(), '.consentgate');
 export const devEnvFile = () => join(devDir(), 'dev.env');
 const simulatorFile = () => join(devDir(), 'simulator.json');
 
+/** The env file's lines (KEY=value) other than those of `keys`. */
+function linesWithout(file: string, keys: string[]): string[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() && !keys.includes(l.split('=', 1)[0]!));
+}
+
 /** Sets `lines` (KEY=value) in the env file, replacing earlier lines of the same keys and keeping the others. */
 export function writeEnvLines(file: string, lines: string[]): void {
-  const keys = new Set(lines.map((l) => l.split('=', 1)[0]));
-  const kept = existsSync(file) ? readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() && !keys.has(l.split('=', 1)[0]!)) : [];
+  const kept = linesWithout(file, lines.map((l) => l.split('=', 1)[0]!));
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, [...kept, ...lines].join('\n') + '\n');
 }
@@ -19,7 +24,7 @@ export function writeEnvLines(file: string, lines: string[]): void {
 /** Drops the lines of `keys` from the env file; deletes it when nothing is left. */
 export function removeEnvLines(file: string, keys: string[]): void {
   if (!existsSync(file)) return;
-  const kept = readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() && !keys.includes(l.split('=', 1)[0]!));
+  const kept = linesWithout(file, keys);
   if (kept.length) writeFileSync(file, kept.join('\n') + '\n');
   else rmSync(file);
 }

@@ -1,5 +1,6 @@
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { ConfigSchema } from '../config.ts';
 import { cacheRoot } from '../devstack/maven.ts';
 import { isAlive } from '../devstack/process.ts';
 import { startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
@@ -53,11 +54,11 @@ export async function devDown(): Promise<void> {
   }
   removeEnvLines(devEnvFile(), ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']);
   // Only a directory PGlite made (PG_VERSION in it) is deleted, never the working directory or one above it.
-  const keyStore = resolve(process.env.CONSENTGATE_KEYSTORE_DIR || '.cache/keystore');
+  const keyStore = resolve(process.env.CONSENTGATE_KEYSTORE_DIR || ConfigSchema.shape.keyStoreDir.parse(undefined));
   if (existsSync(join(keyStore, 'PG_VERSION')) && !process.cwd().startsWith(keyStore)) {
     rmSync(keyStore, { recursive: true, force: true });
     console.error(`deleted the embedded key store ${keyStore}`);
   }
-  const dpia = resolve(process.env.CONSENTGATE_DPIA_DIR || '.cache/dpia');
+  const dpia = resolve(process.env.CONSENTGATE_DPIA_DIR || ConfigSchema.shape.dpiaStoreDir.parse(undefined));
   if (existsSync(dpia)) console.error(`kept the DPIA store ${dpia} (approvals and the audit trail; delete it by hand if you mean to)`);
 }

@@ -5,14 +5,15 @@ import { openDpiaStore, referenceData } from '../dpiaReference.ts';
 import { assess, driftOf, DpiaArtifactSchema, type DpiaArtifact } from '../domain/dpia.ts';
 import { DpiaStore } from '../adapters/dpiaStore.ts';
 import { approve, gate } from '../domain/dpiaApproval.ts';
+import { ConfigSchema } from '../config.ts';
 import { UsageError } from './errors.ts';
 
 /** The DPIA store: PostgreSQL at DATABASE_URL, else an embedded PGlite in CONSENTGATE_DPIA_DIR (.cache/dpia). */
 function openStore(): Promise<DpiaStore> {
   return openDpiaStore({
     databaseUrl: process.env.DATABASE_URL || undefined,
-    dpiaStoreDir: process.env.CONSENTGATE_DPIA_DIR ?? '.cache/dpia',
-    dpiaStoreSchema: process.env.CONSENTGATE_DPIA_SCHEMA ?? 'consentgate_dpia',
+    dpiaStoreDir: process.env.CONSENTGATE_DPIA_DIR ?? ConfigSchema.shape.dpiaStoreDir.parse(undefined),
+    dpiaStoreSchema: process.env.CONSENTGATE_DPIA_SCHEMA ?? ConfigSchema.shape.dpiaStoreSchema.parse(undefined),
   });
 }
 
