@@ -4,9 +4,10 @@
 //  (b) backlog throughput of the enforcement pipeline (exactly-once, 3 sinks + decisions, crypto-shredding): N
 //      records already in the topic, decided by one process, by one process beside a CPU-burning process, and by
 //      all workers (one per CPU); with the records held, blocked CONSENT_UNCONFIRMED (must be 0) and peak RSS;
-//  (c) steady load on all workers at 1,000 (light), 5,000, 10,000 and 20,000 records/s, sampled after 3 s of warm-up
-//      at that rate: end-to-end latency (produce → decision on audit.decisions) and opt-out propagation (withdrawal acknowledged → decision of the customer's next
-//      record), p50/p99, and whether the pipeline kept up;
+//  (c) steady load on all workers at 1,000 (light), 5,000, 10,000 and 20,000 records/s, sampled after 5 s of warm-up
+//      at that rate: end-to-end latency (produce → decision on audit.decisions), opt-out propagation (the withdrawal's record timestamp → applied to
+//      the consent table, from the engines' histograms) and opt-out to the next decision (withdrawal acknowledged → decision of the customer's next
+//      record seen by a consumer), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
@@ -28,6 +29,7 @@ import { DEFAULT_TOPICS } from '../src/config.ts';
 import { NotificationsSource } from '../src/connectors/notifications.ts';
 import { SourceSink } from '../src/connectors/sink.ts';
 import { applyConsentEvent } from '../src/domain/consentState.ts';
+import { emptyHistogram, histogramCount, histogramSince, quantile, type Histogram } from '../src/runtime/histogram.ts';
 import type { Decision } from '../src/domain/types.ts';
 import { loadTopology } from '../src/topology.ts';
 import { GenesysSimulator } from '../src/simulator/index.ts';
@@ -38,10 +40,11 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
 const STEADY_RATES = (process.env.BENCH_STEADY_RATES ?? '1000,5000,10000,20000').split(',').map(Number);
 const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
-const WARM_UP_MS = 3000;
+const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
 const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
+const histogramMs = (h: Histogram) => `p50 ${quantile(h, 0.5) ?? '-'} ms, p99 ${quantile(h, 0.99) ?? '-'} ms (${histogramCount(h)} withdrawals; to the engine's 1 ms histogram buckets)`;
 const ms = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length} samples)`;
 
 async function localDatabase(): Promise<string | undefined> {
@@ -168,6 +171,7 @@ async function steady(s: BenchStack, target: number) {
   const optOut: number[] = [];
   const samples: Promise<void>[] = [];
   const base = runner.metrics.processedRecords;
+  const tableBefore = runner.metrics.histograms.optOutPropagationMs;
   let sent = 0;
   const t0 = performance.now();
   // The first WARM_UP_MS at the target rate are not sampled (JIT, connections, the first transactions).
@@ -184,8 +188,8 @@ async function steady(s: BenchStack, target: number) {
       const at = performance.now();
       samples.push(producer.send([r.out]).then(() => done).then((t) => void endToEnd.push(t - at)));
     }
-    if (warm && tick % 20 === 10 && tick / 20 < optOuts.length) {
-      const c = optOuts[Math.floor(tick / 20)]!;
+    if (warm && tick % 5 === 2 && tick / 5 < optOuts.length) {
+      const c = optOuts[Math.floor(tick / 5)]!;
       samples.push((async () => {
         await producer.send([{ topic: p.topology.topic('consent.events').name, key: c, value: p.serdes.forTopic('consent.events').encode(consentEvent(c, 0, [{ purpose: 'ANALYTICS', granted: false, channel: null }])) }]);
         const acked = performance.now();
@@ -203,8 +207,9 @@ async function steady(s: BenchStack, target: number) {
   await watcher.disconnect();
   await producer.close();
   const unconfirmed = runner.metrics.unconfirmed;
+  const optOutTable = histogramSince(runner.metrics.histograms.optOutPropagationMs ?? emptyHistogram(), tableBefore);
   await runner.stop();
-  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, unconfirmed };
+  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, optOutTable, unconfirmed };
 }
 
 // (d) Genesys notifications → Kafka, on topics of their own (the pipeline does not read them).
@@ -287,7 +292,8 @@ if (steadyRuns.length) console.log(`(c) steady load on ${workers} workers (${STE
 for (const r of steadyRuns) {
   console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
   console.log(`      end-to-end ${ms(r.endToEnd)}`);
-  console.log(`      opt-out propagation ${ms(r.optOut)}`);
+  console.log(`      opt-out propagation, the withdrawal's timestamp → applied to the table: ${histogramMs(r.optOutTable)}`);
+  console.log(`      opt-out to the next decision, withdrawal acknowledged → the customer's next record decided (committed, seen by a consumer): ${ms(r.optOut)}`);
 }
 if (source) console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${source.rate} events/s (${EVENTS} customer.start events, ${source.seconds.toFixed(1)} s)${raw ? `; ratio to raw produce ${(source.rate / raw.produceRate).toFixed(2)}` : ''}`);
 if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);

@@ -7,6 +7,7 @@ import type { Config } from './config.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { ConsentgateError } from './errors.ts';
 import type { EngineMetrics } from './runtime/engine.ts';
+import { addHistograms } from './runtime/histogram.ts';
 
 /** What a worker reports to its pool, a few times a second. */
 export interface WorkerReport {
@@ -149,11 +150,13 @@ export class WorkerPool {
   }
 }
 
-const EMPTY_METRICS: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {} };
+const EMPTY_METRICS: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {} };
 
 function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
   const counters = { ...a.counters };
   for (const [k, n] of Object.entries(b.counters)) counters[k] = (counters[k] ?? 0) + n;
+  const histograms = { ...a.histograms };
+  for (const [k, h] of Object.entries(b.histograms)) histograms[k] = histograms[k] ? addHistograms(histograms[k], h) : h;
   return {
     committedTransactions: a.committedTransactions + b.committedTransactions,
     processedRecords: a.processedRecords + b.processedRecords,
@@ -162,6 +165,7 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
     unconfirmed: a.unconfirmed + b.unconfirmed,
     assignedPartitions: [...a.assignedPartitions, ...b.assignedPartitions].sort((x, y) => x - y),
     counters,
+    histograms,
   };
 }
 

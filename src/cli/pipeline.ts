@@ -4,6 +4,7 @@ import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
 import { ConfigSchema, type Config } from '../config.ts';
+import { metricsForLog } from '../runtime/engine.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
@@ -54,7 +55,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
     await connectors?.stop();
     await pool?.stop();
     await pipeline.stop();
-    logger.info(engine().metrics, 'stopped');
+    logger.info(metricsForLog(engine().metrics), 'stopped');
     process.exit(code);
   };
   pipeline.engine.on('error', () => void stop(1));
@@ -67,7 +68,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const { startConnectors } = await import('../connectors/index.ts');
   connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
   if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
-  setInterval(() => logger.info({ pipeline: engine().metrics, held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
+  setInterval(() => logger.info({ pipeline: metricsForLog(engine().metrics), held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
 }
 
 /** `consentgate worker` (started by `run`, not by hand): the engine alone, reporting to its pool. */

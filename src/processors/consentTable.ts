@@ -18,7 +18,10 @@ export function consentTableProcessor(store: KeyValueStore<ConsentState>): Proce
         return;
       }
       const r = applyConsentEvent(store.get(event.customerId), event, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
-      if (r.changed) store.put(event.customerId, r.state);
+      if (!r.changed) return;
+      store.put(event.customerId, r.state);
+      // Opt-out propagation: from the withdrawal's record timestamp to the table that decides the next record.
+      if (event.purposes.some((p) => !p.granted)) ctx.observe('optOutPropagationMs', Math.max(0, ctx.clock.now() - Number(input.timestamp)));
     },
   };
 }

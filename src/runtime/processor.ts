@@ -28,6 +28,8 @@ export interface ProcessorContext {
   deadLetter(input: InRecord, code: ErrorCode, reason: string): void;
   /** Adds to a named counter in the engine's metrics once the transaction commits. */
   count(metric: string, n?: number): void;
+  /** Adds a latency in ms to a named histogram of the engine's metrics once the transaction commits. */
+  observe(metric: string, ms: number): void;
 }
 
 /**

@@ -14,6 +14,10 @@ export interface StoreCodec<V> {
  * committed state) or aborts (then they vanish). Every write is also handed to `log`, which appends it to the
  * changelog topic inside the same transaction; `restore` replays that changelog on assignment.
  *
+ * Two transactions may be open at once: `seal` sets the current writes aside for the transaction that is
+ * committing, and writes made meanwhile (the next transaction's) see them and lie above them. `commit` makes the
+ * sealed writes committed state; `rollback` drops both.
+ *
  * Committed values are kept as objects, or — with a codec (`compact`) — as bytes in a `BytesTable` outside the
  * JavaScript heap, decoded on read with the most recently read ones cached: a consent table of a million customers
  * then takes ~90 bytes an entry instead of kilobytes of objects, and the garbage collector never walks it.
@@ -23,7 +27,10 @@ export class StagedStore<V> implements KeyValueStore<V> {
   private readonly objects = new Map<string, V>();
   private readonly bytes = new BytesTable();
   /** null: deleted in this transaction. */
-  private readonly staged = new Map<string, V | null>();
+  private staged = new Map<string, V | null>();
+  /** The committing transaction's writes (see seal); null: deleted. */
+  private sealed = new Map<string, V | null>();
+  private sealing = false;
   /** Compact stores: recently read committed values, decoded. */
   private readonly decoded: Recent<V>;
 
@@ -39,7 +46,9 @@ export class StagedStore<V> implements KeyValueStore<V> {
   }
 
   get(key: string): V | undefined {
-    return this.staged.has(key) ? (this.staged.get(key) ?? undefined) : this.committedValue(key);
+    if (this.staged.has(key)) return this.staged.get(key) ?? undefined;
+    if (this.sealed.has(key)) return this.sealed.get(key) ?? undefined;
+    return this.committedValue(key);
   }
 
   put(key: string, value: V): void {
@@ -54,27 +63,43 @@ export class StagedStore<V> implements KeyValueStore<V> {
   }
 
   *entries(): IterableIterator<[string, V]> {
-    for (const k of this.compact ? this.bytes.keys() : this.objects.keys()) if (!this.staged.has(k)) yield [k, this.committedValue(k)!];
+    for (const k of this.compact ? this.bytes.keys() : this.objects.keys()) if (!this.staged.has(k) && !this.sealed.has(k)) yield [k, this.committedValue(k)!];
+    for (const [k, v] of this.sealed) if (v !== null && !this.staged.has(k)) yield [k, v];
     for (const [k, v] of this.staged) if (v !== null) yield [k, v];
   }
 
   get size(): number {
     let n = this.compact ? this.bytes.size : this.objects.size;
-    for (const [k, v] of this.staged) {
+    const count = (k: string, v: V | null) => {
       const committed = this.compact ? this.bytes.has(k) : this.objects.has(k);
       if (v !== null && !committed) n++;
       if (v === null && committed) n--;
-    }
+    };
+    for (const [k, v] of this.sealed) if (!this.staged.has(k)) count(k, v);
+    for (const [k, v] of this.staged) count(k, v);
     return n;
   }
 
-  commit(): void {
-    for (const [k, v] of this.staged) this.setCommitted(k, v);
-    this.staged.clear();
+  /** Sets the writes so far aside for the transaction that starts committing; later writes belong to the next. */
+  seal(): void {
+    if (this.sealing) throw new Error('a transaction is committing already');
+    this.sealing = true;
+    [this.sealed, this.staged] = [this.staged, this.sealed];
   }
 
+  /** The sealed writes become committed state. */
+  commit(): void {
+    if (!this.sealing) throw new Error('commit without seal');
+    this.sealing = false;
+    for (const [k, v] of this.sealed) this.setCommitted(k, v);
+    this.sealed.clear();
+  }
+
+  /** Drops every write not committed: the committing transaction's and the next one's. */
   rollback(): void {
+    this.sealing = false;
     this.staged.clear();
+    this.sealed.clear();
   }
 
   /** Applies one changelog record (its value as written, null for a tombstone) during restore. */

@@ -21,6 +21,8 @@ export interface CycleStats {
   /** Stream records decided with the table unconfirmed, after the maximum hold (BLOCKED CONSENT_UNCONFIRMED). */
   unconfirmed: number;
   counters: Map<string, number>;
+  /** Latencies processors observed (ProcessorContext.observe), per histogram. */
+  observations: Map<string, number[]>;
 }
 
 export interface TaskDeps {
@@ -77,10 +79,37 @@ type Barrier = 'current' | 'lagging' | 'unavailable';
 const MAX_COMMIT_ATTEMPTS = 8;
 /** How often processors with `punctuate` are called (wall clock; what is due is their clock's business). */
 const PUNCTUATE_EVERY_MS = 1000;
-/** Records processed between two yields to the event loop, so one task's cycle cannot starve the others' I/O. */
-const YIELD_EVERY = 256;
+/** Records processed between two yields to the event loop (and, in a batch of stream records, table updates). */
+const CHUNK = 256;
 /** Changelog records applied between two yields to the event loop while restoring. */
 const RESTORE_CHUNK = 4096;
+
+/** The open transaction: what the task processed since the last commit started, and what it will write. */
+interface Batch {
+  outputs: OutRecord[];
+  deadLettered: number;
+  counters: Map<string, number>;
+  observations: Map<string, number[]>;
+  /**
+   * Per topic, how many records from the front of its queue are processed: while the previous transaction commits,
+   * its records are still queued in front and counted here too (subtracted once it commits).
+   */
+  taken: Map<string, number>;
+}
+
+const newBatch = (taken = new Map<string, number>()): Batch => ({ outputs: [], deadLettered: 0, counters: new Map(), observations: new Map(), taken: new Map(taken) });
+
+/** A processor context's metric calls, collected in the batch (reported once it commits). */
+function metricsInto(b: Batch): Pick<ProcessorContext, 'count' | 'observe'> {
+  return {
+    count: (metric, n = 1) => b.counters.set(metric, (b.counters.get(metric) ?? 0) + n),
+    observe: (metric, ms) => {
+      const list = b.observations.get(metric);
+      if (list) list.push(ms);
+      else b.observations.set(metric, [ms]);
+    },
+  };
+}
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -129,6 +158,7 @@ export class PartitionTask {
   /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
   private holdingSince?: number;
   private producer?: TransactionalProducer;
+  private batch = newBatch();
   private wake?: () => void;
   private loop?: Promise<void>;
   private restoreTargets = new Map<string, bigint>();
@@ -318,34 +348,32 @@ export class PartitionTask {
     return false;
   }
 
-  /** One transaction: table records, then (after the barrier) up to maxBatchRecords stream records, or a hold. */
-  private async cycle(): Promise<void> {
-    const cycleStart = monotonicNow();
-    const outputs: OutRecord[] = [];
-    let deadLettered = 0;
-    const counters = new Map<string, number>();
-    const count = (metric: string, n = 1) => counters.set(metric, (counters.get(metric) ?? 0) + n);
-    /** Per topic, how many records from the front of its queue this cycle has processed. */
-    const taken = new Map<string, number>();
-    let sinceYield = 0;
-
-    const processQueued = async (topic: string, upTo: number, tablesCurrent: boolean) => {
-      const q = this.queues.get(topic)!;
-      const input = this.d.inputs.get(topic)!;
-      let current = input.processors[0]!;
-      const ctx: ProcessorContext = {
-        partition: this.d.partition,
-        clock: this.d.clock,
-        tablesCurrent,
-        emit: (r) => outputs.push(declared(current, r)),
-        deadLetter: (rec, code, reason) => {
-          deadLettered++;
-          outputs.push(this.deadLetterRecord(rec, code, reason, current.name));
-        },
-        count,
-      };
+  /**
+   * Processes queued records of `topic` into the open batch, up to index `upTo` of its queue, in chunks: each
+   * decoded, prepared and processed, then the event loop gets a turn (one task's batch cannot starve the others'
+   * I/O). Between the chunks of a stream topic the table records fetched meanwhile are applied, so a withdrawal
+   * never waits for a long batch to end.
+   */
+  private async processQueued(b: Batch, topic: string, upTo: number, tablesCurrent: boolean): Promise<void> {
+    const q = this.queues.get(topic)!;
+    const input = this.d.inputs.get(topic)!;
+    const stream = input.processors[0]!.role === 'stream';
+    let current = input.processors[0]!;
+    const ctx: ProcessorContext = {
+      partition: this.d.partition,
+      clock: this.d.clock,
+      tablesCurrent,
+      emit: (r) => b.outputs.push(declared(current, r)),
+      deadLetter: (rec, code, reason) => {
+        b.deadLettered++;
+        b.outputs.push(this.deadLetterRecord(rec, code, reason, current.name));
+      },
+      ...metricsInto(b),
+    };
+    for (let from = b.taken.get(topic) ?? 0; from < upTo;) {
+      const to = Math.min(upTo, from + CHUNK);
       const decoded: [InRecord, unknown][] = [];
-      for (let i = taken.get(topic) ?? 0; i < upTo; i++) {
+      for (let i = from; i < to; i++) {
         const rec = q[i]!;
         try {
           decoded.push([rec, await input.serde.decode(rec.value)]);
@@ -359,21 +387,34 @@ export class PartitionTask {
           current = processor;
           processor.process(rec, value, ctx);
         }
-        if (++sinceYield >= YIELD_EVERY) {
-          sinceYield = 0;
-          await yieldToEventLoop();
-        }
       }
-      taken.set(topic, upTo);
-    };
+      b.taken.set(topic, (from = to));
+      if (from < upTo) {
+        await yieldToEventLoop();
+        if (stream) await this.applyTables(b);
+      }
+    }
+  }
 
+  /** Applies every queued table record to the open batch (records may arrive while a decode awaits). */
+  private async applyTables(b: Batch): Promise<void> {
+    for (const t of this.tableTopics) await this.processQueued(b, t, this.queues.get(t)!.length, true);
+  }
+
+  /** Whether the open batch has applied every queued record of table topic `t`. */
+  private applied(b: Batch, t: string): boolean {
+    return (b.taken.get(t) ?? 0) === this.queues.get(t)!.length;
+  }
+
+  /**
+   * One transaction: table records, then (after the barrier) up to maxBatchRecords stream records, or a hold. The
+   * open batch may already hold table records applied while the previous transaction committed.
+   */
+  private async cycle(): Promise<void> {
+    const cycleStart = monotonicNow();
+    const b = this.batch;
     const tables = this.tableTopics;
-    const applyTables = async () => {
-      for (const t of tables) await processQueued(t, this.queues.get(t)!.length, true);
-    };
-    // Applied = every queued record processed; records may arrive while applyTables awaits a decode.
-    const applied = (t: string) => (taken.get(t) ?? 0) === this.queues.get(t)!.length;
-    await applyTables();
+    await this.applyTables(b);
 
     // Stream records taken now; the barrier below refers to the moment the newest of them arrived.
     const streamTake = new Map<string, number>();
@@ -392,9 +433,9 @@ export class PartitionTask {
     let unconfirmed = 0;
     let pause = 0;
     if (streamTake.size > 0) {
-      const barrier = await this.barrier(tables, takenAt, applyTables, applied);
+      const barrier = await this.barrier(b, takenAt);
       if (barrier === 'current') {
-        for (const [t, n] of streamTake) await processQueued(t, n, true);
+        for (const [t, n] of streamTake) await this.processQueued(b, t, n, true);
         if (this.holdingSince) {
           this.d.logger.info({ partition: this.d.partition, heldMs: Math.round(monotonicNow() - this.holdingSince) }, 'table confirmed current: held records released');
           this.holdingSince = undefined;
@@ -402,7 +443,7 @@ export class PartitionTask {
       } else {
         for (const [t, n] of streamTake) {
           const expired = this.heldPastMaximum(t, n);
-          if (expired > 0) await processQueued(t, expired, false);
+          if (expired > 0) await this.processQueued(b, t, expired, false);
           unconfirmed += expired;
           held += this.hold(t, n);
         }
@@ -420,9 +461,9 @@ export class PartitionTask {
       for (const p of this.punctuators) {
         p.punctuate!({
           partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
-          emit: (r) => outputs.push(declared(p, r)),
+          emit: (r) => b.outputs.push(declared(p, r)),
           deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
-          count,
+          ...metricsInto(b),
         });
       }
     }
@@ -430,25 +471,49 @@ export class PartitionTask {
     const offsets: TopicPartitionOffset[] = [];
     for (const topic of this.d.inputs.keys()) {
       const q = this.queues.get(topic)!;
-      const n = taken.get(topic) ?? 0;
+      const n = b.taken.get(topic) ?? 0;
       // A drained queue is done up to the consumer position, which also moves over transaction markers.
       const next = n === q.length ? this.position.get(topic) : n > 0 ? BigInt(q[n - 1]!.offset) + 1n : undefined;
       if (next !== undefined) offsets.push({ topic, partition: this.d.partition, offset: next.toString() });
     }
     for (const { topic, key, value, serde } of this.changelogOut.values()) { // not push(...): it may hold 100k+ records
-      outputs.push({ topic, key, value: value === null ? null : serde.encode(value), partition: this.d.partition });
+      b.outputs.push({ topic, key, value: value === null ? null : serde.encode(value), partition: this.d.partition });
     }
     this.changelogOut.clear();
-    const records = [...taken.values()].reduce((a, b) => a + b, 0);
-    if (records > 0 || outputs.length > 0) {
-      await this.commit(outputs, offsets);
-      for (const [topic, n] of taken) this.queues.get(topic)!.splice(0, n);
+    const records = [...b.taken.values()].reduce((a, n) => a + n, 0);
+    if (records > 0 || b.outputs.length > 0) {
+      // The next batch starts past this one's records, which stay queued until the commit succeeds.
+      this.batch = newBatch(b.taken);
+      await this.commitApplyingTables(b.outputs, offsets);
+      for (const [topic, n] of b.taken) {
+        this.queues.get(topic)!.splice(0, n);
+        this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
+      }
       this.releaseHolds();
-      this.d.onCommitted({ records, deadLettered, held, unconfirmed, counters });
+      this.d.onCommitted({ records, deadLettered: b.deadLettered, held, unconfirmed, counters: b.counters, observations: b.observations });
     } else if (held > 0) {
-      this.d.onCommitted({ records: 0, deadLettered: 0, held, unconfirmed: 0, counters });
+      this.d.onCommitted({ records: 0, deadLettered: 0, held, unconfirmed: 0, counters: b.counters, observations: b.observations });
     }
     if (pause > 0 && this.state === 'running') await new Promise((r) => setTimeout(r, pause));
+  }
+
+  /**
+   * Commits one transaction and, while its commit is in flight, applies table records that arrive to the next
+   * batch (the stores keep the committing writes sealed beneath): a withdrawal takes effect when it is fetched, not
+   * one commit later.
+   */
+  private async commitApplyingTables(outputs: OutRecord[], offsets: TopicPartitionOffset[]): Promise<void> {
+    let settled = false;
+    const committing = this.commit(outputs, offsets).finally(() => {
+      settled = true;
+      this.wake?.();
+    });
+    committing.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
+    while (!settled && this.state === 'running') {
+      if (this.tableTopics.every((t) => this.applied(this.batch, t))) await this.waitForWork();
+      else await this.applyTables(this.batch);
+    }
+    await committing;
   }
 
   /**
@@ -457,7 +522,8 @@ export class PartitionTask {
    * own timeout, and the wait for the table to catch up starts only when they arrive: time this process spent busy
    * elsewhere never counts as table lag.
    */
-  private async barrier(tables: string[], takenAt: number, applyTables: () => Promise<void>, applied: (topic: string) => boolean): Promise<Barrier> {
+  private async barrier(b: Batch, takenAt: number): Promise<Barrier> {
+    const tables = this.tableTopics;
     if (tables.length === 0) return 'current';
     let ends: Map<string, bigint>;
     try {
@@ -468,9 +534,9 @@ export class PartitionTask {
     }
     const deadline = monotonicNow() + this.d.consentWaitMs;
     for (;;) {
-      await applyTables();
+      await this.applyTables(b);
       // Every record below the end offset was queued (position) and every queued record was applied.
-      const behind = tables.some((t) => !applied(t) || (this.position.get(t) ?? 0n) < (ends.get(`${t}:${this.d.partition}`) ?? 0n));
+      const behind = tables.some((t) => !this.applied(b, t) || (this.position.get(t) ?? 0n) < (ends.get(`${t}:${this.d.partition}`) ?? 0n));
       if (!behind) return 'current';
       const left = deadline - monotonicNow();
       if (left <= 0 || this.state !== 'running') return 'lagging';
@@ -516,6 +582,7 @@ export class PartitionTask {
 
   private async commit(outputs: OutRecord[], offsets: TopicPartitionOffset[]): Promise<void> {
     const stores = [...this.d.changelogs.values()].map((c) => c.store);
+    for (const s of stores) s.seal();
     for (let attempt = 1; ; attempt++) {
       try {
         await this.producer!.commit(outputs, this.d.groupId, offsets);

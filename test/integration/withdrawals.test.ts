@@ -19,13 +19,13 @@ async function intakeRig() {
   const client = await TopicClient.open(pipeline);
   cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
   const post = (body: object) => fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  return { client, post };
+  return { client, post, pipeline };
 }
 
 // Guarantee: withdrawals always win. On the real broker: a grant dated 2099 (refused by the intake, written by another
 // producer) must not outrank a withdrawal sent through the intake afterwards without a capture time.
 it('a grant dated in the future, then a withdrawal without a capture time: the intake refuses the first, the table never believes it, the withdrawal is in force', async () => {
-  const { client, post } = await intakeRig();
+  const { client, post, pipeline } = await intakeRig();
   const everything = ['MARKETING', 'ANALYTICS', 'THIRD_PARTY'].map((purpose) => ({ purpose, granted: true }));
   const refused = await post({ customerId: 'future-1', capturedAt: '2099-01-01T00:00:00Z', purposes: everything });
   assert.equal(refused.status, 400, 'the intake refuses a capture time from the future');
@@ -43,6 +43,8 @@ it('a grant dated in the future, then a withdrawal without a capture time: the i
   const [latest] = (await client.read<ConsentState>('consent.state')).filter((s) => s.value.customerId === 'future-1').slice(-1);
   const analytics = latest!.value.purposes.find((p) => p.purpose === 'ANALYTICS')!.entry!;
   assert.ok(analytics.capturedAt <= Date.now(), 'the grant is stored as received, not as dated 2099');
+  const propagation = pipeline.engine.metrics.histograms.optOutPropagationMs!;
+  assert.equal(propagation.reduce((a, n) => a + n, 0), 1, 'the withdrawal counted once in the opt-out propagation histogram');
 });
 
 it('the intake answers ids too long, not valid Unicode or with control characters with 400 and writes nothing for them', async () => {

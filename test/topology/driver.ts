@@ -76,6 +76,8 @@ export class TopologyDriver {
   readonly producer = new MemoryProducer((records) => records.forEach((r) => this.append(r)));
   endOffsets: EndOffsetsMode = { kind: 'ok' };
   endOffsetRequests = 0;
+  /** Called when the enforcement asks the key store for a batch's keys (before it decides that batch). */
+  onEnsureKeys?: () => void;
   readonly stats: CycleStats[] = [];
   failed?: Error;
   task!: PartitionTask;
@@ -92,7 +94,8 @@ export class TopologyDriver {
       policy, vendors, sessionDisconnectAfterMs: 30_000,
       transforms: createFieldTransforms('a1'.repeat(32)),
       shredKeys: {
-        async ensureKeys(requests: { customerId: string; purpose: Purpose }[]) {
+        ensureKeys: async (requests: { customerId: string; purpose: Purpose }[]) => {
+          this.onEnsureKeys?.();
           const out = new Map<string, DataKey | 'destroyed'>();
           for (const r of requests) {
             const slot = `${r.customerId}/${r.purpose}`;

@@ -197,6 +197,69 @@ describe('PartitionTask in memory', () => {
     assert.equal(d.producer.attempts, d.producer.transactions.length + 1);
   });
 
+  it('applies a withdrawal fetched while a transaction commits at once, not after that commit (opt-out propagation)', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.producer.delayMs = 200;
+    const attempts = d.producer.attempts;
+    d.record('c1');
+    await d.until('its transaction is committing', () => d.producer.attempts > attempts);
+    d.consent('c1', { ANALYTICS: false }); // record timestamp: the clock now
+    await new Promise((res) => setTimeout(res, 30));
+    d.clock.advance(1000); // had it waited for the commit, the table would be updated 1 s after the withdrawal
+    d.producer.delayMs = 0;
+    const late = d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.deepEqual(d.stats.flatMap((s) => s.observations.get('optOutPropagationMs') ?? []), [0]);
+    assert.deepEqual(outcomes(await d.decisions(), late.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'BLOCKED:CONSENT_WITHDRAWN', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.committedOffset('consent.events'), 2n);
+  });
+
+  it('applies a withdrawal fetched while a long batch is decided before that batch ends', async () => {
+    const d = await started({ maxBatchRecords: 2000 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    let prepared = 0;
+    d.onEnsureKeys = () => {
+      if (++prepared === 1) d.consent('c1', { ANALYTICS: false }); // fetched while the first records are decided
+    };
+    const records = Array.from({ length: 1000 }, () => d.record('c1'));
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    const analytics = records.map((r) => outcomes(ds, r.recordId).analytics);
+    assert.equal(analytics[0], 'FORWARDED:CONSENT_GRANTED');
+    assert.equal(analytics.at(-1), 'BLOCKED:CONSENT_WITHDRAWN');
+    const firstBlocked = analytics.indexOf('BLOCKED:CONSENT_WITHDRAWN');
+    assert.ok(firstBlocked <= 256, `blocked from record ${firstBlocked} on (after the first chunk at most)`);
+    assert.ok(analytics.slice(firstBlocked).every((o) => o === 'BLOCKED:CONSENT_WITHDRAWN'), 'in order: once withdrawn, every later record is blocked');
+  });
+
+  it('a commit that fails drops the table records applied while it was in flight too; the next owner applies them once', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.producer.delayMs = 100;
+    d.producer.failures.push(new ConsentgateError('PRODUCER_FENCED', 'fenced', false));
+    const attempts = d.producer.attempts;
+    const r = d.record('c1');
+    await d.until('its transaction is committing', () => d.producer.attempts > attempts);
+    d.consent('c1', { MARKETING: false }); // applied above the committing transaction, which then fails
+    await d.until('task failed', () => d.failed !== undefined);
+    d.producer.delayMs = 0;
+    await d.stop();
+    assert.equal(d.committedOffset('consent.events'), 1n);
+    await d.start();
+    const late = d.record('c1');
+    await d.drained('genesys.conversations');
+    await d.drained('consent.events');
+    const ds = await d.decisions();
+    // Both records are decided by the next owner, which applies the table records first (as any owner would).
+    for (const x of [r, late]) assert.deepEqual(outcomes(ds, x.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(ds.length, 6);
+    assert.equal(d.stats.flatMap((s) => s.observations.get('optOutPropagationMs') ?? []).length, 1, 'the withdrawal counted once, when committed');
+  });
+
   it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
     const d = await started();
     d.consent('c1', ALL);

@@ -31,14 +31,44 @@ for (const compact of [false, true]) {
       assert.equal(s.get('a'), undefined);
       s.put('a', state('a', true));
       s.put('b', state('b', false));
+      s.seal();
       s.commit();
       assert.equal(s.size, 2);
       s.delete('a');
       assert.equal(s.get('a'), undefined);
       assert.equal(s.size, 1);
+      s.seal();
       s.commit();
       assert.deepEqual([...s.entries()].map(([k]) => k), ['b']);
       assert.deepEqual(logged.map(([k, v]) => `${k}:${v === null ? 'tombstone' : 'value'}`), ['a:value', 'a:value', 'b:value', 'a:tombstone']);
+    });
+
+    it('writes made while a sealed transaction commits see it and lie above it; rollback drops both', () => {
+      const s = store();
+      s.put('a', state('a', true));
+      s.seal();
+      s.commit();
+      s.put('a', state('a', false));
+      s.put('b', state('b', true));
+      s.seal(); // committing: a withdrawn, b granted
+      assert.throws(() => s.seal(), /committing already/);
+      s.delete('b'); // the next transaction's
+      s.put('c', state('c', true));
+      assert.equal(s.get('b'), undefined);
+      assert.deepEqual(plain(s.get('a')), plain(state('a', false)));
+      assert.equal(s.size, 2);
+      assert.deepEqual([...s.entries()].map(([k]) => k).sort(), ['a', 'c']);
+      s.commit(); // the sealed writes only
+      assert.equal(s.size, 2);
+      s.rollback(); // the next transaction aborts
+      assert.deepEqual(plain(s.get('b')), plain(state('b', true)));
+      assert.equal(s.get('c'), undefined);
+      assert.deepEqual([...s.entries()].map(([k]) => k).sort(), ['a', 'b']);
+      s.put('d', state('d', true));
+      s.seal();
+      s.rollback(); // the committing transaction fails
+      assert.equal(s.get('d'), undefined);
+      assert.throws(() => s.commit(), /without seal/);
     });
 
     it('restores from changelog bytes, tombstones included, and reads the same values back past its cache', async () => {
