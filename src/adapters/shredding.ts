@@ -10,8 +10,13 @@ import type { DataKey, KeyStore } from './keyStore.ts';
 export const SHRED_PREFIX = 'shr:v1:';
 
 
+/** Per data key (the key store hands out the same object while it caches the key): its AAD and format prefix. */
+const bound = new WeakMap<DataKey, { aad: Buffer; prefix: string }>();
+
 export function shredEncrypt(k: DataKey, plaintext: string): string {
-  return `${SHRED_PREFIX}${k.keyId}:${sealAesGcm(k.key, plaintext, Buffer.from(k.keyId, 'utf8')).toString('base64url')}`;
+  let b = bound.get(k);
+  if (!b) bound.set(k, (b = { aad: Buffer.from(k.keyId, 'utf8'), prefix: `${SHRED_PREFIX}${k.keyId}:` }));
+  return b.prefix + sealAesGcm(k.key, plaintext, b.aad).toString('base64url');
 }
 
 export function isShredded(v: unknown): v is string {

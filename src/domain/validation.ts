@@ -57,7 +57,21 @@ export function checkConsentEvent(key: string | null, e: ConsentEvent): Check {
   return c.ok ? keyMatches(key, e.customerId) : c;
 }
 
+const CHANNEL_SET: ReadonlySet<string> = new Set(CHANNELS);
+const isIdentifier = (s: unknown) => typeof s === 'string' && s.length >= 1 && s.length <= MAX_ID_LENGTH && !LONE_SURROGATE.test(s) && !CONTROL.test(s);
+const nonEmpty = (s: unknown) => typeof s === 'string' && s.length >= 1;
+
+/**
+ * ConversationRecordRules for the hot path: true only when the schema would accept the record (every record passes
+ * here once per sink decision; zod's parse was 3% of the pipeline's CPU). A record it rejects goes to the schema,
+ * which says why.
+ */
+function plainlyValid(r: ConversationRecord): boolean {
+  return nonEmpty(r.recordId) && nonEmpty(r.conversationId) && (r.customerId === null || isIdentifier(r.customerId)) &&
+    CHANNEL_SET.has(r.channel) && Number.isSafeInteger(r.occurredAt) && r.occurredAt >= 0 && nonEmpty(r.kind);
+}
+
 export function checkConversationRecord(key: string | null, r: ConversationRecord): Check {
-  const c = firstIssue(ConversationRecordRules.safeParse(r));
+  const c = plainlyValid(r) ? { ok: true as const } : firstIssue(ConversationRecordRules.safeParse(r));
   return c.ok ? keyMatches(key, r.customerId) : c;
 }
