@@ -64,8 +64,8 @@ export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
 
 
 /** Serdes of every topic of the topology, their schemas (from schemas/) registered under `<topic>-value`. */
-export function topologySerdes(config: Config, topology: Topology): Promise<SerdeRegistry> {
-  return registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology });
+export function topologySerdes(config: Config, topology: Topology, waitWhileUnavailable?: (message: string) => void): Promise<SerdeRegistry> {
+  return registerSchemas({ ...config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology, waitWhileUnavailable });
 }
 
 /** Creates the topology's missing topics (idempotent) with an admin client of its own, for commands and tools. */
@@ -96,14 +96,15 @@ export interface Pipeline {
 }
 
 /** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
-export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock): Promise<Pipeline> {
+/** `waitForRegistry` (run, worker): a registry that cannot be reached is waited for, not a reason to exit. */
+export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock, opts: { waitForRegistry?: boolean } = {}): Promise<Pipeline> {
   const { topology, policy, vendors } = loadDefinitions(config);
   const problems = missingKeys(policy, config);
   if (problems.length) throw new ConsentgateError('CONFIG_INVALID', problems.join('; '));
   const kafka = createKafka(config.kafka, logger);
   const admin = kafka.admin();
   await admin.connect();
-  const serdes = await topologySerdes(config, topology);
+  const serdes = await topologySerdes(config, topology, opts.waitForRegistry ? (m) => logger.warn(`schema registry unavailable: ${m}`) : undefined);
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
   const keyStore = shreddingSinks(policy).length ? await openConfiguredKeyStore(config) : undefined;
   const shredKeys = keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), encrypt: shredEncrypt };

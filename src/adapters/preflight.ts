@@ -48,6 +48,23 @@ export async function checkTopics(cfg: Config['kafka'], topics: string[]): Promi
 }
 
 /** Asks the registry for its subjects: unreachable, or no Confluent-compatible API at that URL, is said as such. */
+/**
+ * checkRegistry, waiting while the registry cannot be reached or answers 5xx (not while it says the URL or the
+ * credentials are wrong): `consentgate run` started during a registry outage starts once it is back.
+ */
+export async function waitForRegistry(cfg: Config['schemaRegistry'], timeoutMs: number, say: (message: string) => void): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await checkRegistry(cfg, timeoutMs);
+    } catch (err) {
+      if (!(err instanceof ConsentgateError) || err.code !== 'SCHEMA_REGISTRY_UNAVAILABLE') throw err;
+      const delay = Math.min(15_000, 1000 * 2 ** attempt);
+      say(`${err.message}; waiting for it, next try in ${delay / 1000} s`);
+      await new Promise((r) => setTimeout(r, delay));
+    }
+  }
+}
+
 export async function checkRegistry(cfg: Config['schemaRegistry'], timeoutMs: number): Promise<void> {
   const url = cfg.url.replace(/\/+$/, '');
   const headers: Record<string, string> = cfg.username ? { authorization: `Basic ${Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64')}` } : {};

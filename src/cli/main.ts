@@ -45,10 +45,17 @@ async function config(file: string | undefined, pipeline = false): Promise<Confi
   return r.config;
 }
 
-/** Fails within kafka.connectTimeoutMs, naming the setting and the address, when Kafka (or the registry) cannot be reached. */
-async function reachable(cfg: Config, registry = true): Promise<Config> {
-  const { checkKafka, checkRegistry } = await import('../adapters/preflight.ts');
-  await Promise.all([checkKafka(cfg.kafka), registry ? checkRegistry(cfg.schemaRegistry, cfg.kafka.connectTimeoutMs) : undefined]);
+/**
+ * Fails within kafka.connectTimeoutMs, naming the setting and the address, when Kafka (or the registry) cannot be
+ * reached. `registry: 'wait'` (run): an unreachable registry is waited for, with a line on stderr per try.
+ */
+async function reachable(cfg: Config, registry: 'check' | 'wait' | 'skip' = 'check'): Promise<Config> {
+  const { checkKafka, checkRegistry, waitForRegistry } = await import('../adapters/preflight.ts');
+  const say = (m: string) => process.stderr.write(`consentgate: [SCHEMA_REGISTRY_UNAVAILABLE] ${m}\n`);
+  await Promise.all([
+    checkKafka(cfg.kafka),
+    registry === 'check' ? checkRegistry(cfg.schemaRegistry, cfg.kafka.connectTimeoutMs) : registry === 'wait' ? waitForRegistry(cfg.schemaRegistry, cfg.kafka.connectTimeoutMs, say) : undefined,
+  ]);
   return cfg;
 }
 
@@ -74,7 +81,7 @@ function program(): Command {
   cli.command('topics').description('manage the topology\'s Kafka topics')
     .command('apply').description('create missing topics and align topic configs with topologies/ (idempotent)')
     .addOption(configOption())
-    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).topicsApply(await reachable(await config(o.config), false)));
+    .action(async (o: { config?: string }) => (await import('./pipeline.ts')).topicsApply(await reachable(await config(o.config), 'skip')));
 
   cli.command('describe').description('print the topology graph, topics, stores and the consent policy')
     .action(async () => (await import('./pipeline.ts')).describe());
@@ -83,7 +90,7 @@ function program(): Command {
     .addOption(new Option('--workers <n>', 'engine worker processes (default: one per CPU; one when the key store is an embedded PGlite)').argParser(wholeNumber(1, 256)))
     .addOption(configOption())
     .addHelpText('after', '\nA crashed worker is restarted and its partitions move to the others meanwhile.')
-    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await reachable(await config(o.config, true)), o.workers));
+    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await reachable(await config(o.config, true), 'wait'), o.workers));
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));

@@ -42,7 +42,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const logger = createLogger(cfg.logLevel);
   const { workers, why } = workerCount(cfg, loadDefinitions(cfg).policy, requested); // CONFIG_INVALID: exit 2
   if (why) logger.info({ workers }, `one worker: ${why}`);
-  const pipeline = await createPipeline(cfg, logger);
+  const pipeline = await createPipeline(cfg, logger, systemClock, { waitForRegistry: true });
   await applyTopology(pipeline.admin, pipeline.topology);
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;
@@ -74,7 +74,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
 /** `consentgate worker` (started by `run`, not by hand): the engine alone, reporting to its pool. */
 export async function worker(cfg: Config): Promise<void> {
   const logger = createLogger(cfg.logLevel).child({ worker: Number(process.env.CONSENTGATE_WORKER_ID ?? 0) });
-  const pipeline = await createPipeline(cfg, logger);
+  const pipeline = await createPipeline(cfg, logger, systemClock, { waitForRegistry: true });
   const stop = async (code: number) => {
     await pipeline.stop();
     process.exit(code);

@@ -1,6 +1,7 @@
 import type { DpiaStore } from '../adapters/dpiaStore.ts';
 import { integrationFromGenesys } from '../adapters/dpiaInputs.ts';
 import { consumeBatches, type Kafka } from '../adapters/kafka.ts';
+import { decodeWaiting } from '../adapters/schemaRegistry.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -40,11 +41,11 @@ export async function startDpiaWatcher(o: {
   const consumer = await consumeBatches(o.kafka, {
     groupId: o.groupId,
     topic: o.topology.topic('integrations.changes').name,
-    async handle(records) {
+    async handle(records, heartbeat) {
       for (const r of records) {
         let c: IntegrationChange;
         try {
-          c = await changes.decode(r.value);
+          c = await decodeWaiting(changes, r.value, { heartbeat, warn: (m) => o.logger.warn(m) });
         } catch (err) {
           stats.skipped++;
           o.logger.error({ offset: r.offset, partition: r.partition, err: (err as Error).message }, 'undecodable integration change skipped');

@@ -1,5 +1,6 @@
 import type { GenesysClient } from '../adapters/genesys.ts';
 import { consumeBatches, type Kafka } from '../adapters/kafka.ts';
+import { decodeWaiting } from '../adapters/schemaRegistry.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -110,7 +111,7 @@ export async function startSessionExecutor(o: {
       for (const r of records) {
         let c: SessionCommand;
         try {
-          c = await commandSerde.decode(r.value);
+          c = await decodeWaiting(commandSerde, r.value, { heartbeat, warn: (m) => o.logger.warn(m) });
         } catch (err) {
           o.logger.error({ offset: r.offset, partition: r.partition, err: (err as Error).message }, 'undecodable session command skipped');
           continue;

@@ -1,5 +1,6 @@
 import type { GenesysClient } from '../adapters/genesys.ts';
 import { consumeBatches, type Kafka } from '../adapters/kafka.ts';
+import { decodeWaiting } from '../adapters/schemaRegistry.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { Serde } from '../adapters/schemaRegistry.ts';
 import { baseFieldName, CONSENT_SOURCE_FIELD, CONSENT_TIMESTAMP_FIELD, consentWritebackOf } from '../domain/genesysEvents.ts';
@@ -64,11 +65,11 @@ export async function startWriteback(o: { kafka: Kafka; groupId: string; topic: 
   const consumer = await consumeBatches(o.kafka, {
     groupId: o.groupId,
     topic: o.topic,
-    async handle(records) {
+    async handle(records, heartbeat) {
       for (const r of records) {
         let e: ConsentEvent;
         try {
-          e = await o.serde.decode(r.value);
+          e = await decodeWaiting(o.serde, r.value, { heartbeat, warn: (m) => o.logger.warn(m) });
         } catch {
           continue; // the consent-table processor dead-letters undecodable events
         }

@@ -89,10 +89,10 @@ async function startKafka(dir: string, detached: boolean, log: (m: string) => vo
   return { pid, port, logFile };
 }
 
-async function startRegistry(dir: string, detached: boolean, log: (m: string) => void) {
+async function startRegistry(dir: string, detached: boolean, log: (m: string) => void, fixedPort?: number, storageDir?: string) {
   const dist = await ensureRegistryDist(log);
   const java = findJava(APICURIO_MIN_JAVA);
-  const [port, managementPort] = [await freePort(), await freePort()];
+  const [port, managementPort] = [fixedPort ?? await freePort(), await freePort()];
   const logFile = join(dir, 'registry.log');
   const args = [
     '-Xms128m', '-Xmx512m', ...JVM_FLAGS,
@@ -102,6 +102,8 @@ async function startRegistry(dir: string, detached: boolean, log: (m: string) =>
     '-Dquarkus.http.access-log.enabled=false', '-Dquarkus.log.level=WARN',
     // The schema-registry client reads /config/{subject} before registering and rejects Apicurio's "NONE".
     '-Dapicurio.rules.global.compatibility=BACKWARD',
+    // In memory by default; in an H2 file when given a storage directory (its schemas survive a restart).
+    ...(storageDir ? [`-Dapicurio.datasource.url=jdbc:h2:file:${join(storageDir, 'registry-db')};WRITE_DELAY=0`] : []),
     '-jar', join(dist, 'quarkus-run.jar'),
   ];
   const pid = startService(java, args, { cwd: dir, logFile, detached });
@@ -139,6 +141,24 @@ export async function startLocalStack(opts: StartOptions): Promise<LocalStack> {
     dir: opts.dir,
     versions: { kafka: KAFKA_VERSION, registry: `Apicurio Registry ${APICURIO_VERSION}` },
   };
+}
+
+/**
+ * An Apicurio Registry of its own on `port` (default: a free one), its schemas kept in `dir` (so a registry started
+ * again on the same directory has them), answering when this resolves; for tests that kill and restart a registry
+ * without touching the shared one.
+ */
+export async function startLocalRegistry(opts: { dir: string; port?: number }): Promise<{ pid: number; port: number; url: string }> {
+  mkdirSync(opts.dir, { recursive: true });
+  const r = await startRegistry(opts.dir, false, () => {}, opts.port, opts.dir);
+  const url = `http://127.0.0.1:${r.port}/apis/ccompat/v7`;
+  try {
+    await waitUntil('schema registry', () => httpOk(`${url}/subjects`), { timeoutMs: 180_000, alive: () => isAlive(r.pid), logFile: r.logFile });
+  } catch (err) {
+    await stopService(r.pid);
+    throw err;
+  }
+  return { pid: r.pid, port: r.port, url };
 }
 
 export async function stopLocalStack(stack: Pick<LocalStack, 'kafkaPid' | 'registryPid'>): Promise<void> {

@@ -42,6 +42,8 @@ export interface TaskDeps {
   /** How long a record may be held before it is decided with the table unconfirmed (BLOCKED CONSENT_UNCONFIRMED). */
   maxHoldMs: number;
   maxBatchRecords: number;
+  /** How long records wait before a writer schema the registry could not serve is asked for again (default 1 s). */
+  registryRetryMs?: number;
   /** Called after each committed transaction. */
   onCommitted(stats: CycleStats): void;
   /** The stores are restored; the task starts processing. */
@@ -83,6 +85,7 @@ const PUNCTUATE_EVERY_MS = 1000;
 const CHUNK = 256;
 /** Changelog records applied between two yields to the event loop while restoring. */
 const RESTORE_CHUNK = 4096;
+const REGISTRY_RETRY_MS = 1000;
 
 /** The open transaction: what the task processed since the last commit started, and what it will write. */
 interface Batch {
@@ -149,6 +152,8 @@ export class PartitionTask {
    * the queue, so the records held past the maximum are always a prefix.
    */
   private readonly holds = new Map<string, { below: bigint; since: number }[]>();
+  /** Per input topic whose next record needs a writer schema the registry could not serve: when (monotonic) to ask again. */
+  private readonly registryWait = new Map<string, number>();
   /**
    * Per stream topic, when its queued records arrived: records below `below` had arrived by monotonic time `at`.
    * A barrier for records taken from the queue needs end offsets read after the newest of them *arrived*, not after
@@ -306,7 +311,8 @@ export class PartitionTask {
       while (this.state === 'running') {
         const punctuateIn = this.punctuators.length ? this.lastPunctuation + PUNCTUATE_EVERY_MS - Date.now() : Infinity;
         if (!this.hasWork() && punctuateIn > 0) {
-          await this.waitForWork(Number.isFinite(punctuateIn) ? punctuateIn : undefined);
+          const wakeIn = Math.min(punctuateIn, ...[...this.registryWait.values()].map((until) => until - monotonicNow()));
+          await this.waitForWork(Number.isFinite(wakeIn) ? Math.max(1, wakeIn) : undefined);
           continue;
         }
         await this.cycle();
@@ -344,7 +350,8 @@ export class PartitionTask {
   }
 
   private hasWork(): boolean {
-    for (const t of this.d.inputs.keys()) if (this.queues.get(t)!.length) return true;
+    const now = monotonicNow();
+    for (const t of this.d.inputs.keys()) if (this.queues.get(t)!.length && !((this.registryWait.get(t) ?? 0) > now)) return true;
     return false;
   }
 
@@ -370,14 +377,22 @@ export class PartitionTask {
       },
       ...metricsInto(b),
     };
+    if ((this.registryWait.get(topic) ?? 0) > monotonicNow()) return;
     for (let from = b.taken.get(topic) ?? 0; from < upTo;) {
-      const to = Math.min(upTo, from + CHUNK);
+      let to = Math.min(upTo, from + CHUNK);
       const decoded: [InRecord, unknown][] = [];
+      let unavailable: ConsentgateError | undefined;
       for (let i = from; i < to; i++) {
         const rec = q[i]!;
         try {
           decoded.push([rec, await input.serde.decode(rec.value)]);
         } catch (err) {
+          // The registry is down (not the record's fault): this record and the ones after it wait, in order.
+          if (err instanceof ConsentgateError && err.retriable) {
+            unavailable = err;
+            to = i;
+            break;
+          }
           ctx.deadLetter(rec, err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED', (err as Error).message);
         }
       }
@@ -388,12 +403,22 @@ export class PartitionTask {
           processor.process(rec, value, ctx);
         }
       }
+      if (to > from && this.registryWait.delete(topic)) this.d.logger.info({ partition: this.d.partition, topic }, 'schema registry reachable again: records resume');
       b.taken.set(topic, (from = to));
+      if (unavailable) return this.waitForRegistry(topic, unavailable);
       if (from < upTo) {
         await yieldToEventLoop();
         if (stream) await this.applyTables(b);
       }
     }
+  }
+
+  /** Records of `topic` wait for the schema registry: tried again after registryRetryMs, never dead-lettered. */
+  private waitForRegistry(topic: string, err: ConsentgateError): void {
+    if (!this.registryWait.has(topic)) {
+      this.d.logger.warn({ partition: this.d.partition, topic, code: err.code, err: err.message }, 'schema registry unavailable: records wait for it (none is dead-lettered for it)');
+    }
+    this.registryWait.set(topic, monotonicNow() + (this.d.registryRetryMs ?? REGISTRY_RETRY_MS));
   }
 
   /** Applies every queued table record to the open batch (records may arrive while a decode awaits). */

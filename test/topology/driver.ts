@@ -3,6 +3,7 @@
 // and task loop; in-memory topic logs, a transactional producer that appends committed transactions to them, a
 // controllable end-offset source and a manual clock. Tests run in milliseconds.
 import { randomBytes, randomUUID } from 'node:crypto';
+import avro from 'avsc';
 import { resolve } from 'node:path';
 import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
 import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
@@ -76,6 +77,9 @@ export class TopologyDriver {
   readonly producer = new MemoryProducer((records) => records.forEach((r) => this.append(r)));
   endOffsets: EndOffsetsMode = { kind: 'ok' };
   endOffsetRequests = 0;
+  /** While true, fetching a writer schema fails as a refused connection does. */
+  registryDown = false;
+  private readonly writerSchemas = new Map<number, avro.Type>();
   /** Called when the enforcement asks the key store for a batch's keys (before it decides that batch). */
   onEnsureKeys?: () => void;
   readonly stats: CycleStats[] = [];
@@ -88,7 +92,13 @@ export class TopologyDriver {
     this.topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
     const policy = loadPolicy(resolve(PROJECT_ROOT, defaults.policyFile.parse(undefined)), this.topology);
     const vendors = loadVendors(resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), this.topology);
-    this.serdes = localSerdes(resolve(PROJECT_ROOT, 'schemas'), this.topology);
+    // The registry as the serdes see it: writer schemas registered by `pipeWriter`, or down (connection refused).
+    this.serdes = localSerdes(resolve(PROJECT_ROOT, 'schemas'), this.topology, async (id) => {
+      if (this.registryDown) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8081'), { status: 400 });
+      const t = this.writerSchemas.get(id);
+      if (!t) throw Object.assign(new Error(`Schema ${id} not found`), { status: 404 });
+      return t;
+    });
     const keys = new Map<string, DataKey>();
     const deps: ConsentgateDeps = {
       policy, vendors, sessionDisconnectAfterMs: 30_000,
@@ -128,6 +138,7 @@ export class TopologyDriver {
         consentWaitMs,
         maxHoldMs: this.o.maxHoldMs ?? 60_000,
         maxBatchRecords: this.o.maxBatchRecords ?? 100,
+        registryRetryMs: 20,
         onCommitted: (s) => this.stats.push(s),
         onRestored: () => {},
         onRestoreProgress: () => {},
@@ -199,6 +210,17 @@ export class TopologyDriver {
     if (opts.deliver === false || this.undelivered.has(topic)) this.undelivered.set(topic, [...(this.undelivered.get(topic) ?? []), rec]);
     else this.task?.enqueue(topic, [rec]);
     return rec;
+  }
+
+  /**
+   * Appends a record written by another producer with writer schema `schema` under registry id `id` (registered
+   * with this driver's registry when given, else an id the registry does not know).
+   */
+  pipeWriter(logical: string, key: string, value: unknown, id: number, schema?: avro.Type): InRecord {
+    if (schema) this.writerSchemas.set(id, schema);
+    const header = Buffer.alloc(5);
+    header.writeInt32BE(id, 1);
+    return this.pipe(logical, key, Buffer.concat([header, (schema ?? avro.Type.forValue(value as object)).toBuffer(value)]));
   }
 
   /** The task fetches what was piped with `deliver: false`. */

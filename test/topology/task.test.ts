@@ -4,6 +4,11 @@ import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import { ConsentgateError } from '../../src/errors.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
+import { readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import avro from 'avsc';
+import { PROJECT_ROOT } from '../../src/app.ts';
+import { conversation } from '../harness/pipeline.ts';
 import { TopologyDriver } from './driver.ts';
 
 // The task of one partition, driven in memory: barrier, hold-and-release, restore, dead-lettering and commits.
@@ -258,6 +263,37 @@ describe('PartitionTask in memory', () => {
     for (const x of [r, late]) assert.deepEqual(outcomes(ds, x.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
     assert.equal(ds.length, 6);
     assert.equal(d.stats.flatMap((s) => s.observations.get('optOutPropagationMs') ?? []).length, 1, 'the withdrawal counted once, when committed');
+  });
+
+  it('records in a writer schema the registry cannot serve wait, in order, and are decided once it can; an id the registry does not know is dead-lettered', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    // A newer version of the record schema (one more field, with a default), written by another producer.
+    const schema = JSON.parse(readFileSync(resolve(PROJECT_ROOT, 'schemas/ConversationRecord.avsc'), 'utf8')) as { fields: object[] };
+    const newer = avro.Type.forSchema({ ...schema, fields: [...schema.fields, { name: 'queueId', type: 'string', default: '' }] } as avro.Schema);
+    const before = d.record('c1');
+    await d.drained('genesys.conversations');
+    d.registryDown = true;
+    const v2 = { ...conversation('c1'), queueId: 'q-7' };
+    d.pipeWriter('genesys.conversations', 'c1', v2, 77, newer);
+    const behind = d.record('c1');
+    await new Promise((res) => setTimeout(res, 100)); // five retries of 20 ms
+    const decided = (id: string) => d.decisions().then((ds) => ds.filter((x) => x.recordId === id).length);
+    assert.equal(await decided(v2.recordId), 0, 'not decided while the registry is down');
+    assert.equal(await decided(behind.recordId), 0, 'the records behind it wait too (order)');
+    assert.equal((await d.output('dlq')).length, 0, 'nothing dead-lettered for an outage');
+    assert.equal(d.committedOffset('genesys.conversations'), 1n);
+    d.registryDown = false;
+    await d.drained('genesys.conversations');
+    for (const r of [before, v2, behind]) assert.deepEqual(outcomes(await d.decisions(), r.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    const unknown = d.pipeWriter('genesys.conversations', 'c1', conversation('c1'), 99); // no such id in the registry
+    await d.drained('genesys.conversations');
+    const dead = await d.output<DeadLetterValue>('dlq');
+    assert.equal(dead.length, 1);
+    assert.equal(dead[0]!.offset, unknown.offset);
+    assert.equal(dead[0]!.errorCode, 'DESERIALIZATION_FAILED');
+    assert.match(dead[0]!.error, /schema id 99 is not in the registry/);
   });
 
   it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
