@@ -18,7 +18,7 @@ import {
 import { ConsentgateError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from './logger.ts';
-import type { InRecord, OutRecord, TopicPartitionOffset, TransactionalProducer } from '../runtime/records.ts';
+import { recordBatchBytes, type InRecord, type OutRecord, type TopicPartitionOffset, type TransactionalProducer } from '../runtime/records.ts';
 
 export type { InRecord, OutRecord, TopicPartitionOffset };
 
@@ -214,6 +214,23 @@ export class EndOffsetReader {
   }
 }
 
+/** kafkajs' ConfigResourceTypes.TOPIC (the enum is not a named export Node's ESM loader finds in kafkajs' CommonJS). */
+const TOPIC_RESOURCE = (createRequire(import.meta.url)('kafkajs') as { ConfigResourceTypes: { TOPIC: number } }).ConfigResourceTypes.TOPIC;
+
+/** Each topic's max.message.bytes as the broker applies it (the topic's own setting, else the broker's default). */
+export async function topicMaxMessageBytes(admin: Admin, topics: string[]): Promise<Map<string, number>> {
+  const res = await settled(() => admin.describeConfigs({
+    includeSynonyms: false,
+    resources: topics.map((name) => ({ type: TOPIC_RESOURCE, name, configNames: ['max.message.bytes'] })),
+  }));
+  const out = new Map<string, number>();
+  for (const r of res.resources) {
+    const v = Number(r.configEntries.find((e) => e.configName === 'max.message.bytes')?.configValue);
+    if (Number.isFinite(v) && v > 0) out.set(r.resourceName, v);
+  }
+  return out;
+}
+
 /** Committed offsets of a consumer group for the given topics (partitions with none are absent). */
 export async function committedOffsets(admin: Admin, groupId: string, topics: string[]): Promise<Map<string, bigint>> {
   const res = await settled(() => admin.fetchOffsets({ groupId, topics }));
@@ -236,16 +253,19 @@ function topicMessages(records: OutRecord[]) {
   }));
 }
 
-/** Default message.max.bytes is 1 MiB per record batch; stay well below it. */
+/**
+ * Default message.max.bytes is 1 MiB per record batch; stay well below it (and below the smallest max.message.bytes
+ * of the topics written: a request's records for one partition form one batch).
+ */
 const MAX_REQUEST_BYTES = 512 * 1024;
 
-/** Splits records into consecutive runs of at most `max` bytes (keys and values), each run at least one record. */
+/** Splits records into consecutive runs of at most `max` bytes, each run at least one record. */
 function bySize(records: OutRecord[], max: number): OutRecord[][] {
   const out: OutRecord[][] = [];
   let run: OutRecord[] = [];
   let bytes = 0;
   for (const r of records) {
-    const size = (r.value?.length ?? 0) + (typeof r.key === 'string' ? Buffer.byteLength(r.key) : (r.key?.length ?? 0)) + 64;
+    const size = recordBatchBytes(r);
     if (run.length && bytes + size > max) {
       out.push(run);
       run = [];
@@ -274,7 +294,7 @@ export function toInRecord(topic: string, partition: number, m: KafkaMessage): I
  * the partition fences a zombie (kafkajs has no KIP-447 group-metadata fencing).
  */
 export class TaskProducer implements TransactionalProducer {
-  private constructor(private readonly producer: Producer, readonly transactionalId: string) {}
+  private constructor(private readonly producer: Producer, readonly transactionalId: string, private readonly maxRequestBytes: number) {}
 
   /**
    * Opens the producer and runs InitProducerId for its transactional id before returning: that completes or aborts
@@ -282,7 +302,7 @@ export class TaskProducer implements TransactionalProducer {
    * does not do this (it sends InitProducerId only on the first transaction(); connect() would fetch a
    * non-transactional producer id when `idempotent` is set, so it is not: transactions are idempotent regardless).
    */
-  static async open(kafka: Kafka, transactionalId: string): Promise<TaskProducer> {
+  static async open(kafka: Kafka, transactionalId: string, maxRequestBytes = MAX_REQUEST_BYTES): Promise<TaskProducer> {
     // Short retries: right after a commit the coordinator answers CONCURRENT_TRANSACTIONS until its markers are written.
     const producer = kafka.producer({
       transactionalId, maxInFlightRequests: 1, transactionTimeout: 60_000,
@@ -296,7 +316,7 @@ export class TaskProducer implements TransactionalProducer {
       await producer.disconnect().catch(() => {});
       throw err;
     }
-    return new TaskProducer(producer, transactionalId);
+    return new TaskProducer(producer, transactionalId, Math.min(MAX_REQUEST_BYTES, maxRequestBytes));
   }
 
   /** Writes records and input offsets in one transaction; on failure aborts and throws (PRODUCER_FENCED when fenced). */
@@ -304,7 +324,7 @@ export class TaskProducer implements TransactionalProducer {
     const tx = await this.producer.transaction();
     try {
       // Several produce requests in one transaction: a request over the broker's message.max.bytes is refused.
-      for (const chunk of bySize(records, MAX_REQUEST_BYTES)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
+      for (const chunk of bySize(records, this.maxRequestBytes)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
       if (offsets.length) {
         const topics = new Map<string, { partition: number; offset: string }[]>();
         for (const o of offsets) {

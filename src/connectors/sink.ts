@@ -5,7 +5,8 @@ import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
 import { INTEGRATION_ACTIONS, INTEGRATION_ENTITY_TYPES, type Mapped } from '../domain/genesysEvents.ts';
 import { checkConsentEvent, checkConversationRecord, type Check } from '../domain/validation.ts';
-import type { DeadLetterValue } from '../runtime/task.ts';
+import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from '../runtime/deadLetters.ts';
+import { recordBatchBytes } from '../runtime/records.ts';
 import type { Topology } from '../runtime/topology.ts';
 
 /** Where a mapped item came from: its connector, what it was (a Genesys topic, an endpoint) and its original bytes. */
@@ -38,7 +39,7 @@ const IntegrationChangeRules = z.object({
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A dead letter for input that never was a Kafka record: `topic` names the connector and what it read. */
-export function deadLetterRecord(d: { topology: Topology; serdes: SerdeRegistry; clock: Clock }, origin: Origin, reason: string, key: string | null = null): OutRecord {
+export function deadLetterRecord(d: { topology: Topology; serdes: SerdeRegistry; clock: Clock }, origin: Origin, reason: string, key: string | null = null, code: DeadLetterValue['errorCode'] = 'VALIDATION_FAILED'): OutRecord {
   const value: DeadLetterValue = {
     topic: `${origin.source}:${origin.what}`,
     partition: -1,
@@ -46,12 +47,12 @@ export function deadLetterRecord(d: { topology: Topology; serdes: SerdeRegistry;
     key: key === null ? null : Buffer.from(key),
     value: origin.raw,
     headers: {},
-    errorCode: 'VALIDATION_FAILED',
+    errorCode: code,
     error: reason.slice(0, 1000),
     processor: origin.source,
     failedAt: d.clock.now(),
   };
-  return { topic: d.topology.topic('dlq').name, key, value: d.serdes.forTopic<DeadLetterValue>('dlq').encode(value) };
+  return { topic: d.topology.topic('dlq').name, ...boundedDeadLetter(value, d.serdes.forTopic<DeadLetterValue>('dlq'), DEFAULT_MAX_MESSAGE_BYTES) };
 }
 
 /**
@@ -115,7 +116,14 @@ export class SourceSink {
         continue;
       }
       const logical = this.topicOf(m.kind);
-      out.push({ topic: this.d.topology.topic(logical).name, key: m.key, value: this.d.serdes.forTopic(logical).encode(m.value) });
+      const record = { topic: this.d.topology.topic(logical).name, key: m.key, value: this.d.serdes.forTopic(logical).encode(m.value) };
+      // The broker would refuse it for ever (and this sink retries a failed send until it succeeds).
+      if (recordBatchBytes(record) > DEFAULT_MAX_MESSAGE_BYTES) {
+        out.push(deadLetterRecord(this.d, origin, `encoded for ${logical} it takes ${recordBatchBytes(record)} bytes, over the broker's message.max.bytes (${DEFAULT_MAX_MESSAGE_BYTES})`, m.key, 'RECORD_TOO_LARGE'));
+        batch.deadLettered++;
+        continue;
+      }
+      out.push(record);
       ids.push(id);
       batch.written++;
     }

@@ -1,9 +1,10 @@
 import { EventEmitter } from 'node:events';
-import { EndOffsetReader, TaskProducer, committedOffsets, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
+import { EndOffsetReader, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
 import type { Clock } from '../domain/clock.ts';
 import { wireTask } from './blueprint.ts';
 import { EndOffsetsProbe } from './endOffsets.ts';
 import type { RuntimeLogger, SerdeRegistry } from './records.ts';
+import { DEFAULT_MAX_MESSAGE_BYTES } from './deadLetters.ts';
 import { emptyHistogram, histogramCount, observe, quantile, type Histogram } from './histogram.ts';
 import { PartitionTask } from './task.ts';
 import type { Topology } from './topology.ts';
@@ -69,6 +70,8 @@ export class Engine<Deps = unknown> extends EventEmitter {
   /** Set while the consumer leaves and rejoins the group (see rejoin). */
   private rejoining?: Promise<void>;
   private runConsumer?: () => Promise<void>;
+  /** Each topic's max.message.bytes, read at start: no output may exceed its topic's. */
+  private maxMessageBytes = new Map<string, number>();
 
   constructor(private readonly o: EngineOptions<Deps>) {
     super();
@@ -87,6 +90,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   }
 
   async start(): Promise<void> {
+    this.maxMessageBytes = await topicMaxMessageBytes(this.o.admin, [...this.o.topology.topics.values()].map((t) => t.name));
     const consumer = this.o.kafka.consumer({
       groupId: this.groupId,
       partitionAssigners: [coPartitionedAssigner()],
@@ -203,6 +207,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
       consentWaitMs: this.o.consentWaitMs,
       maxHoldMs: this.o.maxHoldMs,
       maxBatchRecords: this.o.maxBatchRecords,
+      maxRecordBytes: (topic) => this.maxMessageBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES,
       onCommitted: (s) => {
         this.metrics.committedTransactions++;
         this.metrics.processedRecords += s.records;
@@ -224,7 +229,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.setChangelogsFetching(p, true);
     void task
       .start(
-        () => TaskProducer.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`),
+        () => TaskProducer.open(this.o.kafka, `${this.o.topology.applicationId}-${p}`, Math.min(...this.maxMessageBytes.values())),
         () => this.startOffsets(p),
       )
       .catch((err) => this.onTaskFailed(p, task, err as Error));

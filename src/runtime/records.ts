@@ -24,6 +24,18 @@ export interface OutRecord {
   headers?: Record<string, string | Buffer>;
 }
 
+const byteLength = (v: string | Buffer | null | undefined) => (v == null ? 0 : typeof v === 'string' ? Buffer.byteLength(v) : v.length);
+
+/**
+ * An upper bound of the bytes a record batch holding only `r` takes (Kafka's v2 format: a 61-byte batch header,
+ * then the record with its varints): what the broker compares with the topic's max.message.bytes.
+ */
+export function recordBatchBytes(r: Pick<OutRecord, 'key' | 'value' | 'headers'>): number {
+  let n = 61 + 1 + 5 * 5 + byteLength(r.key) + byteLength(r.value);
+  for (const k in r.headers) n += 10 + Buffer.byteLength(k) + byteLength(r.headers[k]);
+  return n;
+}
+
 export interface TopicPartitionOffset {
   topic: string;
   partition: number;

@@ -3,6 +3,8 @@ import { ConsentgateError, type ErrorCode } from '../errors.ts';
 import { monotonicNow, type EndOffsetsSource } from './endOffsets.ts';
 import type { Processor, ProcessorContext } from './processor.ts';
 import type { InRecord, OutRecord, RuntimeLogger, Serde, TopicPartitionOffset, TransactionalProducer } from './records.ts';
+import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from './deadLetters.ts';
+import { recordBatchBytes } from './records.ts';
 import type { StagedStore } from './store.ts';
 
 export interface TaskInput {
@@ -42,6 +44,11 @@ export interface TaskDeps {
   /** How long a record may be held before it is decided with the table unconfirmed (BLOCKED CONSENT_UNCONFIRMED). */
   maxHoldMs: number;
   maxBatchRecords: number;
+  /**
+   * The largest record batch a topic accepts (its max.message.bytes; default the broker's 1 MiB): an input whose
+   * output would be larger is dead-lettered instead, and a dead letter is cut to fit.
+   */
+  maxRecordBytes?: (topic: string) => number;
   /** How long records wait before a writer schema the registry could not serve is asked for again (default 1 s). */
   registryRetryMs?: number;
   /** Called after each committed transaction. */
@@ -54,18 +61,7 @@ export interface TaskDeps {
   onFailed(err: Error): void;
 }
 
-export interface DeadLetterValue {
-  topic: string;
-  partition: number;
-  offset: string;
-  key: Buffer | null;
-  value: Buffer | null;
-  headers: Record<string, Buffer>;
-  errorCode: string;
-  error: string;
-  processor: string;
-  failedAt: number;
-}
+export type { DeadLetterValue };
 
 /** Where a task starts: committed input offsets (read after fencing) and the changelog range to restore. */
 export interface StartOffsets {
@@ -86,6 +82,7 @@ const CHUNK = 256;
 /** Changelog records applied between two yields to the event loop while restoring. */
 const RESTORE_CHUNK = 4096;
 const REGISTRY_RETRY_MS = 1000;
+
 
 /** The open transaction: what the task processed since the last commit started, and what it will write. */
 interface Batch {
@@ -398,9 +395,16 @@ export class PartitionTask {
       }
       for (const processor of input.processors) await processor.prepare?.(decoded.map(([, v]) => v));
       for (const [rec, value] of decoded) {
+        const mark = b.outputs.length;
         for (const processor of input.processors) {
           current = processor;
           processor.process(rec, value, ctx);
+        }
+        // No record can stop a partition: one whose output the topic would refuse is dead-lettered instead.
+        const tooLarge = this.oversized(b.outputs, mark);
+        if (tooLarge) {
+          b.outputs.length = mark;
+          ctx.deadLetter(rec, 'RECORD_TOO_LARGE', tooLarge);
         }
       }
       if (to > from && this.registryWait.delete(topic)) this.d.logger.info({ partition: this.d.partition, topic }, 'schema registry reachable again: records resume');
@@ -625,6 +629,22 @@ export class PartitionTask {
     }
   }
 
+  /** Why the first output from index `from` on is larger than its topic accepts; undefined when all fit. */
+  private oversized(outputs: OutRecord[], from: number): string | undefined {
+    for (let i = from; i < outputs.length; i++) {
+      const r = outputs[i]!;
+      if (r.topic === this.d.deadLetter.topic) continue; // cut to fit when made
+      const bytes = recordBatchBytes(r);
+      const limit = this.maxRecordBytes(r.topic);
+      if (bytes > limit) return `its ${r.topic} record would take ${bytes} bytes, over that topic's max.message.bytes (${limit})`;
+    }
+    return undefined;
+  }
+
+  private maxRecordBytes(topic: string): number {
+    return this.d.maxRecordBytes?.(topic) ?? DEFAULT_MAX_MESSAGE_BYTES;
+  }
+
   private deadLetterRecord(input: InRecord, code: ErrorCode, reason: string, processor: string): OutRecord {
     const withheld = input.key !== null && (this.d.deadLetter.withhold?.(input.key.toString('utf8')) ?? false);
     const value: DeadLetterValue = {
@@ -639,6 +659,6 @@ export class PartitionTask {
       processor,
       failedAt: this.d.clock.now(),
     };
-    return { topic: this.d.deadLetter.topic, key: input.key, value: this.d.deadLetter.serde.encode(value) };
+    return { topic: this.d.deadLetter.topic, ...boundedDeadLetter(value, this.d.deadLetter.serde, this.maxRecordBytes(this.d.deadLetter.topic)) };
   }
 }

@@ -63,6 +63,8 @@ export interface DriverOptions {
   maxBatchRecords?: number;
   /** How long an end-offset request may take before it counts as failed (the engine uses max(2 s, 4 × wait)). */
   endOffsetsTimeoutMs?: number;
+  /** max.message.bytes of some topics (logical names); the others take the broker's default. */
+  maxMessageBytes?: Record<string, number>;
 }
 
 /** Drives the task of partition 0 of the consentgate topology. Topic arguments are logical names. */
@@ -139,6 +141,7 @@ export class TopologyDriver {
         maxHoldMs: this.o.maxHoldMs ?? 60_000,
         maxBatchRecords: this.o.maxBatchRecords ?? 100,
         registryRetryMs: 20,
+        maxRecordBytes: (topic) => Object.entries(this.o.maxMessageBytes ?? {}).find(([logical]) => this.name(logical) === topic)?.[1] ?? 1_048_588,
         onCommitted: (s) => this.stats.push(s),
         onRestored: () => {},
         onRestoreProgress: () => {},
@@ -244,6 +247,11 @@ export class TopologyDriver {
     const r = conversation(customerId, { occurredAt: this.clock.now(), ...overrides });
     this.pipe('genesys.conversations', customerId, r);
     return r;
+  }
+
+  /** Committed records of a logical topic, as written (bytes). */
+  raw(logical: string): InRecord[] {
+    return [...this.log(this.name(logical))];
   }
 
   /** Decoded committed records of a logical output topic. */

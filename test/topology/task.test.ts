@@ -3,7 +3,9 @@ import { afterEach, describe, it } from 'node:test';
 import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import { ConsentgateError } from '../../src/errors.ts';
+import { recordBatchBytes } from '../../src/runtime/records.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import avro from 'avsc';
@@ -294,6 +296,40 @@ describe('PartitionTask in memory', () => {
     assert.equal(dead[0]!.offset, unknown.offset);
     assert.equal(dead[0]!.errorCode, 'DESERIALIZATION_FAILED');
     assert.match(dead[0]!.error, /schema id 99 is not in the registry/);
+  });
+
+  it('a record whose sink record its topic would refuse is dead-lettered instead (RECORD_TOO_LARGE); the partition goes on', async () => {
+    const d = await started({ maxMessageBytes: { 'sink.crm': 4000 } });
+    d.consent('c1', ALL);
+    const small = d.record('c1');
+    const big = d.record('c1', { attributes: { note: 'x'.repeat(5000) } }); // crm keeps attributes
+    const after = d.record('c1');
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.equal(ds.filter((x) => x.recordId === big.recordId).length, 0, 'no decision for a dead-lettered record');
+    for (const r of [small, after]) assert.deepEqual(outcomes(ds, r.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    const [dead, ...more] = await d.output<DeadLetterValue>('dlq');
+    assert.equal(more.length, 0);
+    assert.equal(dead!.errorCode, 'RECORD_TOO_LARGE');
+    assert.match(dead!.error, /its \S*sink\.crm record would take \d+ bytes, over that topic's max\.message\.bytes \(4000\)/);
+    assert.equal(dead!.offset, '1');
+    assert.equal(dead!.truncated, null);
+    assert.equal((await d.output<SinkRecord>('sink.crm')).length, 2);
+  });
+
+  it('a dead letter too large for the dlq keeps a prefix of the original bytes, their sizes and a SHA-256 of the whole', async () => {
+    const d = await started({ maxMessageBytes: { dlq: 8000 } });
+    const garbage = Buffer.concat([Buffer.from([0]), randomBytes(20_000)]);
+    d.pipe('genesys.conversations', 'c1', garbage);
+    await d.drained('genesys.conversations');
+    const raw = d.raw('dlq');
+    assert.equal(raw.length, 1);
+    assert.ok(recordBatchBytes(raw[0]!) <= 8000, `${recordBatchBytes(raw[0]!)} bytes`);
+    const [dead] = await d.output<DeadLetterValue>('dlq');
+    assert.equal(dead!.errorCode, 'DESERIALIZATION_FAILED');
+    assert.deepEqual({ ...dead!.truncated }, { keyBytes: 2, valueBytes: garbage.length, headerBytes: 0, sha256: createHash('sha256').update('c1').update(garbage).digest('hex') });
+    assert.ok(dead!.value!.length > 1000 && garbage.subarray(0, dead!.value!.length).equals(dead!.value!), 'a prefix of the original value');
+    assert.match(dead!.error, /do not fit the dlq: prefixes kept, headers dropped; sha256 of key\+value [0-9a-f]{64}/);
   });
 
   it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
