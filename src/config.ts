@@ -102,9 +102,24 @@ export const ConfigSchema = z.strictObject({
   genesys: GenesysSchema.optional(),
   /** Which connectors `consentgate run` starts beside the pipeline. */
   connectors: z.array(z.enum(CONNECTORS)).default([]),
-  /** HTTP intake (consent intake API, EventBridge API destination): listen address and optional bearer token. */
-  http: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(8088), token: z.string().min(16).optional() }).default({ host: '127.0.0.1', port: 8088 }),
+  /**
+   * HTTP intake (consent intake API, EventBridge API destination): listen address, the bearer token every request
+   * needs, the erasure endpoint's own token, and a per-client rate limit. Closed by default: without a token it does
+   * not start unless `insecureNoAuth` says so.
+   */
+  http: z.strictObject({
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8088),
+    token: z.string().min(16).optional(),
+    erasureToken: z.string().min(16).optional(),
+    insecureNoAuth: z.boolean().default(false),
+    rateLimitPerSecond: z.number().int().positive().default(500),
+  }).default({ host: '127.0.0.1', port: 8088, insecureNoAuth: false, rateLimitPerSecond: 500 }),
 }).superRefine((c, ctx) => {
+  const http = c.connectors.filter((n) => n === 'consent-intake' || n === 'eventbridge-http');
+  if (http.length && !c.http.token && !c.http.insecureNoAuth) {
+    ctx.addIssue({ code: 'custom', path: ['http', 'token'], message: `the HTTP intake (${http.join(', ')}) needs CONSENTGATE_INTAKE_TOKEN (16 or more characters); only for a local test, --insecure-no-auth (CONSENTGATE_INSECURE_NO_AUTH=1) lets anyone who reaches the port write consent and erase customers` });
+  }
   const needGenesys = c.connectors.filter((n) => GENESYS_CONNECTORS.includes(n));
   if (needGenesys.length && !c.genesys) {
     ctx.addIssue({ code: 'custom', path: ['genesys'], message: `connectors ${needGenesys.join(', ')} need Genesys credentials: set GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET and GENESYS_REGION or GENESYS_BASE_URL` });
@@ -160,6 +175,9 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_HTTP_HOST) http.host = env.CONSENTGATE_HTTP_HOST;
   if (env.CONSENTGATE_HTTP_PORT) http.port = Number(env.CONSENTGATE_HTTP_PORT);
   if (env.CONSENTGATE_INTAKE_TOKEN) http.token = env.CONSENTGATE_INTAKE_TOKEN;
+  if (env.CONSENTGATE_ERASURE_TOKEN) http.erasureToken = env.CONSENTGATE_ERASURE_TOKEN;
+  if (env.CONSENTGATE_INSECURE_NO_AUTH !== undefined) http.insecureNoAuth = ['1', 'true', 'yes'].includes(env.CONSENTGATE_INSECURE_NO_AUTH.toLowerCase());
+  if (env.CONSENTGATE_INTAKE_RATE_LIMIT) http.rateLimitPerSecond = Number(env.CONSENTGATE_INTAKE_RATE_LIMIT);
   if (Object.keys(http).length) out.http = http;
   return out;
 }

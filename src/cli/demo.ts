@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { committedOffsets, topicOffsets } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { readTopic } from '../adapters/topicReader.ts';
@@ -23,6 +24,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export async function runDemo(): Promise<void> {
   const sim = await GenesysSimulator.start({ seed: 42 });
   say(`Genesys Cloud simulator at ${sim.baseUrl} (seed 42)`);
+  // The intake is closed by default: tokens of this run's own for the consent intake and for erasure.
+  const tokens = { intake: randomBytes(24).toString('hex'), erasure: randomBytes(24).toString('hex') };
+  const post = (url: string, token: string, body: unknown) =>
+    fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
   const { pipeline, config, stop } = await startEphemeralPipeline({
     name: 'demo',
     topicPrefix: process.env.CONSENTGATE_TOPIC_PREFIX ?? `demo-${Date.now()}.`,
@@ -30,6 +35,7 @@ export async function runDemo(): Promise<void> {
     env: {
       GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret,
       CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations,session-executor', CONSENTGATE_HTTP_PORT: '0',
+      CONSENTGATE_INTAKE_TOKEN: tokens.intake, CONSENTGATE_ERASURE_TOKEN: tokens.erasure,
       CONSENTGATE_SESSION_DISCONNECT_AFTER_MS: process.env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS ?? '1000',
     },
   });
@@ -53,11 +59,11 @@ export async function runDemo(): Promise<void> {
     for (const customerId of optOuts.slice(0, 5)) sim.startConversation({ customerId, mediaType: 'voice' });
     await sleep(500);
     for (const customerId of optOuts) {
-      await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', body: JSON.stringify({ customerId, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] }) });
+      await post(`${connectors.intake!.url}/v1/consent`, tokens.intake, { customerId, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] });
     }
     say(`  ${optOuts.length} customers opted out of MARKETING through the consent intake API, 5 of them during a call`);
     const erased = summary.contactIds[summary.contactIds.length - 1]!;
-    const erasure = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ customerId: erased, genesysDelete: true }) });
+    const erasure = await post(`${connectors.intake!.url}/v1/erasure`, tokens.erasure, { customerId: erased, genesysDelete: true });
     say(`  one customer asked for erasure: ${JSON.stringify(await erasure.json())}`);
     await connectors.notifications!.drained();
 

@@ -24,7 +24,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
   consent-intake, writeback, integrations, session-executor, dpia (default none); CONSENTGATE_HTTP_HOST/PORT
-  (127.0.0.1:8088) and CONSENTGATE_INTAKE_TOKEN for the HTTP intake.
+  (127.0.0.1:8088) for the HTTP intake, which needs CONSENTGATE_INTAKE_TOKEN (16+ chars; POST /v1/erasure needs
+  CONSENTGATE_ERASURE_TOKEN) unless run --insecure-no-auth; CONSENTGATE_INTAKE_RATE_LIMIT (500 requests/s a client).
   Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
   Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded
   PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
@@ -88,9 +89,13 @@ function program(): Command {
 
   cli.command('run').description('run the pipeline, and the connectors named in CONSENTGATE_CONNECTORS, until SIGTERM/SIGINT')
     .addOption(new Option('--workers <n>', 'engine worker processes (default: one per CPU; one when the key store is an embedded PGlite)').argParser(wholeNumber(1, 256)))
+    .addOption(new Option('--insecure-no-auth', 'let the HTTP intake accept requests without a token (a local test only; warned every minute)'))
     .addOption(configOption())
     .addHelpText('after', '\nA crashed worker is restarted and its partitions move to the others meanwhile.')
-    .action(async (o: { workers?: number; config?: string }) => (await import('./pipeline.ts')).run(await reachable(await config(o.config, true), 'wait'), o.workers));
+    .action(async (o: { workers?: number; config?: string; insecureNoAuth?: boolean }) => {
+      if (o.insecureNoAuth) process.env.CONSENTGATE_INSECURE_NO_AUTH = '1'; // read with the configuration (and by the workers)
+      await (await import('./pipeline.ts')).run(await reachable(await config(o.config, true), 'wait'), o.workers);
+    });
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));

@@ -1,6 +1,7 @@
-import { randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { RateLimiterMemory, RateLimiterRes } from 'rate-limiter-flexible';
 import { z } from 'zod';
 import type { Logger } from '../adapters/logger.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -10,6 +11,11 @@ import { Identifier } from '../domain/validation.ts';
 import type { Origin, SourceSink } from './sink.ts';
 
 const MAX_BODY = 512_000; // Genesys' own request.bytes.max
+/** Deeper JSON is refused before it is parsed (an envelope is a few levels deep; 100,000 would exhaust the stack). */
+const MAX_JSON_DEPTH = 64;
+const INSECURE_WARNING_EVERY_MS = 60_000;
+/** Bytes of an unwanted body read and dropped after it was answered, before the connection is cut. */
+const DISCARD_MAX = 64 << 20;
 /** How far ahead of this server's clock a sender's capture time may be (clock skew), at most. */
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
@@ -30,7 +36,15 @@ class HttpError extends Error {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
+/**
+ * The body of a JSON request: 415 for another content type, 413 past MAX_BODY (at once from Content-Length, else
+ * as soon as the bytes pass it), 400 when nested deeper than MAX_JSON_DEPTH or not JSON. Returns the raw bytes
+ * and, when it parses, the value.
+ */
+async function readJson(req: IncomingMessage): Promise<{ raw: Buffer; body?: unknown; problem?: string }> {
+  const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+  if (type !== 'application/json') throw new HttpError(415, `content type must be application/json (got ${type ? JSON.stringify(type.slice(0, 100)) : 'none'})`);
+  if (Number(req.headers['content-length']) > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const c of req) {
@@ -38,8 +52,33 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
     if (size > MAX_BODY) throw new HttpError(413, `body larger than ${MAX_BODY} bytes`);
     chunks.push(c as Buffer);
   }
-  return Buffer.concat(chunks);
+  const raw = Buffer.concat(chunks);
+  if (jsonDepth(raw) > MAX_JSON_DEPTH) return { raw, problem: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
+  try {
+    return { raw, body: JSON.parse(raw.toString('utf8')) as unknown };
+  } catch {
+    return { raw, problem: 'body is not JSON' };
+  }
 }
+
+/** The deepest nesting of arrays and objects in JSON text (strings skipped), in one pass over the bytes. */
+export function jsonDepth(raw: Buffer): number {
+  let depth = 0;
+  let max = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) max = Math.max(max, ++depth);
+    else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return max;
+}
+
+const digest = (s: string) => createHash('sha256').update(s).digest();
 
 function json(res: ServerResponse, status: number, body: unknown): void {
   res.writeHead(status, { 'content-type': 'application/json' });
@@ -49,8 +88,14 @@ function json(res: ServerResponse, status: number, body: unknown): void {
 export interface IntakeOptions {
   host: string;
   port: number;
-  /** When set, every request needs `Authorization: Bearer <token>` (EventBridge API destinations send it as an API key header). */
+  /** Every request needs `Authorization: Bearer <token>` (EventBridge API destinations send it as an API key header). */
   token?: string;
+  /** POST /v1/erasure needs this one instead (destroying a customer's keys is not for every intake client). */
+  erasureToken?: string;
+  /** No token needed (a local test only; the intake says so in a warning every minute). */
+  insecureNoAuth: boolean;
+  /** Requests per second per client address; more are answered 429 with Retry-After. */
+  rateLimitPerSecond: number;
   sink: SourceSink;
   clock: Clock;
   logger: Logger;
@@ -72,9 +117,13 @@ const ErasureBody = z.object({ customerId: Identifier, source: z.string().min(1)
  */
 export class HttpIntake {
   private server?: Server;
-  readonly stats = { consentAccepted: 0, consentRejected: 0, envelopes: 0 };
+  private warning?: NodeJS.Timeout;
+  private readonly limiter: RateLimiterMemory;
+  readonly stats = { consentAccepted: 0, consentRejected: 0, envelopes: 0, rateLimited: 0 };
 
-  constructor(private readonly o: IntakeOptions) {}
+  constructor(private readonly o: IntakeOptions) {
+    this.limiter = new RateLimiterMemory({ points: o.rateLimitPerSecond, duration: 1 });
+  }
 
   get url(): string {
     const a = this.server!.address() as AddressInfo;
@@ -82,13 +131,32 @@ export class HttpIntake {
   }
 
   async start(): Promise<void> {
+    if (!this.o.token && !this.o.insecureNoAuth) throw new Error('the HTTP intake needs a token (or insecureNoAuth)');
     this.server = createServer((req, res) => {
       this.route(req, res).catch((err: Error) => {
-        if (err instanceof HttpError) return json(res, err.status, { error: err.message, details: err.details });
+        if (err instanceof HttpError) {
+          // A body left unread (413, 415, 401 …): answer at once and close the connection; the rest of the body is
+          // read and dropped meanwhile (a client answered while it still sends may otherwise never see the answer),
+          // up to DISCARD_MAX bytes, then the connection is cut.
+          if (!req.complete) {
+            res.setHeader('connection', 'close');
+            let dropped = 0;
+            req.on('data', (c: Buffer) => {
+              if ((dropped += c.length) > DISCARD_MAX) req.destroy();
+            });
+            req.resume();
+          }
+          return json(res, err.status, { error: err.message, details: err.details });
+        }
         this.o.logger.error({ err: err.message, path: req.url }, 'intake request failed');
         json(res, 503, { error: 'could not write to Kafka; retry' });
       });
     });
+    if (this.o.insecureNoAuth) {
+      const warn = () => this.o.logger.warn({ url: this.url }, 'the HTTP intake accepts requests WITHOUT a token (--insecure-no-auth): anyone who reaches it can write consent and erase customers');
+      this.server.once('listening', warn);
+      this.warning = setInterval(warn, INSECURE_WARNING_EVERY_MS).unref();
+    }
     await new Promise<void>((resolve, reject) => {
       this.server!.once('error', reject);
       this.server!.listen(this.o.port, this.o.host, resolve);
@@ -96,37 +164,48 @@ export class HttpIntake {
   }
 
   async stop(): Promise<void> {
+    clearInterval(this.warning);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 
-  private authorized(req: IncomingMessage): boolean {
-    if (!this.o.token) return true;
+  /** Whether the request carries `token` (compared as SHA-256 digests, so in constant time whatever the lengths). */
+  private carries(req: IncomingMessage, token: string | undefined): boolean {
+    if (this.o.insecureNoAuth) return true;
+    if (!token) return false;
     // Only the Bearer scheme (RFC 6750): a bare token, or one under another scheme, is no credential.
-    const given = Buffer.from(/^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1] ?? '');
-    const want = Buffer.from(this.o.token);
-    return given.length === want.length && timingSafeEqual(given, want);
+    const given = /^Bearer +(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
+    return given !== undefined && timingSafeEqual(digest(given), digest(token));
   }
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
     if (req.method === 'GET' && path === '/healthz') return json(res, 200, this.o.health());
-    if (!this.authorized(req)) throw new HttpError(401, 'missing or wrong bearer token');
+    try {
+      await this.limiter.consume(req.socket.remoteAddress ?? 'unknown');
+    } catch (err) {
+      if (!(err instanceof RateLimiterRes)) throw err;
+      this.stats.rateLimited++;
+      res.setHeader('retry-after', String(Math.max(1, Math.ceil(err.msBeforeNext / 1000))));
+      throw new HttpError(429, `more than ${this.o.rateLimitPerSecond} requests a second from this client`);
+    }
+    if (req.method === 'POST' && path === '/v1/erasure' && this.o.consentIntake && this.o.erase) {
+      if (!this.o.erasureToken && !this.o.insecureNoAuth) throw new HttpError(403, 'POST /v1/erasure needs a token of its own: set CONSENTGATE_ERASURE_TOKEN');
+      if (!this.carries(req, this.o.erasureToken)) throw new HttpError(401, 'missing or wrong bearer token (the erasure token)');
+      return this.erasure(req, res);
+    }
+    if (!this.carries(req, this.o.token)) throw new HttpError(401, 'missing or wrong bearer token');
     if (req.method === 'POST' && path === '/v1/consent' && this.o.consentIntake) return this.consent(req, res);
-    if (req.method === 'POST' && path === '/v1/erasure' && this.o.consentIntake && this.o.erase) return this.erasure(req, res);
     if (req.method === 'POST' && path === '/v1/eventbridge' && this.o.eventBridge) return this.eventBridge(req, res);
     throw new HttpError(404, `no route ${req.method} ${path}`);
   }
 
   private async consent(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
+    const { raw, body, problem } = await readJson(req);
     const origin: Origin = { source: 'consent-intake', what: 'POST /v1/consent', raw };
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      await this.o.sink.write([{ mapped: { kind: 'invalid', reason: 'body is not JSON' }, origin }]);
+    if (problem) {
+      await this.o.sink.write([{ mapped: { kind: 'invalid', reason: problem }, origin }]);
       this.stats.consentRejected++;
-      throw new HttpError(400, 'body is not JSON');
+      throw new HttpError(400, problem);
     }
     const parsed = ConsentRequest.safeParse(body);
     if (!parsed.success) {
@@ -157,30 +236,20 @@ export class HttpIntake {
   }
 
   private async erasure(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let body: unknown;
-    try {
-      body = JSON.parse((await readBody(req)).toString('utf8'));
-    } catch {
-      throw new HttpError(400, 'body is not JSON');
-    }
+    const { body, problem } = await readJson(req);
+    if (problem) throw new HttpError(400, problem);
     const parsed = ErasureBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, 'invalid erasure request', parsed.error.issues.map((i) => `${i.path.join('.') || 'body'}: ${i.message}`));
     json(res, 202, await this.o.erase!(parsed.data));
   }
 
   private async eventBridge(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const raw = await readBody(req);
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      body = undefined;
-    }
+    const { raw, body, problem } = await readJson(req);
     const envelopes = Array.isArray(body) ? body : [body];
     const items: { mapped: Mapped; origin: Origin }[] = [];
     for (const env of envelopes) {
       const envRaw = Array.isArray(body) ? Buffer.from(JSON.stringify(env)) : raw;
-      const inner = body === undefined ? { ok: false as const, reason: 'body is not JSON' } : unwrapEventBridge(env);
+      const inner = problem ? { ok: false as const, reason: problem } : unwrapEventBridge(env);
       const origin: Origin = { source: 'eventbridge-http', what: inner.ok ? inner.topicName : 'envelope', raw: envRaw };
       const mapped: Mapped = inner.ok ? mapNotification(inner.topicName, inner.eventBody) : { kind: 'invalid', reason: inner.reason };
       items.push({ mapped: this.o.enrich ? await this.o.enrich(mapped).catch(() => mapped) : mapped, origin });

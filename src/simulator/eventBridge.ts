@@ -4,6 +4,8 @@ import type { Clock } from './types.ts';
 
 export interface EventBridgeOptions {
   url: string;
+  /** Headers of the API destination's connection (an API-key connection sends e.g. `Authorization: Bearer …`). */
+  headers?: Record<string, string>;
   /** Topic templates to forward (`{id}` = any id); default all. */
   topics?: string[];
   orgId: string;
@@ -58,7 +60,7 @@ export class EventBridgeForwarder {
   private async attempt(body: string, n: number, firstTry: number): Promise<void> {
     if (this.closed) return;
     try {
-      const res = await fetch(this.o.url, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
+      const res = await fetch(this.o.url, { method: 'POST', headers: { ...this.o.headers, 'Content-Type': 'application/json' }, body, signal: AbortSignal.timeout(10_000) });
       await res.arrayBuffer();
       if (res.ok) {
         this.stats.delivered++;

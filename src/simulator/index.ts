@@ -59,7 +59,7 @@ export interface SimulatorOptions {
   jobTtlMs?: number;
   /** Default page size of job results (max 1000). Default 100. */
   jobResultsPageSize?: number;
-  eventBridge?: { url: string; topics?: string[] };
+  eventBridge?: { url: string; topics?: string[]; headers?: Record<string, string> };
   /** Cap on the `published` history (oldest dropped first). Default unlimited. */
   publishedHistoryLimit?: number;
   clock?: () => number;
@@ -171,7 +171,7 @@ export class GenesysSimulator {
     });
     const eventBridgeFilter = opts.eventBridge?.topics ?? TOPIC_TEMPLATES.map((t) => t.id);
     const eventBridge = opts.eventBridge && new EventBridgeForwarder({
-      url: opts.eventBridge.url, ...(opts.eventBridge.topics ? { topics: opts.eventBridge.topics } : {}), orgId: seed.orgId, clock,
+      url: opts.eventBridge.url, headers: opts.eventBridge.headers, ...(opts.eventBridge.topics ? { topics: opts.eventBridge.topics } : {}), orgId: seed.orgId, clock,
       eventSourceSuffix: EVENTBRIDGE_SOURCE.eventSourceSuffix, account: EVENTBRIDGE_SOURCE.awsAccountId, region: EVENTBRIDGE_SOURCE.awsAccountRegion,
       retryDelayMs: Math.max(10, 500 / scale), maxRetryDelayMs: Math.max(100, 300_000 / scale), giveUpAfterMs: (4 * 24 * HOUR) / scale,
     });

@@ -10,6 +10,14 @@ import type { ConsentEvent, ConversationRecord, Purpose, Channel } from '../../s
 export const FIELD_KEY = 'a1'.repeat(32);
 export const MASTER_KEY = 'c3'.repeat(32);
 export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+/** The HTTP intake's tokens in every test configuration (the intake is closed without one). */
+export const INTAKE_TOKEN = 'test-intake-token-0123456789abcdef';
+export const ERASURE_TOKEN = 'test-erasure-token-0123456789abcdef';
+
+/** POSTs a JSON body to the intake as its clients do: JSON content type, bearer token (the intake's by default). */
+export function postJson(url: string, body: unknown, token: string | null = INTAKE_TOKEN): Promise<Response> {
+  return fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: typeof body === 'string' ? body : JSON.stringify(body) });
+}
 
 /** The environment of one test's pipeline (in this process or a child): the shared stack, its own prefix and key-store schema. */
 export function testEnv(prefix: string, extra: Record<string, string> = {}): Record<string, string | undefined> {
@@ -22,6 +30,8 @@ export function testEnv(prefix: string, extra: Record<string, string> = {}): Rec
     DATABASE_URL,
     CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`,
     CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
+    CONSENTGATE_INTAKE_TOKEN: INTAKE_TOKEN,
+    CONSENTGATE_ERASURE_TOKEN: ERASURE_TOKEN,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
     ...extra,
   };

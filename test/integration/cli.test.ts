@@ -52,6 +52,14 @@ it('connectors that need Genesys fail at start without credentials; unknown conn
   assert.match(unknown.stderr, /connectors\.1: Invalid option/);
 });
 
+it('the HTTP intake is closed by default: run refuses to start it without a token', async () => {
+  const open = await run(['run'], { CONSENTGATE_CONNECTORS: 'consent-intake', CONSENTGATE_INTAKE_TOKEN: '' });
+  assert.equal(open.code, 2);
+  assert.match(open.stderr, /http\.token: the HTTP intake \(consent-intake\) needs CONSENTGATE_INTAKE_TOKEN \(16 or more characters\); only for a local test, --insecure-no-auth/);
+  const help = await run(['run', '--help'], {});
+  assert.match(help.stdout, /--insecure-no-auth\s+let the HTTP intake accept requests without a token/);
+});
+
 it('simulate genesys prints env lines a client can log in with', async () => {
   const child = spawn(process.execPath, [bin, 'simulate', 'genesys', '--seed', '5']);
   try {

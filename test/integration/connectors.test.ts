@@ -6,7 +6,7 @@ import type { ConsentEvent, ConversationRecord } from '../../src/domain/types.ts
 import { freePort } from '../../src/devstack/process.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
 import { startConnectorRig } from '../harness/genesys.ts';
-import { waitFor } from '../harness/pipeline.ts';
+import { INTAKE_TOKEN, postJson, waitFor } from '../harness/pipeline.ts';
 
 type Rig = Awaited<ReturnType<typeof startConnectorRig>>;
 const rigs: Rig[] = [];
@@ -141,7 +141,7 @@ describe('EventBridge intake', () => {
     const r = await rig({
       connectors: 'eventbridge-http,eventbridge-topic',
       env: { CONSENTGATE_HTTP_PORT: String(port) },
-      sim: { eventBridge: { url: `http://127.0.0.1:${port}/v1/eventbridge` } },
+      sim: { eventBridge: { url: `http://127.0.0.1:${port}/v1/eventbridge`, headers: { authorization: `Bearer ${INTAKE_TOKEN}` } } },
     });
     const contact = r.sim.upsertContact({ firstName: 'Bo' });
     r.sim.setConsent(contact.id, { marketing: false, at: Date.now() });
@@ -173,11 +173,11 @@ describe('consent intake and write-back', () => {
     const contact = r.sim.upsertContact({ firstName: 'Cy' });
     const url = `${r.connectors.intake!.url}/v1/consent`;
     const capturedAt = '2026-11-23T10:00:00.000Z';
-    const ok = await fetch(url, { method: 'POST', body: JSON.stringify({ customerId: contact.id, source: 'WEB', capturedAt, purposes: [{ purpose: 'MARKETING', granted: false }, { purpose: 'ANALYTICS', granted: true }] }) });
+    const ok = await postJson(url, { customerId: contact.id, source: 'WEB', capturedAt, purposes: [{ purpose: 'MARKETING', granted: false }, { purpose: 'ANALYTICS', granted: true }] });
     assert.equal(ok.status, 202);
     const { eventId } = (await ok.json()) as { eventId: string };
     const badBody = JSON.stringify({ customerId: '', purposes: [{ purpose: 'SPAM', granted: 'yes' }] });
-    const bad = await fetch(url, { method: 'POST', body: badBody });
+    const bad = await postJson(url, badBody);
     assert.equal(bad.status, 400);
     const problem = (await bad.json()) as { details: string[] };
     assert.ok(problem.details.some((d) => d.startsWith('customerId')) && problem.details.some((d) => d.startsWith('purposes.0.purpose')), problem.details.join('; '));

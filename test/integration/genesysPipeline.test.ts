@@ -7,7 +7,7 @@ import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import { GenesysSimulator } from '../../src/simulator/index.ts';
 import { genesysEnv } from '../harness/genesys.ts';
-import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 let cleanup = async () => {};
 after(() => cleanup());
@@ -35,10 +35,7 @@ it('Genesys data flows through consent enforcement: consent from the contact, an
   await waitFor('start records decided', () => decided(6), 60_000);
 
   // Mid-conversation opt-out through the intake; once it is acknowledged, the conversation's end is blocked.
-  const res = await fetch(`${connectors.intake!.url}/v1/consent`, {
-    method: 'POST',
-    body: JSON.stringify({ customerId: ann.id, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] }),
-  });
+  const res = await postJson(`${connectors.intake!.url}/v1/consent`, { customerId: ann.id, source: 'WEB', purposes: [{ purpose: 'MARKETING', granted: false }] });
   assert.equal(res.status, 202);
   sim.endConversation(live.conversationId);
   await waitFor('end record decided', () => decided(9), 60_000);

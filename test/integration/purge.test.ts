@@ -7,7 +7,7 @@ import { requestErasure } from '../../src/connectors/erasure.ts';
 import type { ComplianceRecord, PurgeAck, PurgeCommand, PurgeEscalation } from '../../src/domain/purge.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
-import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { ERASURE_TOKEN, INTAKE_TOKEN, postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
 import { genesysEnv } from '../harness/genesys.ts';
 import { GenesysSimulator } from '../../src/simulator/index.ts';
 import { startConnectors } from '../../src/connectors/index.ts';
@@ -143,9 +143,10 @@ describe('erasure through the intake API', () => {
     const client = await TopicClient.open(pipeline);
     try {
       const contact = sim.upsertContact({ firstName: 'Dee', workEmail: 'dee@example.com' });
-      const bad = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ genesysDelete: 'yes' }) });
+      const bad = await postJson(`${connectors.intake!.url}/v1/erasure`, { genesysDelete: 'yes' }, ERASURE_TOKEN);
       assert.equal(bad.status, 400);
-      const res = await fetch(`${connectors.intake!.url}/v1/erasure`, { method: 'POST', body: JSON.stringify({ customerId: contact.id, genesysDelete: true }) });
+      assert.equal((await postJson(`${connectors.intake!.url}/v1/erasure`, { customerId: contact.id }, INTAKE_TOKEN)).status, 401, 'the intake token does not erase');
+      const res = await postJson(`${connectors.intake!.url}/v1/erasure`, { customerId: contact.id, genesysDelete: true }, ERASURE_TOKEN);
       assert.equal(res.status, 202);
       const body = (await res.json()) as { requestId: string; genesysGdprRequestId: string };
       assert.ok(body.genesysGdprRequestId);

@@ -8,7 +8,7 @@ import type { SessionOutcome } from '../../src/connectors/sessionExecutor.ts';
 import type { SessionCommand } from '../../src/domain/sessionGuard.ts';
 import { GenesysSimulator } from '../../src/simulator/index.ts';
 import { genesysEnv } from '../harness/genesys.ts';
-import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 // Guide edge case 1: a customer opts out while a conversation is live. The guard issues END_SESSION at once; the
 // executor disconnects the conversation through Genesys if it is still live after the threshold.
@@ -39,7 +39,7 @@ async function rig() {
     await sim.close();
   });
   const optOut = async (customerId: string) => {
-    const res = await fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', body: JSON.stringify({ customerId, purposes: [{ purpose: 'MARKETING', granted: false }] }) });
+    const res = await postJson(`${connectors.intake!.url}/v1/consent`, { customerId, purposes: [{ purpose: 'MARKETING', granted: false }] });
     assert.equal(res.status, 202);
   };
   const commands = async () => (await client.read<SessionCommand>('session.commands')).map((c) => c.value);

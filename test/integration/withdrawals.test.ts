@@ -4,7 +4,7 @@ import { createLogger } from '../../src/adapters/logger.ts';
 import { systemClock } from '../../src/app.ts';
 import { startConnectors } from '../../src/connectors/index.ts';
 import type { ConsentState, Decision } from '../../src/domain/types.ts';
-import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import { postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
 
 const cleanups: (() => Promise<void>)[] = [];
 after(async () => {
@@ -18,7 +18,7 @@ async function intakeRig() {
   const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
   const client = await TopicClient.open(pipeline);
   cleanups.push(() => connectors.stop(), () => client.close(), () => pipeline.stop());
-  const post = (body: object) => fetch(`${connectors.intake!.url}/v1/consent`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const post = (body: object) => postJson(`${connectors.intake!.url}/v1/consent`, body);
   return { client, post, pipeline };
 }
 
