@@ -115,6 +115,8 @@ export const ConfigSchema = z.strictObject({
     insecureNoAuth: z.boolean().default(false),
     rateLimitPerSecond: z.number().int().positive().default(500),
   }).default({ host: '127.0.0.1', port: 8088, insecureNoAuth: false, rateLimitPerSecond: 500 }),
+  /** The operations endpoints every `run` serves (GET /healthz, /readyz); port 0 takes any free port. */
+  ops: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9465) }).default({ host: '127.0.0.1', port: 9465 }),
 }).superRefine((c, ctx) => {
   const http = c.connectors.filter((n) => n === 'consent-intake' || n === 'eventbridge-http');
   if (http.length && !c.http.token && !c.http.insecureNoAuth) {
@@ -179,6 +181,10 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_INSECURE_NO_AUTH !== undefined) http.insecureNoAuth = ['1', 'true', 'yes'].includes(env.CONSENTGATE_INSECURE_NO_AUTH.toLowerCase());
   if (env.CONSENTGATE_INTAKE_RATE_LIMIT) http.rateLimitPerSecond = Number(env.CONSENTGATE_INTAKE_RATE_LIMIT);
   if (Object.keys(http).length) out.http = http;
+  const ops: Record<string, unknown> = {};
+  if (env.CONSENTGATE_OPS_HOST) ops.host = env.CONSENTGATE_OPS_HOST;
+  if (env.CONSENTGATE_OPS_PORT) ops.port = Number(env.CONSENTGATE_OPS_PORT);
+  if (Object.keys(ops).length) out.ops = ops;
   return out;
 }
 

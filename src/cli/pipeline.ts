@@ -4,6 +4,7 @@ import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
 import { ConfigSchema, type Config } from '../config.ts';
+import { HealthMonitor, startOpsServer } from '../ops.ts';
 import { metricsForLog } from '../runtime/engine.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
@@ -47,12 +48,14 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;
   let connectors: Connectors | undefined;
+  let stopOps: (() => Promise<void>) | undefined;
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     logger.info('shutting down: stopping connectors, finishing in-flight transactions');
     await connectors?.stop();
+    await stopOps?.();
     await pool?.stop();
     await pipeline.stop();
     logger.info(metricsForLog(engine().metrics), 'stopped');
@@ -63,10 +66,26 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   process.on('SIGINT', () => void stop(0));
   if (pool) pool.start();
   else await pipeline.engine.start();
-  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers }, 'pipeline running');
+  const { checkRegistry } = await import('../adapters/preflight.ts');
+  const health = new HealthMonitor({
+    checks: [
+      { name: 'kafka', probe: async () => void (await pipeline.admin.describeCluster()) },
+      { name: 'schemaRegistry', probe: () => checkRegistry(cfg.schemaRegistry, 5000) },
+    ],
+    engine: () => (pool
+      ? { ready: pool.ready, detail: `${pool.pids.size} of ${workers} worker processes up${pool.ready ? ', every task running' : ''}` }
+      : { ready: pipeline.engine.ready, detail: pipeline.engine.ready ? 'every task running' : 'joining the group or restoring' }),
+  });
+  health.start();
+  const ops = await startOpsServer({ ...cfg.ops, health });
+  stopOps = async () => {
+    health.stop();
+    await ops.stop();
+  };
+  logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers, ops: ops.url }, 'pipeline running');
   const { kafka, topology, serdes } = pipeline;
   const { startConnectors } = await import('../connectors/index.ts');
-  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore });
+  connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore, health: () => health.report() });
   if (cfg.connectors.length) logger.info({ connectors: cfg.connectors }, 'connectors running');
   setInterval(() => logger.info({ pipeline: metricsForLog(engine().metrics), held: engine().heldRecords, connectors: connectors?.stats() }, 'progress'), 30_000).unref();
 }

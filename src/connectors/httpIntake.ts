@@ -104,7 +104,8 @@ export interface IntakeOptions {
   enrich?: (m: Mapped) => Promise<Mapped>;
   /** POST /v1/erasure (with the consent intake): the erasure flow, resolving what it did. */
   erase?: (r: { customerId: string; source: string; genesysDelete: boolean }) => Promise<unknown>;
-  health(): unknown;
+  /** GET /healthz: 200 with the body when healthy, else 503. */
+  health(): { healthy: boolean; body: unknown };
 }
 
 const ErasureBody = z.object({ customerId: Identifier, source: z.string().min(1).default('API'), genesysDelete: z.boolean().default(false) });
@@ -179,7 +180,10 @@ export class HttpIntake {
 
   private async route(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const path = (req.url ?? '/').split('?')[0];
-    if (req.method === 'GET' && path === '/healthz') return json(res, 200, this.o.health());
+    if (req.method === 'GET' && path === '/healthz') {
+      const h = this.o.health();
+      return json(res, h.healthy ? 200 : 503, h.body);
+    }
     try {
       await this.limiter.consume(req.socket.remoteAddress ?? 'unknown');
     } catch (err) {

@@ -6,6 +6,7 @@ import { GENESYS_CONNECTORS, type Config } from '../config.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Mapped } from '../domain/genesysEvents.ts';
 import type { ConsentEvent } from '../domain/types.ts';
+import type { HealthReport } from '../ops.ts';
 import type { Topology } from '../runtime/topology.ts';
 import { Checkpoints } from './checkpoints.ts';
 import { startEventBridgeTopic } from './eventBridgeTopic.ts';
@@ -29,6 +30,8 @@ export interface ConnectorDeps {
   serdes: SerdeRegistry;
   clock: Clock;
   logger: Logger;
+  /** The process's health (run's HealthMonitor): the intake's GET /healthz answers with it, 503 when unhealthy. */
+  health?: () => HealthReport;
 }
 
 export interface Connectors {
@@ -101,7 +104,10 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         consentIntake: on.has('consent-intake'),
         eventBridge: on.has('eventbridge-http'),
         erase: (r) => requestErasure({ ...r, keyStore: d.keyStore, genesys: out.genesys, sender: producer, topology, serdes, clock }),
-        health: () => ({ ok: true, connectors: [...on], stats: out.stats() }),
+        health: () => {
+          const report = d.health?.();
+          return { healthy: report ? report.status === 'healthy' : true, body: { ...report, connectors: [...on], stats: out.stats() } };
+        },
       });
       await out.intake.start();
       logger.info({ url: out.intake.url }, 'HTTP intake listening');

@@ -85,8 +85,8 @@ async function startKafka(dir: string, detached: boolean, log: (m: string) => vo
   const format = startService(java, [...cp, 'kafka.tools.StorageTool', 'format', '-t', clusterId, '-c', props], { cwd: dir, logFile, detached: false });
   await waitUntil('kafka storage format', async () => !isAlive(format), { timeoutMs: 60_000, alive: () => true, logFile });
   if (!existsSync(join(dataDir, 'meta.properties'))) throw new Error(`formatting Kafka storage failed; see ${logFile}`);
-  const pid = startService(java, ['-Xms256m', '-Xmx1g', ...JVM_FLAGS, ...cp, 'kafka.Kafka', props], { cwd: dir, logFile, detached });
-  return { pid, port, logFile };
+  const launch = () => startService(java, ['-Xms256m', '-Xmx1g', ...JVM_FLAGS, ...cp, 'kafka.Kafka', props], { cwd: dir, logFile, detached });
+  return { pid: launch(), port, logFile, launch };
 }
 
 async function startRegistry(dir: string, detached: boolean, log: (m: string) => void, fixedPort?: number, storageDir?: string) {
@@ -159,6 +159,27 @@ export async function startLocalRegistry(opts: { dir: string; port?: number }): 
     throw err;
   }
   return { pid: r.pid, port: r.port, url };
+}
+
+/**
+ * A Kafka broker of its own (KRaft, one node) for tests that kill it: `restart` starts it again on the same
+ * port and data (what it had committed is there).
+ */
+export async function startLocalKafka(opts: { dir: string }): Promise<{ brokers: string; pid(): number; restart(): Promise<void>; stop(): Promise<void> }> {
+  mkdirSync(opts.dir, { recursive: true });
+  const k = await startKafka(opts.dir, false, () => {});
+  let pid = k.pid;
+  const answering = () => waitUntil('Kafka broker', () => portAnswers(k.port), { timeoutMs: 120_000, alive: () => isAlive(pid), logFile: k.logFile });
+  await answering();
+  return {
+    brokers: `127.0.0.1:${k.port}`,
+    pid: () => pid,
+    restart: async () => {
+      pid = k.launch();
+      await answering();
+    },
+    stop: () => stopService(pid),
+  };
 }
 
 export async function stopLocalStack(stack: Pick<LocalStack, 'kafkaPid' | 'registryPid'>): Promise<void> {

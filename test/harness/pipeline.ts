@@ -30,6 +30,7 @@ export function testEnv(prefix: string, extra: Record<string, string> = {}): Rec
     DATABASE_URL,
     CONSENTGATE_KEYSTORE_SCHEMA: `ks_${prefix.replace(/[^a-z0-9]/gi, '').toLowerCase()}`,
     CONSENTGATE_SESSION_TIMEOUT_MS: '6000',
+    CONSENTGATE_OPS_PORT: '0',
     CONSENTGATE_INTAKE_TOKEN: INTAKE_TOKEN,
     CONSENTGATE_ERASURE_TOKEN: ERASURE_TOKEN,
     LOG_LEVEL: process.env.LOG_LEVEL ?? 'warn',
