@@ -22,7 +22,14 @@ export interface HealthReport {
   /** Healthy, and every task restored and running: ready for traffic. */
   ready: boolean;
   checks: Record<string, CheckState>;
-  engine: { ready: boolean; detail: string };
+  engine: EngineHealth;
+}
+
+/** What the engine says of itself: whether every task runs, in words, and the partitions this process owns. */
+export interface EngineHealth {
+  ready: boolean;
+  detail: string;
+  partitions: number[];
 }
 
 /**
@@ -36,7 +43,7 @@ export class HealthMonitor {
   private readonly started = Date.now();
   private timer?: NodeJS.Timeout;
 
-  constructor(private readonly o: { checks: HealthCheck[]; engine: () => { ready: boolean; detail: string }; intervalMs?: number; timeoutMs?: number; downAfterMs?: number }) {
+  constructor(private readonly o: { checks: HealthCheck[]; engine: () => EngineHealth; intervalMs?: number; timeoutMs?: number; downAfterMs?: number }) {
     for (const c of o.checks) this.state.set(c.name, { inFlight: false });
   }
 

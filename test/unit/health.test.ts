@@ -12,7 +12,7 @@ it('a dependency counts as down once no probe succeeded for downAfterMs (failing
       { name: 'kafka', probe: () => (mode === 'ok' ? Promise.resolve() : mode === 'fail' ? Promise.reject(new Error('connect ECONNREFUSED')) : new Promise<void>(() => {})) },
       { name: 'schemaRegistry', probe: () => Promise.resolve() },
     ],
-    engine: () => ({ ready: engineReady, detail: engineReady ? 'every task running' : 'restoring' }),
+    engine: () => ({ ready: engineReady, detail: engineReady ? 'every task running' : 'restoring', partitions: [0] }),
     intervalMs: 5, timeoutMs: 50, downAfterMs: 300,
   });
   m.start();
