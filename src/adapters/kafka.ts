@@ -81,6 +81,21 @@ export function isFencedError(err: unknown): boolean {
   );
 }
 
+/** Broker errors about the records a request carries: retrying the same records can never succeed. */
+const RECORD_ERRORS = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE', 'INVALID_RECORD', 'CORRUPT_MESSAGE', 'INVALID_TIMESTAMP']);
+
+/** The broker's error type when `err` (or what it wraps) is one of RECORD_ERRORS. */
+export function recordError(err: unknown): string | undefined {
+  const e = err as { type?: string; cause?: unknown; originalError?: unknown; errors?: unknown[] } | undefined;
+  if (!e) return undefined;
+  if (e.type && RECORD_ERRORS.has(e.type)) return e.type;
+  for (const inner of [e.cause, e.originalError, ...(Array.isArray(e.errors) ? e.errors : [])]) {
+    const t = inner === undefined || inner === err ? undefined : recordError(inner);
+    if (t) return t;
+  }
+  return undefined;
+}
+
 /** Creates missing topics and aligns the configs of existing ones; never changes partition counts. */
 export async function applyTopics(admin: Admin, specs: TopicSpec[]): Promise<{ created: string[]; updated: string[] }> {
   const existing = new Set(await admin.listTopics());
@@ -338,6 +353,8 @@ export class TaskProducer implements TransactionalProducer {
     } catch (err) {
       await tx.abort().catch(() => {});
       if (isFencedError(err)) throw new ConsentgateError('PRODUCER_FENCED', `${this.transactionalId} was fenced by a newer owner`, false, { cause: err });
+      const rejected = recordError(err);
+      if (rejected) throw new ConsentgateError('RECORD_REJECTED', `the broker refused a record of the transaction (${rejected}): ${(err as Error).message}`, false, { cause: err });
       throw new ConsentgateError('TRANSACTION_FAILED', `transaction of ${this.transactionalId} failed: ${(err as Error).message}`, true, { cause: err });
     }
   }

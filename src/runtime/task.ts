@@ -97,6 +97,9 @@ interface Batch {
   taken: Map<string, number>;
 }
 
+/** Input records a batch has processed (including, while the previous one commits, that one's). */
+const takenIn = (b: Batch): number => [...b.taken.values()].reduce((a, n) => a + n, 0);
+
 const newBatch = (taken = new Map<string, number>()): Batch => ({ outputs: [], deadLettered: 0, counters: new Map(), observations: new Map(), taken: new Map(taken) });
 
 /** A processor context's metric calls, collected in the batch (reported once it commits). */
@@ -160,7 +163,10 @@ export class PartitionTask {
   /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
   private holdingSince?: number;
   private producer?: TransactionalProducer;
+  private openProducer?: () => Promise<TransactionalProducer>;
   private batch = newBatch();
+  /** While a transaction the broker refused is bisected: input records a cycle may take, and how many are left to get through. */
+  private isolating?: { limit: number; remaining: number };
   private wake?: () => void;
   private loop?: Promise<void>;
   private restoreTargets = new Map<string, bigint>();
@@ -254,6 +260,7 @@ export class PartitionTask {
    * offsets read after fencing, and the changelog end offsets to restore up to.
    */
   async start(open: () => Promise<TransactionalProducer>, starts: () => Promise<StartOffsets>): Promise<void> {
+    this.openProducer = open;
     this.producer = await open();
     if (this.state === 'closed') {
       await this.producer.close(); // closed (revoked) while it opened: it has no work and must not hold a connection
@@ -412,7 +419,7 @@ export class PartitionTask {
       if (unavailable) return this.waitForRegistry(topic, unavailable);
       if (from < upTo) {
         await yieldToEventLoop();
-        if (stream) await this.applyTables(b);
+        if (stream && !this.isolating) await this.applyTables(b);
       }
     }
   }
@@ -425,9 +432,17 @@ export class PartitionTask {
     this.registryWait.set(topic, monotonicNow() + (this.d.registryRetryMs ?? REGISTRY_RETRY_MS));
   }
 
-  /** Applies every queued table record to the open batch (records may arrive while a decode awaits). */
+  /**
+   * Applies every queued table record to the open batch (records may arrive while a decode awaits); while a refused
+   * transaction is bisected, no more than its limit of input records in the batch.
+   */
   private async applyTables(b: Batch): Promise<void> {
-    for (const t of this.tableTopics) await this.processQueued(b, t, this.queues.get(t)!.length, true);
+    for (const t of this.tableTopics) {
+      const q = this.queues.get(t)!.length;
+      const room = this.isolating ? this.isolating.limit - takenIn(b) : Infinity;
+      if (room <= 0) return;
+      await this.processQueued(b, t, Math.min(q, (b.taken.get(t) ?? 0) + room), true);
+    }
   }
 
   /** Whether the open batch has applied every queued record of table topic `t`. */
@@ -447,7 +462,7 @@ export class PartitionTask {
 
     // Stream records taken now; the barrier below refers to the moment the newest of them arrived.
     const streamTake = new Map<string, number>();
-    let budget = this.d.maxBatchRecords;
+    let budget = this.isolating ? Math.max(0, this.isolating.limit - takenIn(b)) : this.d.maxBatchRecords;
     let takenAt = -Infinity;
     for (const t of this.streamTopics) {
       const q = this.queues.get(t)!;
@@ -485,7 +500,7 @@ export class PartitionTask {
       }
     }
 
-    if (this.punctuators.length && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
+    if (this.punctuators.length && !this.isolating && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
       this.lastPunctuation = Date.now();
       for (const p of this.punctuators) {
         p.punctuate!({
@@ -509,11 +524,20 @@ export class PartitionTask {
       b.outputs.push({ topic, key, value: value === null ? null : serde.encode(value), partition: this.d.partition });
     }
     this.changelogOut.clear();
-    const records = [...b.taken.values()].reduce((a, n) => a + n, 0);
+    const records = takenIn(b);
     if (records > 0 || b.outputs.length > 0) {
       // The next batch starts past this one's records, which stay queued until the commit succeeds.
       this.batch = newBatch(b.taken);
-      await this.commitApplyingTables(b.outputs, offsets);
+      try {
+        await this.commitApplyingTables(b.outputs, offsets);
+      } catch (err) {
+        if (!(err instanceof ConsentgateError && err.code === 'RECORD_REJECTED') || records === 0) throw err;
+        return this.bisect(b, records, err);
+      }
+      if (this.isolating && (this.isolating.remaining -= records) <= 0) {
+        this.isolating = undefined;
+        this.d.logger.info({ partition: this.d.partition }, 'refused transaction bisected: back to full batches');
+      }
       for (const [topic, n] of b.taken) {
         this.queues.get(topic)!.splice(0, n);
         this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
@@ -538,11 +562,38 @@ export class PartitionTask {
       this.wake?.();
     });
     committing.catch(() => {}); // awaited below; this only keeps it from counting as unhandled meanwhile
-    while (!settled && this.state === 'running') {
+    while (!settled && this.state === 'running' && !this.isolating) {
       if (this.tableTopics.every((t) => this.applied(this.batch, t))) await this.waitForWork();
       else await this.applyTables(this.batch);
     }
     await committing;
+  }
+
+  /**
+   * The broker refused the transaction of batch `b` for one of its records (RECORD_REJECTED: not retriable, the same
+   * records would be refused again). The stores are rolled back and the records are still queued: the next cycles
+   * take at most half as many input records, halving again at each refusal, so the others commit and the record at
+   * fault ends alone — then it is dead-lettered by itself, and full batches resume once the refused ones are through.
+   */
+  private async bisect(b: Batch, records: number, err: ConsentgateError): Promise<void> {
+    this.batch = newBatch(); // the queues still hold every record of `b` and of the batch opened after it
+    // A refused batch leaves the producer's sequence numbers ahead of the broker's (OUT_OF_ORDER_SEQUENCE_NUMBER
+    // next): a fresh producer session (InitProducerId, a new epoch of the same transactional id) starts them again.
+    await this.producer!.close();
+    this.producer = await this.openProducer!();
+    if (records > 1) {
+      this.isolating = { limit: Math.max(1, Math.floor(records / 2)), remaining: records };
+      this.d.logger.warn({ partition: this.d.partition, records, limit: this.isolating.limit, err: err.message }, 'the broker refused a transaction for one of its records: bisecting');
+      return;
+    }
+    const [topic] = [...b.taken].find(([, n]) => n > 0)!;
+    const rec = this.queues.get(topic)![0]!;
+    await this.commit([this.deadLetterRecord(rec, 'RECORD_REJECTED', err.message, 'engine')], [{ topic, partition: this.d.partition, offset: String(BigInt(rec.offset) + 1n) }]);
+    this.queues.get(topic)!.splice(0, 1);
+    this.releaseHolds();
+    this.d.logger.warn({ partition: this.d.partition, topic, offset: rec.offset }, 'the record the broker refused is dead-lettered alone');
+    this.d.onCommitted({ records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map(), observations: new Map() });
+    if (this.isolating && (this.isolating.remaining -= 1) <= 0) this.isolating = undefined;
   }
 
   /**

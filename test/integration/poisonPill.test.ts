@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, it } from 'node:test';
-import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
+import type { ConsentEvent, ConversationRecord, Decision } from '../../src/domain/types.ts';
 import { recordBatchBytes } from '../../src/runtime/records.ts';
 import type { DeadLetterValue } from '../../src/runtime/task.ts';
 import { conversation, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
@@ -108,4 +108,29 @@ it('records just under, at and over the broker limit on each input topic neither
   assert.ok(state.some((s) => s.value.customerId === 'c1'));
   assert.equal(failed, undefined, 'no task failed');
   assert.deepEqual(pipeline.engine.metrics.unconfirmed, 0);
+});
+
+it('a topic limit lowered while the pipeline runs: the record the broker then refuses is bisected out and dead-lettered alone, the others decided once', async () => {
+  const pipeline = await startPipeline(testConfig());
+  const client = await TopicClient.open(pipeline);
+  cleanups.push(() => client.close(), () => pipeline.stop());
+  let failed: Error | undefined;
+  pipeline.engine.on('error', (err: Error) => (failed = err));
+  await client.consent('c1', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+  // After the engine read the limits at start: its own size check cannot see this one coming.
+  await pipeline.admin.alterConfigs({ validateOnly: false, resources: [{ type: 2, name: client.name('sink.crm'), configEntries: [{ name: 'max.message.bytes', value: '20000' }] }] });
+  const records: ConversationRecord[] = [];
+  for (let i = 0; i < 12; i++) records.push(await client.record('c1', i === 5 ? { attributes: { note: 'x'.repeat(30_000) } } : {}));
+  const decisions = async () => (await client.read<Decision>('audit.decisions')).map((d) => d.value);
+  await waitFor('every record decided or dead-lettered', async () => {
+    const ds = await decisions();
+    const dead = await client.read<DeadLetterValue>('dlq');
+    return records.every((r, i) => (i === 5 ? dead.length === 1 : ds.filter((d) => d.recordId === r.recordId).length === 3));
+  }, 120_000);
+  const ds = await decisions();
+  for (const [i, r] of records.entries()) assert.equal(ds.filter((d) => d.recordId === r.recordId).length, i === 5 ? 0 : 3, `record ${i}`);
+  const [dead] = await client.read<DeadLetterValue>('dlq');
+  assert.equal(dead!.value.errorCode, 'RECORD_REJECTED');
+  assert.match(dead!.value.error, /MESSAGE_TOO_LARGE|RECORD_LIST_TOO_LARGE/);
+  assert.equal(failed, undefined, 'no task failed');
 });

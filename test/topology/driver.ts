@@ -41,12 +41,15 @@ class MemoryProducer implements TransactionalProducer {
   attempts = 0;
   delayMs = 0;
   closes = 0;
+  /** A record the broker refuses (as MESSAGE_TOO_LARGE): any transaction holding one fails, not retriably. */
+  refuses?: (r: OutRecord) => boolean;
   constructor(private readonly append: (records: OutRecord[]) => void) {}
   async commit(records: OutRecord[], _groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     this.attempts++;
     await (this.delayMs ? new Promise((r) => setTimeout(r, this.delayMs)) : Promise.resolve());
     const failure = this.failures.shift();
     if (failure) throw failure;
+    if (this.refuses && records.some(this.refuses)) throw new ConsentgateError('RECORD_REJECTED', 'the broker refused a record of the transaction (MESSAGE_TOO_LARGE)');
     this.transactions.push({ records: [...records], offsets });
     this.append(records);
   }

@@ -332,6 +332,27 @@ describe('PartitionTask in memory', () => {
     assert.match(dead!.error, /do not fit the dlq: prefixes kept, headers dropped; sha256 of key\+value [0-9a-f]{64}/);
   });
 
+  it('a record the broker refuses after all is found by bisection and dead-lettered alone; the others are decided once', async () => {
+    const d = await started({ maxBatchRecords: 100 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    // e.g. a topic's max.message.bytes lowered after the engine read it: the size check passes, the broker refuses.
+    d.producer.refuses = (r) => r.topic === d.name('sink.crm') && r.value!.includes('POISON');
+    const records = Array.from({ length: 40 }, (_, i) => d.record('c1', i === 27 ? { attributes: { note: 'POISON' } } : {}));
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    for (const [i, r] of records.entries()) assert.equal(ds.filter((x) => x.recordId === r.recordId).length, i === 27 ? 0 : 3, `record ${i}`);
+    const dead = await d.output<DeadLetterValue>('dlq');
+    assert.deepEqual(dead.map((x) => [x.errorCode, x.offset]), [['RECORD_REJECTED', '27']]);
+    assert.match(dead[0]!.error, /MESSAGE_TOO_LARGE/);
+    assert.equal(d.failed, undefined);
+    // Back to full batches afterwards.
+    const attempts = d.producer.attempts;
+    for (let i = 0; i < 30; i++) d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.ok(d.producer.attempts - attempts <= 3, `${d.producer.attempts - attempts} transactions for 30 records`);
+  });
+
   it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
     const d = await started();
     d.consent('c1', ALL);
