@@ -9,7 +9,9 @@
 //      the consent table, from the engines' histograms) and opt-out to the next decision (withdrawal acknowledged → decision of the customer's next
 //      record seen by a consumer), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
-//  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS.
+//  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS;
+//  (soak) only with `npm run bench -- soak`: BENCH_SOAK_SECONDS (600) at BENCH_SOAK_RATE (2000) records/s, each worker's
+//      RSS and V8 heap growth in MB/min (progress every 30 s on stderr).
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
 // BENCH_STEADY_RATES (1000,5000,10000,20000), BENCH_WORKERS (workers of (b) and (c); default one per CPU), BENCH_RESTORE_ENTRIES (1000000), BENCH_EVENTS
 // (20000), BENCH_LOG_LEVEL (the engines' log level, default error); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
@@ -42,7 +44,10 @@ const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
-const ONLY = new Set((process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
+/** `npm run bench -- soak` runs the soak alone (it takes BENCH_SOAK_SECONDS, 10 minutes by default). */
+const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
+const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
+const SOAK_RATE = Number(process.env.BENCH_SOAK_RATE ?? 2000);
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
 const histogramMs = (h: Histogram) => `p50 ${quantile(h, 0.5) ?? '-'} ms, p99 ${quantile(h, 0.99) ?? '-'} ms (${histogramCount(h)} withdrawals; to the engine's 1 ms histogram buckets)`;
 const ms = (xs: number[]) => `p50 ${pct(xs, 50).toFixed(0)} ms, p99 ${pct(xs, 99).toFixed(0)} ms, max ${Math.max(...xs).toFixed(0)} ms (${xs.length} samples)`;
@@ -259,6 +264,58 @@ async function restore(s: BenchStack) {
   return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss };
 }
 
+// soak: a steady flow at SOAK_RATE for SOAK_SECONDS on all workers; each worker's RSS and V8 heap sampled every 5 s,
+// their growth as a least-squares slope over the samples after the first fifth (at most a minute) of warm-up.
+async function soak(s: BenchStack) {
+  const p = await s.pipeline();
+  await grantConsent(p, CUSTOMERS);
+  const runner = await s.run(p, workers);
+  while (!runner.ready || runner.metrics.processedRecords < CUSTOMERS.length) await sleep(20);
+  const producer = await openProducer(p.kafka);
+  const load = conversationRecords(p, 0, 20_000);
+  const samples: { t: number; mem: { rssBytes: number; heapUsedBytes: number }[] }[] = [];
+  const base = runner.metrics.processedRecords;
+  let sent = 0;
+  const t0 = performance.now();
+  for (let next = 0, progress = 30_000; ; ) {
+    const elapsed = performance.now() - t0;
+    if (elapsed >= SOAK_SECONDS * 1000) break;
+    const due = Math.floor((elapsed / 1000) * SOAK_RATE) - sent;
+    if (due > 0) {
+      await producer.send(Array.from({ length: due }, (_, i) => load[(sent + i) % load.length]!));
+      sent += due;
+    }
+    if (elapsed >= next) {
+      samples.push({ t: elapsed / 1000, mem: runner.memory() });
+      next += 5000;
+    }
+    if (elapsed >= progress) {
+      process.stderr.write(`soak: ${Math.round(elapsed / 1000)} of ${SOAK_SECONDS} s, ${sent} records sent, ${runner.metrics.processedRecords - base} decided, RSS ${runner.memory().map((m) => MB(m.rssBytes)).join(' / ')}\n`);
+      progress += 30_000;
+    }
+    await sleep(10);
+  }
+  const behind = sent - (runner.metrics.processedRecords - base);
+  await producer.close();
+  await runner.stop();
+  const warm = Math.min(60, SOAK_SECONDS / 5);
+  const kept = samples.filter((x) => x.t >= warm);
+  /** Least-squares slope of `y` over the kept samples, in MB per minute. */
+  const slope = (y: (m: { rssBytes: number; heapUsedBytes: number }) => number, w: number) => {
+    const pts = kept.filter((x) => x.mem[w]).map((x) => [x.t, y(x.mem[w]!) / 1048576] as const);
+    const n = pts.length;
+    if (n < 2) return NaN;
+    const mt = pts.reduce((a, [t]) => a + t, 0) / n;
+    const my = pts.reduce((a, [, v]) => a + v, 0) / n;
+    return (60 * pts.reduce((a, [t, v]) => a + (t - mt) * (v - my), 0)) / pts.reduce((a, [t]) => a + (t - mt) ** 2, 0);
+  };
+  const perWorker = (samples.at(-1)?.mem ?? []).map((_, w) => ({
+    rssFirst: kept[0]?.mem[w]?.rssBytes ?? 0, rssLast: kept.at(-1)?.mem[w]?.rssBytes ?? 0,
+    rssSlope: slope((m) => m.rssBytes, w), heapSlope: slope((m) => m.heapUsedBytes, w),
+  }));
+  return { achieved: Math.round(sent / SOAK_SECONDS), behind, perWorker, samples: kept.length, warm };
+}
+
 // Twice, the faster counting: the first run on a freshly started broker also warms up its JIT and coordinators.
 const faster = <T extends { rate: number }>(a: T, b: T) => (b.rate > a.rate ? b : a);
 const raw = ONLY.has('a') || ONLY.has('b') ? faster(await rawRoundTrip('stock'), await rawRoundTrip('stock')) : undefined;
@@ -272,6 +329,7 @@ const steadyRuns = [];
 if (ONLY.has('c')) for (const target of STEADY_RATES) steadyRuns.push(await steady(stack, target));
 const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
+const soaked = ONLY.has('soak') ? await soak(stack) : undefined;
 await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
 await stack.cleanup();
@@ -296,5 +354,11 @@ for (const r of steadyRuns) {
   console.log(`      opt-out to the next decision, withdrawal acknowledged → the customer's next record decided (committed, seen by a consumer): ${ms(r.optOut)}`);
 }
 if (source) console.log(`(d) Genesys notifications source, simulator socket → acked on Kafka: ${source.rate} events/s (${EVENTS} customer.start events, ${source.seconds.toFixed(1)} s)${raw ? `; ratio to raw produce ${(source.rate / raw.produceRate).toFixed(2)}` : ''}`);
+if (soaked) {
+  console.log(`(soak) ${SOAK_SECONDS} s at ${SOAK_RATE} records/s on ${workers} workers (sent ${soaked.achieved}/s, ${soaked.behind > SOAK_RATE ? `fell behind: ${soaked.behind} undecided at the end` : 'kept up'}); memory after ${soaked.warm} s of warm-up, ${soaked.samples} samples:`);
+  for (const [w, m] of soaked.perWorker.entries()) {
+    console.log(`    worker ${w}: RSS ${MB(m.rssFirst)} → ${MB(m.rssLast)}, slope ${m.rssSlope.toFixed(2)} MB/min (V8 heap ${m.heapSlope.toFixed(2)} MB/min)`);
+  }
+}
 if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
 process.exit(0);

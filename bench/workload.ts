@@ -92,6 +92,8 @@ export interface Runner {
   maxRssBytes(): number;
   /** CPU time the engine's processes have used, in µs (as last reported, a few times a second). */
   cpuMicros(): number;
+  /** Resident set size and V8 heap in use now, per process running the engine (the bench's own without workers). */
+  memory(): { rssBytes: number; heapUsedBytes: number }[];
   stop(): Promise<void>;
 }
 
@@ -143,6 +145,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
         return {
           get metrics() { return p.engine.metrics; }, started: true, get ready() { return p.engine.ready; },
           maxRssBytes: () => usage().maxRSS * 1024, cpuMicros: () => usage().userCPUTime + usage().systemCPUTime,
+          memory: () => [{ rssBytes: process.memoryUsage().rss, heapUsedBytes: process.memoryUsage().heapUsed }],
           async stop() { await p.stop(); await dropTopics(p, prefixes.get(p)!); },
         };
       }
@@ -155,7 +158,7 @@ export function benchStack(env: Record<string, string>): BenchStack {
       pool.start();
       return {
         get metrics() { return pool.metrics; }, get started() { return pool.reporting; }, get ready() { return pool.ready; },
-        maxRssBytes: () => pool.maxRssBytes, cpuMicros: () => pool.cpuMicros,
+        maxRssBytes: () => pool.maxRssBytes, cpuMicros: () => pool.cpuMicros, memory: () => pool.memory,
         async stop() { await pool.stop(); await p.stop(); await dropTopics(p, prefix); },
       };
     },

@@ -17,6 +17,9 @@ export interface WorkerReport {
   ready: boolean;
   /** Peak resident set size of the worker process, in bytes. */
   maxRssBytes: number;
+  /** Its resident set size and V8 heap in use now, in bytes (the soak bench follows them over time). */
+  rssBytes: number;
+  heapUsedBytes: number;
   /** CPU time the worker process has used (user + system), in µs. */
   cpuMicros: number;
 }
@@ -83,6 +86,11 @@ export class WorkerPool {
   /** The largest peak RSS any worker reported. */
   get maxRssBytes(): number {
     return Math.max(0, ...[...this.reports.values()].map((r) => r.maxRssBytes));
+  }
+
+  /** Each worker's resident set size and V8 heap in use, as last reported, in bytes. */
+  get memory(): { rssBytes: number; heapUsedBytes: number }[] {
+    return [...this.reports.values()].map((r) => ({ rssBytes: r.rssBytes, heapUsedBytes: r.heapUsedBytes }));
   }
 
   /** CPU time the workers have used, as last reported (a restarted worker's count starts again), in µs. */
@@ -170,12 +178,15 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
 }
 
 /** The worker side: reports the engine's metrics to the pool until the process ends. */
-export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes' | 'cpuMicros'>): void {
+export function reportToPool(metrics: () => Omit<WorkerReport, 'type' | 'maxRssBytes' | 'cpuMicros' | 'rssBytes' | 'heapUsedBytes'>): void {
   if (!process.send) return;
   const report = () => {
     // The pool may be gone (it stops us next): a report into a closed channel is dropped, never thrown.
     const usage = process.resourceUsage();
-    const message: WorkerReport = { type: 'metrics', ...metrics(), maxRssBytes: usage.maxRSS * 1024, cpuMicros: usage.userCPUTime + usage.systemCPUTime };
+    const memory = process.memoryUsage();
+    const message: WorkerReport = {
+      type: 'metrics', ...metrics(), maxRssBytes: usage.maxRSS * 1024, cpuMicros: usage.userCPUTime + usage.systemCPUTime, rssBytes: memory.rss, heapUsedBytes: memory.heapUsed,
+    };
     if (process.connected) process.send!(message, () => {});
   };
   const timer = setInterval(report, REPORT_EVERY_MS).unref();
