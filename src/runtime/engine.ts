@@ -47,6 +47,11 @@ export function metricsForLog(m: EngineMetrics): Omit<EngineMetrics, 'histograms
 }
 
 const MAX_BACKLOG_FACTOR = 5;
+/**
+ * A partition's queued stream records are bounded by bytes too: 5 × maxBatchRecords records of up to 1 MB each would
+ * be 10 GB. Fetching pauses past 64 MB and resumes below 16 MB (and the record bound).
+ */
+const MAX_BACKLOG_BYTES = 64 << 20;
 
 /**
  * Runs the topology's tasks on this instance: one group consumer with the co-partitioning assignor feeds
@@ -167,11 +172,12 @@ export class Engine<Deps = unknown> extends EventEmitter {
       }
     }
     const backlog = task.streamBacklog;
+    const bytes = task.streamBacklogBytes;
     const topics = this.streamTopics;
-    if (!this.paused.has(p) && backlog > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR) {
+    if (!this.paused.has(p) && (backlog > this.o.maxBatchRecords * MAX_BACKLOG_FACTOR || bytes > MAX_BACKLOG_BYTES)) {
       this.paused.add(p);
       this.consumer?.pause(topics.map((topic) => ({ topic, partitions: [p] })));
-    } else if (this.paused.has(p) && backlog <= this.o.maxBatchRecords) {
+    } else if (this.paused.has(p) && backlog <= this.o.maxBatchRecords && bytes <= MAX_BACKLOG_BYTES / 4) {
       this.paused.delete(p);
       this.consumer?.resume(topics.map((topic) => ({ topic, partitions: [p] })));
     }

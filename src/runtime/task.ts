@@ -100,6 +100,8 @@ interface Batch {
 /** Input records a batch has processed (including, while the previous one commits, that one's). */
 const takenIn = (b: Batch): number => [...b.taken.values()].reduce((a, n) => a + n, 0);
 
+const recordBytes = (r: InRecord): number => (r.key?.length ?? 0) + (r.value?.length ?? 0);
+
 const newBatch = (taken = new Map<string, number>()): Batch => ({ outputs: [], deadLettered: 0, counters: new Map(), observations: new Map(), taken: new Map(taken) });
 
 /** A processor context's metric calls, collected in the batch (reported once it commits). */
@@ -154,6 +156,8 @@ export class PartitionTask {
   private readonly holds = new Map<string, { below: bigint; since: number }[]>();
   /** Per input topic whose next record needs a writer schema the registry could not serve: when (monotonic) to ask again. */
   private readonly registryWait = new Map<string, number>();
+  /** Bytes of the records queued for stream inputs (see streamBacklogBytes). */
+  private streamBytes = 0;
   /**
    * Per stream topic, when its queued records arrived: records below `below` had arrived by monotonic time `at`.
    * A barrier for records taken from the queue needs end offsets read after the newest of them *arrived*, not after
@@ -212,6 +216,11 @@ export class PartitionTask {
   }
 
   /** Records queued for stream inputs, held ones included, for back-pressure. */
+  /** Bytes (keys and values) of the records queued for stream inputs, for back-pressure by size. */
+  get streamBacklogBytes(): number {
+    return this.streamBytes;
+  }
+
   get streamBacklog(): number {
     return this.streamTopics.reduce((n, t) => n + this.queues.get(t)!.length, 0);
   }
@@ -235,7 +244,12 @@ export class PartitionTask {
     if (!this.d.changelogs.has(topic) || this.state === 'restoring') {
       // Records come in offset order: only a batch that starts below the position holds re-deliveries.
       const fresh = pos === undefined || BigInt(records[0]!.offset) >= pos;
-      for (const r of records) if (fresh || BigInt(r.offset) >= pos!) q.push(r);
+      const stream = this.holds.has(topic);
+      for (const r of records) {
+        if (!fresh && BigInt(r.offset) < pos!) continue;
+        q.push(r);
+        if (stream) this.streamBytes += recordBytes(r);
+      }
     }
     const next = BigInt(records[records.length - 1]!.offset) + 1n;
     const arrivals = this.arrivals.get(topic);
@@ -269,7 +283,9 @@ export class PartitionTask {
     const s = await starts();
     for (const [topic, offset] of s.inputs) {
       const q = this.queues.get(topic)!;
-      this.queues.set(topic, q.filter((r) => BigInt(r.offset) >= offset)); // not splice(...kept): it may be huge
+      const kept = q.filter((r) => BigInt(r.offset) >= offset); // not splice(...kept): it may be huge
+      if (this.holds.has(topic)) for (const r of q) if (BigInt(r.offset) < offset) this.streamBytes -= recordBytes(r);
+      this.queues.set(topic, kept);
       const pos = this.position.get(topic);
       if (pos === undefined || pos < offset) this.position.set(topic, offset);
     }
@@ -539,7 +555,7 @@ export class PartitionTask {
         this.d.logger.info({ partition: this.d.partition }, 'refused transaction bisected: back to full batches');
       }
       for (const [topic, n] of b.taken) {
-        this.queues.get(topic)!.splice(0, n);
+        this.dequeue(topic, n);
         this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
       }
       this.releaseHolds();
@@ -589,7 +605,7 @@ export class PartitionTask {
     const [topic] = [...b.taken].find(([, n]) => n > 0)!;
     const rec = this.queues.get(topic)![0]!;
     await this.commit([this.deadLetterRecord(rec, 'RECORD_REJECTED', err.message, 'engine')], [{ topic, partition: this.d.partition, offset: String(BigInt(rec.offset) + 1n) }]);
-    this.queues.get(topic)!.splice(0, 1);
+    this.dequeue(topic, 1);
     this.releaseHolds();
     this.d.logger.warn({ partition: this.d.partition, topic, offset: rec.offset }, 'the record the broker refused is dead-lettered alone');
     this.d.onCommitted({ records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map(), observations: new Map() });
@@ -647,6 +663,12 @@ export class PartitionTask {
   private arrivedBy(topic: string, offset: bigint): number {
     for (const a of this.arrivals.get(topic)!) if (offset < a.below) return a.at;
     return monotonicNow();
+  }
+
+  /** Removes the first `n` records of `topic`'s queue (decided and committed). */
+  private dequeue(topic: string, n: number): void {
+    const gone = this.queues.get(topic)!.splice(0, n);
+    if (this.holds.has(topic)) for (const r of gone) this.streamBytes -= recordBytes(r);
   }
 
   /** Forgets the hold and arrival marks of records that are decided now (no longer in the queue). */

@@ -353,6 +353,22 @@ describe('PartitionTask in memory', () => {
     assert.ok(d.producer.attempts - attempts <= 3, `${d.producer.attempts - attempts} transactions for 30 records`);
   });
 
+  it('counts the bytes of queued stream records (the engine pauses fetching past 64 MB) and frees them when decided', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    d.endOffsets = { kind: 'fail' }; // held: queued, undecided
+    const piped = [d.record('c1'), d.record('c1', { transcript: 'y'.repeat(10_000) })].map((r) => r.recordId);
+    await d.until('held', () => d.held === 2);
+    const raw = d.raw('genesys.conversations');
+    assert.equal(d.task.streamBacklogBytes, raw.reduce((n, r) => n + r.key!.length + r.value!.length, 0));
+    assert.ok(d.task.streamBacklogBytes > 10_000);
+    d.endOffsets = { kind: 'ok' };
+    await d.drained('genesys.conversations');
+    assert.equal(d.task.streamBacklogBytes, 0);
+    assert.equal((await d.decisions()).filter((x) => piped.includes(x.recordId)).length, 6);
+  });
+
   it('rolls back the stores on a failed commit: the next owner re-processes from the committed offsets, exactly once', async () => {
     const d = await started();
     d.consent('c1', ALL);
