@@ -95,8 +95,10 @@ export interface Pipeline {
   stop(): Promise<void>;
 }
 
-/** Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime. */
-/** `waitForRegistry` (run, worker): a registry that cannot be reached is waited for, not a reason to exit. */
+/**
+ * Composition root of the consent-table + enforcement topology: wires config, adapters, processors and runtime.
+ * `waitForRegistry` (run, worker): a registry that cannot be reached is waited for, not a reason to exit.
+ */
 export async function createPipeline(config: Config, logger: Logger, clock: Clock = systemClock, opts: { waitForRegistry?: boolean } = {}): Promise<Pipeline> {
   const { topology, policy, vendors } = loadDefinitions(config);
   const problems = missingKeys(policy, config);

@@ -61,7 +61,7 @@ export class HealthMonitor {
     const downAfter = this.o.downAfterMs ?? 15_000;
     const checks: Record<string, CheckState> = {};
     for (const [name, s] of this.state) {
-      // Before the first answer, a check is given the same grace from the start.
+      // Before its first answer a pending check counts from the start (grace); one whose probe failed is down at once.
       const ok = now - (s.lastOk ?? this.started) < downAfter && (s.lastOk !== undefined || s.lastError === undefined);
       checks[name] = { ok, ...(s.lastOk !== undefined ? { lastOkAgoMs: now - s.lastOk } : {}), ...(!ok && s.lastError ? { error: s.lastError } : {}) };
     }

@@ -47,7 +47,6 @@ export async function checkTopics(cfg: Config['kafka'], topics: string[]): Promi
   }
 }
 
-/** Asks the registry for its subjects: unreachable, or no Confluent-compatible API at that URL, is said as such. */
 /**
  * checkRegistry, waiting while the registry cannot be reached or answers 5xx (not while it says the URL or the
  * credentials are wrong): `consentgate run` started during a registry outage starts once it is back.
@@ -65,6 +64,7 @@ export async function waitForRegistry(cfg: Config['schemaRegistry'], timeoutMs: 
   }
 }
 
+/** Asks the registry for its subjects: unreachable, or no Confluent-compatible API at that URL, is said as such. */
 export async function checkRegistry(cfg: Config['schemaRegistry'], timeoutMs: number): Promise<void> {
   const url = cfg.url.replace(/\/+$/, '');
   const headers: Record<string, string> = cfg.username ? { authorization: `Basic ${Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64')}` } : {};

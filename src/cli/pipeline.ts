@@ -72,12 +72,11 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
       { name: 'kafka', probe: async () => void (await pipeline.admin.describeCluster()) },
       { name: 'schemaRegistry', probe: () => checkRegistry(cfg.schemaRegistry, 5000) },
     ],
-    engine: () => ({
-      ...(pool
-        ? { ready: pool.ready, detail: `${pool.pids.size} of ${workers} worker processes up${pool.ready ? ', every task running' : ''}` }
-        : { ready: pipeline.engine.ready, detail: pipeline.engine.ready ? 'every task running' : 'joining the group or restoring' }),
-      partitions: engine().metrics.assignedPartitions,
-    }),
+    engine: () => {
+      const { ready, metrics } = engine();
+      const running = ready ? 'every task running' : 'joining the group or restoring';
+      return { ready, detail: pool ? `${pool.pids.size} of ${workers} worker processes up, ${running}` : running, partitions: metrics.assignedPartitions };
+    },
   });
   health.start();
   const ops = await startOpsServer({ ...cfg.ops, health });

@@ -81,8 +81,8 @@ const PUNCTUATE_EVERY_MS = 1000;
 const CHUNK = 256;
 /** Changelog records applied between two yields to the event loop while restoring. */
 const RESTORE_CHUNK = 4096;
+/** How long records wait before a writer schema the registry could not serve is asked for again (default). */
 const REGISTRY_RETRY_MS = 1000;
-
 
 /** The open transaction: what the task processed since the last commit started, and what it will write. */
 interface Batch {
@@ -550,16 +550,8 @@ export class PartitionTask {
         if (!(err instanceof ConsentgateError && err.code === 'RECORD_REJECTED') || records === 0) throw err;
         return this.bisect(b, records, err);
       }
-      if (this.isolating && (this.isolating.remaining -= records) <= 0) {
-        this.isolating = undefined;
-        this.d.logger.info({ partition: this.d.partition }, 'refused transaction bisected: back to full batches');
-      }
-      for (const [topic, n] of b.taken) {
-        this.dequeue(topic, n);
-        this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
-      }
-      this.releaseHolds();
-      this.d.onCommitted({ records, deadLettered: b.deadLettered, held, unconfirmed, counters: b.counters, observations: b.observations });
+      for (const [topic, n] of b.taken) this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
+      this.committed(b.taken, { records, deadLettered: b.deadLettered, held, unconfirmed, counters: b.counters, observations: b.observations });
     } else if (held > 0) {
       this.d.onCommitted({ records: 0, deadLettered: 0, held, unconfirmed: 0, counters: b.counters, observations: b.observations });
     }
@@ -605,11 +597,19 @@ export class PartitionTask {
     const [topic] = [...b.taken].find(([, n]) => n > 0)!;
     const rec = this.queues.get(topic)![0]!;
     await this.commit([this.deadLetterRecord(rec, 'RECORD_REJECTED', err.message, 'engine')], [{ topic, partition: this.d.partition, offset: String(BigInt(rec.offset) + 1n) }]);
-    this.dequeue(topic, 1);
-    this.releaseHolds();
     this.d.logger.warn({ partition: this.d.partition, topic, offset: rec.offset }, 'the record the broker refused is dead-lettered alone');
-    this.d.onCommitted({ records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map(), observations: new Map() });
-    if (this.isolating && (this.isolating.remaining -= 1) <= 0) this.isolating = undefined;
+    this.committed(new Map([[topic, 1]]), { records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map(), observations: new Map() });
+  }
+
+  /** After a transaction committed: its records leave their queues, a bisection counts them, the engine hears of it. */
+  private committed(taken: Map<string, number>, stats: CycleStats): void {
+    for (const [topic, n] of taken) this.dequeue(topic, n);
+    this.releaseHolds();
+    if (this.isolating && (this.isolating.remaining -= stats.records) <= 0) {
+      this.isolating = undefined;
+      this.d.logger.info({ partition: this.d.partition }, 'refused transaction bisected: back to full batches');
+    }
+    this.d.onCommitted(stats);
   }
 
   /**
