@@ -1,4 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
@@ -19,6 +19,17 @@ export const DEFAULT_TOPICS = [
 /** A URL setting: "required" only when it is missing, "not a URL" when it is something else. */
 const url = (setting: string, example: string) =>
   z.url({ error: (iss) => (iss.input === undefined ? `required: set ${setting} (e.g. ${example})` : `not a URL: ${String(iss.input)} (set ${setting} to one, e.g. ${example})`) });
+
+/** A file setting: a path this process can read (a PEM file of a CA, a certificate, a key). */
+const readableFile = (setting: string) =>
+  z.string().min(1).refine((path) => {
+    try {
+      accessSync(path, constants.R_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  }, { error: (iss) => `cannot read ${String(iss.input)} (${setting})` });
 
 const GenesysSchema = z
   .strictObject({
@@ -47,7 +58,12 @@ export const ConfigSchema = z.strictObject({
     clientId: z.string().default('consentgate'),
     /** How long a command tries to reach the brokers (and the registry) before it gives up, naming the setting. */
     connectTimeoutMs: z.number().int().positive().default(15_000),
+    /** TLS to the brokers; implied by any of the PEM files below. */
     ssl: z.boolean().default(false),
+    /** The CA(s) that signed the brokers' certificates (default: the system's), and a client certificate for mutual TLS. */
+    sslCaFile: readableFile('KAFKA_SSL_CA_FILE').optional(),
+    sslCertFile: readableFile('KAFKA_SSL_CERT_FILE').optional(),
+    sslKeyFile: readableFile('KAFKA_SSL_KEY_FILE').optional(),
     sasl: z
       .strictObject({
         mechanism: z.enum(['plain', 'scram-sha-256', 'scram-sha-512']),
@@ -55,11 +71,14 @@ export const ConfigSchema = z.strictObject({
         password: z.string().min(1),
       })
       .optional(),
-  }),
+  }).refine((k) => k.ssl || !(k.sslCaFile || k.sslCertFile || k.sslKeyFile), { error: 'KAFKA_SSL=false, yet a TLS file (KAFKA_SSL_CA_FILE, _CERT_FILE, _KEY_FILE) is set: say which you mean', path: ['ssl'] })
+    .refine((k) => !k.sslCertFile === !k.sslKeyFile, { error: 'a client certificate needs its key and a key its certificate: set both KAFKA_SSL_CERT_FILE and KAFKA_SSL_KEY_FILE', path: ['sslCertFile'] }),
   schemaRegistry: z.strictObject({
     url: url('SCHEMA_REGISTRY_URL', 'http://127.0.0.1:8080/apis/ccompat/v7'),
     username: z.string().optional(),
     password: z.string().optional(),
+    /** The CA that signed an https registry's certificate (default: the system's). */
+    caFile: readableFile('SCHEMA_REGISTRY_CA_FILE').optional(),
   }),
   /** Prepended to every topic name (and the application id), so several pipelines can share a cluster. */
   topicPrefix: z.string().regex(/^[A-Za-z0-9._-]*$/, 'letters, digits, . _ - only').default(''),
@@ -136,14 +155,18 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   const kafka: Record<string, unknown> = {};
   if (env.KAFKA_BROKERS) kafka.brokers = csv(env.KAFKA_BROKERS);
+  if (env.KAFKA_SSL_CA_FILE) kafka.sslCaFile = env.KAFKA_SSL_CA_FILE;
+  if (env.KAFKA_SSL_CERT_FILE) kafka.sslCertFile = env.KAFKA_SSL_CERT_FILE;
+  if (env.KAFKA_SSL_KEY_FILE) kafka.sslKeyFile = env.KAFKA_SSL_KEY_FILE;
   if (env.KAFKA_SSL) kafka.ssl = env.KAFKA_SSL === 'true';
+  else if (kafka.sslCaFile || kafka.sslCertFile) kafka.ssl = true;
   if (env.KAFKA_CONNECT_TIMEOUT_MS) kafka.connectTimeoutMs = Number(env.KAFKA_CONNECT_TIMEOUT_MS);
   if (env.KAFKA_SASL_MECHANISM) {
     kafka.sasl = { mechanism: env.KAFKA_SASL_MECHANISM, username: env.KAFKA_SASL_USERNAME, password: env.KAFKA_SASL_PASSWORD };
   }
   if (Object.keys(kafka).length) out.kafka = kafka;
   if (env.SCHEMA_REGISTRY_URL) {
-    out.schemaRegistry = { url: env.SCHEMA_REGISTRY_URL, username: env.SCHEMA_REGISTRY_USERNAME, password: env.SCHEMA_REGISTRY_PASSWORD };
+    out.schemaRegistry = { url: env.SCHEMA_REGISTRY_URL, username: env.SCHEMA_REGISTRY_USERNAME, password: env.SCHEMA_REGISTRY_PASSWORD, caFile: env.SCHEMA_REGISTRY_CA_FILE || undefined };
   }
   if (env.CONSENTGATE_TOPIC_PREFIX !== undefined) out.topicPrefix = env.CONSENTGATE_TOPIC_PREFIX;
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;

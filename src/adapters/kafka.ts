@@ -18,6 +18,7 @@ import {
 import { ConsentgateError } from '../errors.ts';
 import type { Config } from '../config.ts';
 import type { Logger } from './logger.ts';
+import { tlsOptions } from './tls.ts';
 import { recordBatchBytes, type InRecord, type OutRecord, type TopicPartitionOffset, type TransactionalProducer } from '../runtime/records.ts';
 
 export type { InRecord, OutRecord, TopicPartitionOffset };
@@ -49,7 +50,8 @@ function kafkaLogCreator(logger: Logger) {
 
 /** Where and how to connect (brokers, TLS, SASL): the one place every client of the configuration takes them from. */
 export function kafkaConnection(cfg: Config['kafka']): Pick<KafkaConfig, 'brokers' | 'ssl' | 'sasl'> {
-  return { brokers: cfg.brokers, ssl: cfg.ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}) };
+  const ssl = cfg.ssl && (cfg.sslCaFile || cfg.sslCertFile) ? tlsOptions({ caFile: cfg.sslCaFile, certFile: cfg.sslCertFile, keyFile: cfg.sslKeyFile }) : cfg.ssl;
+  return { brokers: cfg.brokers, ssl, ...(cfg.sasl ? { sasl: cfg.sasl as SASLOptions } : {}) };
 }
 
 export function createKafka(cfg: Config['kafka'], logger: Logger, clientId = cfg.clientId): Kafka {

@@ -3,6 +3,7 @@
 import type { Config } from '../config.ts';
 import { ConsentgateError } from '../errors.ts';
 import { Kafka, kafkaConnection, logLevel } from './kafka.ts';
+import { certificateProblem, fetchTrusting } from './tls.ts';
 
 /** A quiet client for these checks: no retries of its own, no log lines. */
 const quietKafka = (cfg: Config['kafka']) => new Kafka({
@@ -23,13 +24,36 @@ export async function checkKafka(cfg: Config['kafka']): Promise<void> {
       return;
     } catch (err) {
       last = err as Error;
+      const refused = setupProblem(cfg, err);
+      if (refused) throw refused;
       await new Promise((r) => setTimeout(r, Math.min(500, Math.max(0, deadline - Date.now()))));
     } finally {
       await admin.disconnect().catch(() => {});
     }
   }
   const why = (last as { cause?: Error } | undefined)?.cause?.message ?? last?.message ?? 'no answer';
-  throw new ConsentgateError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${cfg.brokers.join(',')} (KAFKA_BROKERS) within ${cfg.connectTimeoutMs / 1000} s: ${why} — is it running? (consentgate dev up starts a local one)`);
+  // A TLS listener answers a plaintext client by closing the connection; a SASL one, one that does not authenticate too.
+  const hint = /closed/i.test(why) && (!cfg.ssl || !cfg.sasl) ? ` — does its listener take ${cfg.ssl ? 'SASL (KAFKA_SASL_MECHANISM)' : 'TLS (KAFKA_SSL=true)'}?` : ' — is it running? (consentgate dev up starts a local one)';
+  throw new ConsentgateError('KAFKA_UNAVAILABLE', `cannot reach Kafka at ${cfg.brokers.join(',')} (KAFKA_BROKERS) within ${cfg.connectTimeoutMs / 1000} s: ${why}${hint}`);
+}
+
+/**
+ * A connection the brokers answered but refused — the SASL credentials, or a TLS certificate this client does not
+ * trust — which waiting does not mend: said at once, naming the settings to fix.
+ */
+export function setupProblem(cfg: Config['kafka'], err: unknown): ConsentgateError | undefined {
+  const at = `Kafka at ${cfg.brokers.join(',')} (KAFKA_BROKERS)`;
+  const tls = certificateProblem(err);
+  if (tls) {
+    return new ConsentgateError('CONFIG_INVALID', `${at}: ${tls} — set KAFKA_SSL_CA_FILE to the PEM file of the CA that signed the brokers' certificates${cfg.ssl ? '' : ', or KAFKA_SSL=false for a plaintext listener'}`);
+  }
+  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+    if (e.name === 'KafkaJSSASLAuthenticationError') {
+      const who = cfg.sasl ? `the SASL credentials of user "${cfg.sasl.username}" (${cfg.sasl.mechanism})` : 'the connection';
+      return new ConsentgateError('CONFIG_INVALID', `${at} refused ${who}: ${e.message} — check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);
+    }
+  }
+  return undefined;
 }
 
 /** Fails naming the first of `topics` that does not exist (a command that reads or writes them, not creates them). */
@@ -68,10 +92,12 @@ export async function waitForRegistry(cfg: Config['schemaRegistry'], timeoutMs: 
 export async function checkRegistry(cfg: Config['schemaRegistry'], timeoutMs: number): Promise<void> {
   const url = cfg.url.replace(/\/+$/, '');
   const headers: Record<string, string> = cfg.username ? { authorization: `Basic ${Buffer.from(`${cfg.username}:${cfg.password ?? ''}`).toString('base64')}` } : {};
-  let res: Response;
+  let res: Awaited<ReturnType<ReturnType<typeof fetchTrusting>>>;
   try {
-    res = await fetch(`${url}/subjects`, { headers, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetchTrusting(cfg)(`${url}/subjects`, { headers, signal: AbortSignal.timeout(timeoutMs) });
   } catch (err) {
+    const tls = certificateProblem(err);
+    if (tls) throw new ConsentgateError('CONFIG_INVALID', `the schema registry at ${url} (SCHEMA_REGISTRY_URL): ${tls} — set SCHEMA_REGISTRY_CA_FILE to the PEM file of the CA that signed it`);
     const why = (err as { cause?: Error }).cause?.message ?? (err as Error).message;
     throw new ConsentgateError('SCHEMA_REGISTRY_UNAVAILABLE', `cannot reach the schema registry at ${url} (SCHEMA_REGISTRY_URL) within ${timeoutMs / 1000} s: ${why} — is it running? (consentgate dev up starts a local one)`);
   }

@@ -4,6 +4,7 @@ import { SchemaRegistry, SchemaType } from '@kafkajs/confluent-schema-registry';
 import avro from 'avsc';
 import { TimeoutMiddleware } from 'mappersmith/middleware/timeout';
 import { ConsentgateError } from '../errors.ts';
+import { httpsAgent } from './tls.ts';
 import type { Serde, SerdeRegistry } from '../runtime/records.ts';
 import type { Topology } from '../runtime/topology.ts';
 
@@ -29,6 +30,8 @@ export async function registerSchemas(opts: {
   url: string;
   username?: string;
   password?: string;
+  /** The CA that signed an https registry's certificate. */
+  caFile?: string;
   schemasDir: string;
   topology: Topology;
   /** Set by `run`: while the registry cannot be reached, say so and keep trying (backing off to 15 s) instead of failing. */
@@ -37,7 +40,8 @@ export async function registerSchemas(opts: {
   const auth = opts.username ? { username: opts.username, password: opts.password ?? '' } : undefined;
   // A request that gets no answer times out instead of hanging the start for ever; mappersmith's retry middleware
   // does not retry a timeout, so a registration (idempotent) is tried again here, a few times, before it fails.
-  const registry = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), retry: { retries: 5 }, middlewares: [TimeoutMiddleware(REQUEST_TIMEOUT_MS) as unknown as RegistryMiddleware] });
+  const agent = httpsAgent({ caFile: opts.caFile });
+  const registry = new SchemaRegistry({ host: opts.url, ...(auth ? { auth } : {}), ...(agent ? { agent } : {}), retry: { retries: 5 }, middlewares: [TimeoutMiddleware(REQUEST_TIMEOUT_MS) as unknown as RegistryMiddleware] });
   const serdes = new Map<string, Serde>();
 
   for (const def of opts.topology.topics.values()) {

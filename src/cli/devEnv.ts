@@ -1,6 +1,6 @@
 // `.consentgate/` in the working directory: dev.env (the KEY=value lines of the local stack and the simulator, which
 // any later shell sources) and simulator.json (the background simulator, so `simulate stop` and `dev down` find it).
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { isAlive } from '../devstack/process.ts';
 
@@ -19,6 +19,7 @@ export function writeEnvLines(file: string, lines: string[]): void {
   const kept = linesWithout(file, lines.map((l) => l.split('=', 1)[0]!));
   mkdirSync(join(file, '..'), { recursive: true });
   writeFileSync(file, [...kept, ...lines].join('\n') + '\n');
+  chmodSync(file, 0o600); // it may hold passwords (dev up --secure)
 }
 
 /** Drops the lines of `keys` from the env file; deletes it when nothing is left. */

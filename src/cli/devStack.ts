@@ -3,14 +3,15 @@ import { join, resolve } from 'node:path';
 import { ConfigSchema } from '../config.ts';
 import { cacheRoot } from '../devstack/maven.ts';
 import { isAlive } from '../devstack/process.ts';
-import { startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
+import { STACK_ENV_KEYS, stackEnv, startLocalStack, stopLocalStack, type LocalStack } from '../devstack/localStack.ts';
+import { ConsentgateError } from '../errors.ts';
 import { devEnvFile, removeEnvLines, sourceHint, stopSimulator, writeEnvLines } from './devEnv.ts';
 
 const stateDir = () => join(cacheRoot(), 'dev');
 const stateFile = () => join(stateDir(), 'stack.json');
 
-export function envLines(s: Pick<LocalStack, 'brokers' | 'registryUrl'>): string {
-  return `KAFKA_BROKERS=${s.brokers}\nSCHEMA_REGISTRY_URL=${s.registryUrl}`;
+export function envLines(s: Pick<LocalStack, 'brokers' | 'registryUrl' | 'secure'>): string {
+  return Object.entries(stackEnv(s)).map(([k, v]) => `${k}=${v}`).join('\n');
 }
 
 function running(): LocalStack | undefined {
@@ -19,17 +20,23 @@ function running(): LocalStack | undefined {
   return isAlive(s.kafkaPid) && isAlive(s.registryPid) ? s : undefined;
 }
 
-/** `consentgate dev up`: starts Kafka + registry in the background (or finds them running), prints env lines and writes them to .consentgate/dev.env. */
-export async function devUp(): Promise<void> {
+/**
+ * `consentgate dev up`: starts Kafka + registry in the background (or finds them running), prints env lines and
+ * writes them to .consentgate/dev.env. `secure`: TLS and SCRAM/basic-auth users on both (see startLocalStack).
+ */
+export async function devUp(o: { secure?: boolean } = {}): Promise<void> {
   let s = running();
+  if (s && !s.secure !== !o.secure) {
+    throw new ConsentgateError('CONFIG_INVALID', `a local stack ${s.secure ? 'with' : 'without'} TLS and authentication is running already; stop it with \`consentgate dev down\` first`);
+  }
   if (!s) {
     const old = existsSync(stateFile()) ? (JSON.parse(readFileSync(stateFile(), 'utf8')) as LocalStack) : undefined;
     if (old) await stopLocalStack(old);
     rmSync(stateDir(), { recursive: true, force: true });
     mkdirSync(stateDir(), { recursive: true });
-    s = await startLocalStack({ dir: stateDir(), detached: true, log: (m) => console.error(m) });
-    writeFileSync(stateFile(), JSON.stringify(s, null, 2));
-    console.error(`started Apache Kafka ${s.versions.kafka} and ${s.versions.registry} (logs in ${s.dir})`);
+    s = await startLocalStack({ dir: stateDir(), detached: true, secure: o.secure, log: (m) => console.error(m) });
+    writeFileSync(stateFile(), JSON.stringify(s, null, 2), { mode: 0o600 });
+    console.error(`started Apache Kafka ${s.versions.kafka} and ${s.versions.registry}${s.secure ? ' with TLS (CA in ' + s.secure.caFile + ') and SCRAM-SHA-512 / basic-auth users' : ''} (logs in ${s.dir})`);
   } else {
     console.error(`already running (logs in ${s.dir})`);
   }
@@ -52,7 +59,7 @@ export async function devDown(): Promise<void> {
   } else {
     console.error('no local stack is running');
   }
-  removeEnvLines(devEnvFile(), ['KAFKA_BROKERS', 'SCHEMA_REGISTRY_URL']);
+  removeEnvLines(devEnvFile(), STACK_ENV_KEYS);
   // Only a directory PGlite made (PG_VERSION in it) is deleted, never the working directory or one above it.
   const keyStore = resolve(process.env.CONSENTGATE_KEYSTORE_DIR || ConfigSchema.shape.keyStoreDir.parse(undefined));
   if (existsSync(join(keyStore, 'PG_VERSION')) && !process.cwd().startsWith(keyStore)) {

@@ -13,7 +13,8 @@ const VERSION = (JSON.parse(readFileSync(resolve(ROOT, 'package.json'), 'utf8'))
 
 const CONFIGURATION = `
 Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the environment):
-  KAFKA_BROKERS, KAFKA_SSL, KAFKA_SASL_MECHANISM/USERNAME/PASSWORD, SCHEMA_REGISTRY_URL, KAFKA_CONNECT_TIMEOUT_MS
+  KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE (PEM), KAFKA_SASL_MECHANISM/USERNAME/PASSWORD,
+  SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USERNAME/PASSWORD/CA_FILE, KAFKA_CONNECT_TIMEOUT_MS
   (default 15000: how long a command tries to reach Kafka and the registry before it fails naming the setting),
   CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info), LOG_FORMAT (json|pretty),
   CONSENTGATE_WORKERS (as run --workers).
@@ -76,8 +77,9 @@ function program(): Command {
   const dev = cli.command('dev').description('a local Apache Kafka (KRaft) and Apicurio schema registry for development');
   dev.command('up')
     .description('start them in the background (jars from Maven Central on first use); prints KAFKA_BROKERS=… and SCHEMA_REGISTRY_URL=… lines')
+    .option('--secure', 'TLS on both (a CA and certificates made with openssl), SASL/SCRAM-SHA-512 on Kafka, basic auth on the registry; also prints the KAFKA_SSL_CA_FILE, KAFKA_SASL_* and SCHEMA_REGISTRY_CA_FILE/USERNAME/PASSWORD lines')
     .addHelpText('after', '\nLoad them into this shell with:  set -a; eval "$(consentgate dev up)"; set +a')
-    .action(async () => (await import('./devStack.ts')).devUp());
+    .action(async (o: { secure?: boolean }) => (await import('./devStack.ts')).devUp(o));
   dev.command('down').description('stop them and delete their data').action(async () => (await import('./devStack.ts')).devDown());
 
   cli.command('topics').description('manage the topology\'s Kafka topics')

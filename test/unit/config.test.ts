@@ -14,6 +14,10 @@ describe('config', () => {
     { name: 'bad broker address', env: { ...ok, KAFKA_BROKERS: 'localhost' }, problems: [/kafka\.brokers\.0: expected host:port/] },
     { name: 'bad field key and wait', env: { ...ok, CONSENTGATE_FIELD_KEY: 'xyz', CONSENTGATE_CONSENT_WAIT_MS: '-5' }, problems: [/consentWaitMs/, /fieldKey/] },
     { name: 'bad log level', env: { ...ok, LOG_LEVEL: 'loud' }, problems: [/logLevel/] },
+    { name: 'an unreadable CA file is named with its setting', env: { ...ok, KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem', SCHEMA_REGISTRY_CA_FILE: '/nonexistent/r.pem' }, problems: [/^kafka\.sslCaFile: cannot read \/nonexistent\/ca\.pem \(KAFKA_SSL_CA_FILE\)$/, /^schemaRegistry\.caFile: cannot read \/nonexistent\/r\.pem \(SCHEMA_REGISTRY_CA_FILE\)$/] },
+    { name: 'KAFKA_SSL=false beside a CA file is a contradiction', env: { ...ok, KAFKA_SSL: 'false', KAFKA_SSL_CA_FILE: import.meta.filename }, problems: [/^kafka\.ssl: KAFKA_SSL=false, yet a TLS file/] },
+    { name: 'a client certificate without its key', env: { ...ok, KAFKA_SSL_CERT_FILE: import.meta.filename }, problems: [/^kafka\.sslCertFile: a client certificate needs its key/] },
+    { name: 'an unknown SASL mechanism', env: { ...ok, KAFKA_SASL_MECHANISM: 'gssapi', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' }, problems: [/^kafka\.sasl\.mechanism:/] },
   ];
   for (const c of cases) {
     it(c.name, () => {
@@ -28,6 +32,19 @@ describe('config', () => {
       c.problems.forEach((p, i) => assert.match(r.problems[i]!, p));
     });
   }
+
+  it('a CA file turns TLS on and reaches the clients\' TLS options', async () => {
+    const { kafkaConnection } = await import('../../src/adapters/kafka.ts');
+    const r = loadConfig({ env: { ...ok, KAFKA_SSL_CA_FILE: import.meta.filename, KAFKA_SASL_MECHANISM: 'scram-sha-512', KAFKA_SASL_USERNAME: 'u', KAFKA_SASL_PASSWORD: 'p' } });
+    assert.ok(r.ok, r.ok ? '' : r.problems.join('; '));
+    if (!r.ok) return;
+    assert.equal(r.config.kafka.ssl, true);
+    const c = kafkaConnection(r.config.kafka);
+    assert.ok(Buffer.isBuffer((c.ssl as { ca: Buffer }).ca), 'the CA file is read into the TLS options');
+    assert.deepEqual(c.sasl, { mechanism: 'scram-sha-512', username: 'u', password: 'p' });
+    const plain = loadConfig({ env: ok });
+    assert.equal(plain.ok && kafkaConnection(plain.config.kafka).ssl, false);
+  });
 
   it('applies defaults', () => {
     const r = loadConfig({ env: ok });
