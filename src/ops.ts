@@ -95,12 +95,23 @@ export class HealthMonitor {
 }
 
 /**
- * The operations endpoints of every `run`: GET /healthz (200 healthy, 503 not: Kafka or the registry unreachable)
- * and GET /readyz (200 once healthy and every task runs). Two fixed routes, so node:http without a router.
+ * The operations endpoints of every `run`: GET /healthz (200 healthy, 503 not: Kafka or the registry unreachable),
+ * GET /readyz (200 once healthy and every task runs) and GET /metrics (Prometheus text format). Three fixed routes,
+ * so node:http without a router.
  */
-export async function startOpsServer(o: { host: string; port: number; health: HealthMonitor }): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startOpsServer(o: { host: string; port: number; health: HealthMonitor; metrics: () => Promise<{ contentType: string; body: string }> }): Promise<{ url: string; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && path === '/metrics') {
+      o.metrics().then(({ contentType, body }) => {
+        res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
+        res.end(body);
+      }, (err: Error) => {
+        res.writeHead(500, { 'content-type': 'text/plain' });
+        res.end(`metrics unavailable: ${err.message}\n`);
+      });
+      return;
+    }
     const report = o.health.report();
     const send = (ok: boolean) => {
       res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json', 'cache-control': 'no-store' });
@@ -109,7 +120,7 @@ export async function startOpsServer(o: { host: string; port: number; health: He
     if (req.method === 'GET' && path === '/healthz') return send(report.status === 'healthy');
     if (req.method === 'GET' && path === '/readyz') return send(report.ready);
     res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: `no route ${req.method} ${path}`, routes: ['GET /healthz', 'GET /readyz'] }));
+    res.end(JSON.stringify({ error: `no route ${req.method} ${path}`, routes: ['GET /healthz', 'GET /readyz', 'GET /metrics'] }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'

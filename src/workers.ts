@@ -158,11 +158,15 @@ export class WorkerPool {
   }
 }
 
-const EMPTY_METRICS: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {} };
+const EMPTY_METRICS: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {}, gauges: {} };
 
+/** Two workers' metrics as one: counters, histograms and gauges add up by series (a partition's lag is one worker's). */
 function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
-  const counters = { ...a.counters };
-  for (const [k, n] of Object.entries(b.counters)) counters[k] = (counters[k] ?? 0) + n;
+  const sum = (x: Record<string, number>, y: Record<string, number>) => {
+    const out = { ...x };
+    for (const [k, n] of Object.entries(y)) out[k] = (out[k] ?? 0) + n;
+    return out;
+  };
   const histograms = { ...a.histograms };
   for (const [k, h] of Object.entries(b.histograms)) histograms[k] = histograms[k] ? addHistograms(histograms[k], h) : h;
   return {
@@ -172,8 +176,9 @@ function addMetrics(a: EngineMetrics, b: EngineMetrics): EngineMetrics {
     held: a.held + b.held,
     unconfirmed: a.unconfirmed + b.unconfirmed,
     assignedPartitions: [...a.assignedPartitions, ...b.assignedPartitions].sort((x, y) => x - y),
-    counters,
+    counters: sum(a.counters, b.counters),
     histograms,
+    gauges: sum(a.gauges, b.gauges),
   };
 }
 

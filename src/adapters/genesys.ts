@@ -137,6 +137,13 @@ export class GenesysClient {
     return base / 2 + Math.random() * (base / 2);
   }
 
+  /** Requests the own per-minute budget still allows now (0 while the server says its window is spent). */
+  get remainingBudget(): number {
+    const t = this.now();
+    if (this.blockedUntil > t) return 0;
+    return Math.max(0, this.settings.requestsPerMinute - this.sent.filter((at) => at > t - 60_000).length);
+  }
+
   /** Waits for room in the own per-minute budget and outside a window the server said is spent. */
   private async budget(): Promise<void> {
     for (;;) {

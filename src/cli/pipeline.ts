@@ -6,6 +6,7 @@ import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClo
 import { ConfigSchema, type Config } from '../config.ts';
 import { HealthMonitor, startOpsServer } from '../ops.ts';
 import { metricsForLog } from '../runtime/engine.ts';
+import { series } from '../runtime/metrics.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
@@ -79,7 +80,16 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
     },
   });
   health.start();
-  const ops = await startOpsServer({ ...cfg.ops, health });
+  const { PrometheusExporter } = await import('../adapters/prometheus.ts');
+  const exporter = new PrometheusExporter();
+  const metrics = async () => {
+    const c = connectors?.metrics() ?? { counters: {}, gauges: {} };
+    const gauges: Record<string, number> = { ...c.gauges, [series('consentgate_workers')]: pool ? pool.pids.size : 1 };
+    if (pool) pool.memory.forEach((m, worker) => (gauges[series('consentgate_worker_resident_memory_bytes', { worker })] = m.rssBytes));
+    const counters = { ...c.counters, [series('consentgate_worker_restarts_total')]: pool?.restarts ?? 0 };
+    return { contentType: exporter.contentType, body: await exporter.render(engine().metrics, { counters, gauges }) };
+  };
+  const ops = await startOpsServer({ ...cfg.ops, health, metrics });
   stopOps = async () => {
     health.stop();
     await ops.stop();

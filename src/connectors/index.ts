@@ -16,6 +16,7 @@ import { NotificationsSource } from './notifications.ts';
 import { SourceSink } from './sink.ts';
 import { startWriteback } from './writeback.ts';
 import { startSessionExecutor } from './sessionExecutor.ts';
+import { series } from '../runtime/metrics.ts';
 import { requestErasure } from './erasure.ts';
 import { startDpiaWatcher } from './dpiaWatcher.ts';
 import { openDpiaStore, referenceData } from '../dpiaReference.ts';
@@ -44,6 +45,8 @@ export interface Connectors {
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
   dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
   stats(): Record<string, unknown>;
+  /** The connectors' figures as metric series (runtime/metrics.ts) for /metrics. */
+  metrics(): { counters: Record<string, number>; gauges: Record<string, number> };
   stop(): Promise<void>;
 }
 
@@ -72,6 +75,27 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       sessionExecutor: out.sessionExecutor?.stats,
       dpia: out.dpia?.stats,
     }),
+    metrics: () => {
+      const counters: Record<string, number> = {};
+      const gauges: Record<string, number> = {};
+      const add = (name: string, labels: Record<string, string>, value: number | undefined) => {
+        if (value !== undefined) counters[series(name, labels)] = value;
+      };
+      for (const [result, n] of Object.entries(sink.stats)) add('consentgate_source_records_total', { result }, n);
+      const n = out.notifications?.stats;
+      add('consentgate_connector_events_total', { connector: 'notifications' }, n?.messages);
+      add('consentgate_connector_gaps_total', { connector: 'notifications' }, n?.gaps);
+      add('consentgate_connector_backfilled_records_total', { connector: 'notifications' }, n?.backfilledRecords);
+      const g = out.genesys;
+      add('consentgate_genesys_requests_total', {}, g?.stats.requests);
+      add('consentgate_genesys_rate_limited_total', {}, g?.stats.rateLimited);
+      add('consentgate_genesys_retries_total', {}, g?.stats.retries);
+      if (g) gauges[series('consentgate_genesys_rate_budget_remaining')] = g.remainingBudget;
+      for (const [outcome, k] of Object.entries(out.sessionExecutor?.stats ?? {})) add('consentgate_session_outcomes_total', { outcome }, k);
+      for (const [result, k] of Object.entries(out.intake?.stats ?? {})) add('consentgate_intake_requests_total', { result }, k);
+      for (const [result, k] of Object.entries(out.dpia?.stats ?? {})) add('consentgate_dpia_assessments_total', { result }, k);
+      return { counters, gauges };
+    },
     async stop() {
       sink.stop();
       for (const s of stops.reverse()) await s().catch((err: Error) => logger.warn({ err: err.message }, 'connector stop failed'));

@@ -6,6 +6,7 @@ import { recordDelivery, type Lineage } from '../domain/purge.ts';
 import type { ConsentState, ConversationRecord, DataKey, Decision, ExportRecord, Purpose } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
 import type { ProcessorLogic } from '../runtime/builder.ts';
+import { series } from '../runtime/metrics.ts';
 import type { KeyValueStore } from '../runtime/processor.ts';
 
 export const HEADER_POLICY_VERSION = 'consentgate-policy-version';
@@ -39,6 +40,15 @@ export interface ShredKeys {
  * reduced by the sink's field rules and carry the policy and consent versions as headers. Invalid records go to
  * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
  */
+/** consentgate_decisions_total{sink,outcome,reason}, its keys made once each (three per record otherwise). */
+const decisionKeys = new Map<string, string>();
+function decisionSeries(sink: string, outcome: string, reason: string): string {
+  const id = `${sink}\u0000${outcome}\u0000${reason}`;
+  let key = decisionKeys.get(id);
+  if (key === undefined) decisionKeys.set(id, (key = series('consentgate_decisions_total', { sink, outcome, reason })));
+  return key;
+}
+
 export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<ConversationRecord | ExportRecord> {
   const shredding = new Map(shreddingSinks(d.policy).map((s) => [s.sink.name, s.purpose]));
   if (shredding.size && !d.shredKeys) throw new Error(`policy ${d.policy.version} crypto-shreds fields: a key store is required`);
@@ -125,6 +135,7 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
           inputOffset: input.offset,
         };
         ctx.emit({ topic: d.decisionsTopic, key: record.customerId, partition: ctx.partition, value: d.decisionSerde.encode(decision) });
+        ctx.count(decisionSeries(sink.name, decision.outcome, decision.reason));
       }
     },
   };

@@ -36,14 +36,14 @@ export interface PurgeDeps {
  * - erasure.requests: withdraws every purpose in the consent table and opens a purge request for every vendor that
  *   received anything; the customer is marked erased;
  * - purge.acks: vendors' answers, applied to compliance.status.
- * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric purgeEscalations).
+ * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric consentgate_purge_escalations_total).
  * Request ids derive from their cause, so a replay issues nothing twice.
  */
 export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | ErasureRequest | PurgeAck> {
   const sla = new Map(d.vendors.map((v) => [v.name, v.ackSlaMs]));
   const emit = (ctx: ProcessorContext, commands: PurgeCommand[]) => {
     for (const c of commands) ctx.emit({ topic: d.commands.topic, key: c.customerId, value: d.commands.serde.encode(c) });
-    ctx.count('purgeCommands', commands.length);
+    ctx.count('consentgate_purge_commands_total', commands.length);
   };
   const open = (ctx: ProcessorContext, customerId: string, o: Omit<Parameters<typeof openRequest>[2], 'vendors' | 'now'> & { scope: Purpose[] | 'ALL' }) => {
     const vendors = vendorsToPurge(d.lineage.get(customerId), o.scope, d.vendors);
@@ -82,7 +82,7 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
         const ack = value as PurgeAck;
         const next = applyAck(d.compliance.get(ack.customerId), ack, ctx.clock.now());
         if (next) d.compliance.put(ack.customerId, next);
-        else ctx.count('purgeAcksIgnored');
+        else ctx.count('consentgate_purge_acks_ignored_total');
       }
     },
     punctuate(ctx) {
@@ -93,9 +93,9 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
         if (!r) continue;
         d.compliance.put(customerId, r.record);
         emit(ctx, r.commands);
-        ctx.count('purgeResends', r.commands.length);
+        ctx.count('consentgate_purge_resends_total', r.commands.length);
         for (const e of r.escalations) ctx.emit({ topic: d.escalations.topic, key: e.customerId, value: d.escalations.serde.encode(e) });
-        ctx.count('purgeEscalations', r.escalations.length);
+        ctx.count('consentgate_purge_escalations_total', r.escalations.length);
       }
     },
   };

@@ -2,7 +2,8 @@ import { EventEmitter } from 'node:events';
 import { EndOffsetReader, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
 import type { Clock } from '../domain/clock.ts';
 import { wireTask } from './blueprint.ts';
-import { EndOffsetsProbe } from './endOffsets.ts';
+import { EndOffsetsProbe, monotonicNow } from './endOffsets.ts';
+import { series } from './metrics.ts';
 import type { RuntimeLogger, SerdeRegistry } from './records.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './deadLetters.ts';
 import { emptyHistogram, histogramCount, observe, quantile, type Histogram } from './histogram.ts';
@@ -34,16 +35,23 @@ export interface EngineMetrics {
   /** Stream records blocked CONSENT_UNCONFIRMED after the maximum hold. */
   unconfirmed: number;
   assignedPartitions: number[];
-  /** Counters processors keep (e.g. purgeEscalations), committed with their transactions. */
+  /** Counters by series key (runtime/metrics.ts): the engine's and those processors keep, committed with their transactions. */
   counters: Record<string, number>;
   /** Latency histograms processors observe (e.g. optOutPropagationMs), committed with their transactions. */
   histograms: Record<string, Histogram>;
+  /** State by series key, sampled every second: consumer lag (records, seconds by cause), store entries, restore progress, held records. */
+  gauges: Record<string, number>;
 }
 
-/** The metrics for a log line: each histogram as its count, p50 and p99 instead of ~1,300 bucket counts. */
-export function metricsForLog(m: EngineMetrics): Omit<EngineMetrics, 'histograms'> & { histograms: Record<string, { count: number; p50Ms?: number; p99Ms?: number }> } {
+/** How often the gauges are sampled, and how often the input topics' end offsets (for the lag) are read. */
+const GAUGES_EVERY_MS = 1000;
+const LAG_ENDS_EVERY_MS = 2000;
+
+/** The metrics for a log line: each histogram as its count, p50 and p99 instead of ~1,300 bucket counts; no gauges (/metrics has them). */
+export function metricsForLog(m: EngineMetrics): Omit<EngineMetrics, 'histograms' | 'gauges'> & { histograms: Record<string, { count: number; p50Ms?: number; p99Ms?: number }> } {
   const histograms = Object.fromEntries(Object.entries(m.histograms).map(([k, h]) => [k, { count: histogramCount(h), p50Ms: quantile(h, 0.5), p99Ms: quantile(h, 0.99) }]));
-  return { ...m, histograms };
+  const { gauges: _, ...rest } = m;
+  return { ...rest, histograms };
 }
 
 const MAX_BACKLOG_FACTOR = 5;
@@ -70,7 +78,11 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
   private readonly endOffsets: EndOffsetReader;
-  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {} };
+  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {}, gauges: {} };
+  /** The input topics' end offsets for the lag gauges, read every LAG_ENDS_EVERY_MS by a reader of their own. */
+  private readonly lagEnds: EndOffsetReader;
+  private lastEnds = { at: -Infinity, ends: new Map<string, bigint>(), reading: false };
+  private gaugeTimer?: NodeJS.Timeout;
   private stopping = false;
   /** Set while the consumer leaves and rejoins the group (see rejoin). */
   private rejoining?: Promise<void>;
@@ -87,6 +99,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.streamTopics = physical(graph.inputs('stream'));
     this.changelogTopics = physical([...graph.stores.values()].map((s) => s.changelog));
     this.endOffsets = new EndOffsetReader(o.kafka, this.tableTopics);
+    this.lagEnds = new EndOffsetReader(o.kafka, this.inputTopics);
     this.probe = new EndOffsetsProbe(() => this.endOffsets.read(), Math.max(2000, 4 * o.consentWaitMs));
   }
 
@@ -131,6 +144,19 @@ export class Engine<Deps = unknown> extends EventEmitter {
       },
     });
     await this.runConsumer();
+    this.gaugeTimer = setInterval(() => this.sampleGauges(), GAUGES_EVERY_MS).unref();
+  }
+
+  /** Refreshes `metrics.gauges` from the tasks, and the end offsets behind the lag when they are due. */
+  private sampleGauges(): void {
+    const e = this.lastEnds;
+    if (!e.reading && monotonicNow() - e.at >= LAG_ENDS_EVERY_MS) {
+      e.reading = true;
+      this.lagEnds.read().then((ends) => Object.assign(e, { ends, at: monotonicNow() }), () => {}).finally(() => { e.reading = false; });
+    }
+    const gauges: Record<string, number> = { [series('consentgate_held_records')]: this.heldRecords };
+    for (const task of this.tasks.values()) task.gauges(e.ends, gauges);
+    this.metrics.gauges = gauges;
   }
 
   /**
@@ -227,6 +253,10 @@ export class Engine<Deps = unknown> extends EventEmitter {
         }
         this.applyBackPressure(task);
       },
+      onTransactionFailed: (result) => {
+        const key = series('consentgate_transactions_total', { result });
+        this.metrics.counters[key] = (this.metrics.counters[key] ?? 0) + 1;
+      },
       onRestored: () => this.setChangelogsFetching(p, false),
       onRestoreProgress: () => this.applyBackPressure(task),
       onFailed: (err) => this.onTaskFailed(p, task, err),
@@ -296,7 +326,8 @@ export class Engine<Deps = unknown> extends EventEmitter {
     await Promise.all([...this.tasks.values()].map((t) => t.close()));
     this.tasks.clear();
     await this.consumer?.disconnect().catch(() => {});
-    await this.endOffsets.close();
+    clearInterval(this.gaugeTimer);
+    await Promise.all([this.endOffsets.close(), this.lagEnds.close()]);
   }
 
   /** Stream records held right now, over all tasks. */

@@ -16,12 +16,19 @@ function range(from: number, to: number, step: number): number[] {
   return out;
 }
 
-/** Counts per bucket of BUCKET_BOUNDS_MS (a value falls in the first bucket whose bound is ≥ it), and one for more. */
-export type Histogram = number[];
+/**
+ * Counts per bucket of BUCKET_BOUNDS_MS (a value falls in the first bucket whose bound is ≥ it), and one for more;
+ * and the sum of the values (Prometheus histograms carry it).
+ */
+export interface Histogram {
+  counts: number[];
+  sum: number;
+}
 
-export const emptyHistogram = (): Histogram => new Array<number>(BUCKET_BOUNDS_MS.length + 1).fill(0);
+export const emptyHistogram = (): Histogram => ({ counts: new Array<number>(BUCKET_BOUNDS_MS.length + 1).fill(0), sum: 0 });
 
 export function observe(h: Histogram, ms: number): void {
+  h.sum += ms;
   let lo = 0;
   let hi = BUCKET_BOUNDS_MS.length;
   while (lo < hi) {
@@ -29,19 +36,19 @@ export function observe(h: Histogram, ms: number): void {
     if (BUCKET_BOUNDS_MS[mid]! >= ms) hi = mid;
     else lo = mid + 1;
   }
-  h[lo]!++;
+  h.counts[lo]!++;
 }
 
 export function addHistograms(a: Histogram, b: Histogram): Histogram {
-  return a.map((n, i) => n + (b[i] ?? 0));
+  return { counts: a.counts.map((n, i) => n + (b.counts[i] ?? 0)), sum: a.sum + b.sum };
 }
 
 /** b − a: what was observed between two snapshots of one histogram. */
 export function histogramSince(later: Histogram, earlier: Histogram | undefined): Histogram {
-  return later.map((n, i) => n - (earlier?.[i] ?? 0));
+  return { counts: later.counts.map((n, i) => n - (earlier?.counts[i] ?? 0)), sum: later.sum - (earlier?.sum ?? 0) };
 }
 
-export const histogramCount = (h: Histogram): number => h.reduce((a, n) => a + n, 0);
+export const histogramCount = (h: Histogram): number => h.counts.reduce((a, n) => a + n, 0);
 
 /** The upper bound of the bucket holding quantile q (0–1); Infinity past the last bound; undefined when empty. */
 export function quantile(h: Histogram, q: number): number | undefined {
@@ -49,8 +56,8 @@ export function quantile(h: Histogram, q: number): number | undefined {
   if (total === 0) return undefined;
   const rank = Math.max(1, Math.ceil(q * total));
   let seen = 0;
-  for (let i = 0; i < h.length; i++) {
-    seen += h[i]!;
+  for (let i = 0; i < h.counts.length; i++) {
+    seen += h.counts[i]!;
     if (seen >= rank) return BUCKET_BOUNDS_MS[i] ?? Infinity;
   }
   return Infinity;

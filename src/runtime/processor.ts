@@ -26,8 +26,11 @@ export interface ProcessorContext {
   emit(record: OutRecord): void;
   /** Sends the input record, with its original bytes, to the dead-letter topic. */
   deadLetter(input: InRecord, code: ErrorCode, reason: string): void;
-  /** Adds to a named counter in the engine's metrics once the transaction commits. */
-  count(metric: string, n?: number): void;
+  /**
+   * Adds to a counter of the engine's metrics once the transaction commits: a series key (`series(name, labels)`
+   * in runtime/metrics.ts; Prometheus naming, e.g. consentgate_purge_commands_total; no customer data in labels).
+   */
+  count(series: string, n?: number): void;
   /** Adds a latency in ms to a named histogram of the engine's metrics once the transaction commits. */
   observe(metric: string, ms: number): void;
 }

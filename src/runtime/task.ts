@@ -1,6 +1,7 @@
 import type { Clock } from '../domain/clock.ts';
 import { ConsentgateError, type ErrorCode } from '../errors.ts';
 import { monotonicNow, type EndOffsetsSource } from './endOffsets.ts';
+import { series } from './metrics.ts';
 import type { Processor, ProcessorContext } from './processor.ts';
 import type { InRecord, OutRecord, RuntimeLogger, Serde, TopicPartitionOffset, TransactionalProducer } from './records.ts';
 import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from './deadLetters.ts';
@@ -53,6 +54,8 @@ export interface TaskDeps {
   registryRetryMs?: number;
   /** Called after each committed transaction. */
   onCommitted(stats: CycleStats): void;
+  /** A transaction attempt failed and was aborted (retried, or fatal after the last attempt), or the broker refused a record in it (bisected). */
+  onTransactionFailed?(result: 'aborted' | 'refused'): void;
   /** The stores are restored; the task starts processing. */
   onRestored(): void;
   /** Restoring applied a chunk of changelog records (the engine re-checks its back-pressure). */
@@ -105,9 +108,9 @@ const recordBytes = (r: InRecord): number => (r.key?.length ?? 0) + (r.value?.le
 const newBatch = (taken = new Map<string, number>()): Batch => ({ outputs: [], deadLettered: 0, counters: new Map(), observations: new Map(), taken: new Map(taken) });
 
 /** A processor context's metric calls, collected in the batch (reported once it commits). */
-function metricsInto(b: Batch): Pick<ProcessorContext, 'count' | 'observe'> {
+function metricsInto(b: Pick<Batch, 'counters' | 'observations'>): Pick<ProcessorContext, 'count' | 'observe'> {
   return {
-    count: (metric, n = 1) => b.counters.set(metric, (b.counters.get(metric) ?? 0) + n),
+    count: (key, n = 1) => b.counters.set(key, (b.counters.get(key) ?? 0) + n),
     observe: (metric, ms) => {
       const list = b.observations.get(metric);
       if (list) list.push(ms);
@@ -115,6 +118,10 @@ function metricsInto(b: Batch): Pick<ProcessorContext, 'count' | 'observe'> {
     },
   };
 }
+
+/** The engine's own series (processors add theirs): see the metrics table in the README. */
+const deadLetterSeries = (topic: string, code: string) => series('consentgate_dead_letters_total', { topic, code });
+const COMMITTED = series('consentgate_transactions_total', { result: 'committed' });
 
 const yieldToEventLoop = () => new Promise<void>((r) => setImmediate(r));
 
@@ -164,6 +171,8 @@ export class PartitionTask {
    * the cycle took them, so the look-up can start at arrival and overlap the previous cycle's commit.
    */
   private readonly arrivals = new Map<string, { below: bigint; at: number }[]>();
+  /** The last time lag figure per input topic (see gauges). */
+  private readonly lastLagSeconds = new Map<string, number>();
   /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
   private holdingSince?: number;
   private producer?: TransactionalProducer;
@@ -178,6 +187,8 @@ export class PartitionTask {
   private readonly streamTopics: string[];
 
   private readonly punctuators: Processor[];
+  /** consentgate_records_in_total{topic} of each input topic. */
+  private readonly inSeries = new Map<string, string>();
   private lastPunctuation = 0;
 
   /**
@@ -188,6 +199,7 @@ export class PartitionTask {
 
   constructor(private readonly d: TaskDeps) {
     for (const t of [...d.inputs.keys(), ...d.changelogs.keys()]) this.queues.set(t, []);
+    for (const t of d.inputs.keys()) this.inSeries.set(t, series('consentgate_records_in_total', { topic: t }));
     const byRole = (role: 'table' | 'stream') => [...d.inputs].filter(([, i]) => i.processors[0]!.role === role).map(([t]) => t);
     this.tableTopics = byRole('table');
     this.streamTopics = byRole('stream');
@@ -233,6 +245,44 @@ export class PartitionTask {
       if (below !== undefined) n += countBelow(this.queues.get(t)!, below);
     }
     return n;
+  }
+
+  /**
+   * This task's gauges (series key → value): per input topic the records not processed
+   * yet and the age of the oldest fetched one, by cause; each store's entries; records left to restore.
+   *
+   * Record lag is the end offset (`ends`, "topic:partition" → last stable offset) minus the first offset not
+   * processed: the head of the queue, or — nothing queued — the consumer's position, which moves past transaction
+   * markers, so a fully processed transactional partition has lag 0, not 1. Time lag is exact: now minus the
+   * timestamp of the oldest fetched record not yet decided ("consent_wait" while the task holds records for an
+   * unconfirmed table, "backlog" otherwise); when none is fetched it is 0 if nothing is left, else the last figure.
+   */
+  gauges(ends: Map<string, bigint>, out: Record<string, number>): void {
+    const partition = this.d.partition;
+    const now = this.d.clock.now();
+    for (const topic of this.d.inputs.keys()) {
+      const head = this.queues.get(topic)![0];
+      const end = ends.get(`${topic}:${partition}`);
+      // Nothing fetched or committed yet: known only for an empty partition.
+      const next = head ? BigInt(head.offset) : (this.position.get(topic) ?? (end === 0n ? 0n : undefined));
+      if (next === undefined || end === undefined) continue;
+      const records = end > next ? Number(end - next) : 0;
+      const seconds = head ? Math.max(0, now - Number(head.timestamp)) / 1000 : records === 0 ? 0 : (this.lastLagSeconds.get(topic) ?? 0);
+      this.lastLagSeconds.set(topic, seconds);
+      const waiting = this.holdingSince !== undefined && this.holds.has(topic);
+      const labels = { group: this.d.groupId, topic, partition };
+      out[series('kafka_consumergroup_group_lag', labels)] = records;
+      out[series('kafka_consumergroup_group_lag_seconds', labels)] = seconds;
+      out[series('consentgate_lag_seconds', { ...labels, cause: 'backlog' })] = waiting ? 0 : seconds;
+      out[series('consentgate_lag_seconds', { ...labels, cause: 'consent_wait' })] = waiting ? seconds : 0;
+    }
+    for (const [topic, { store }] of this.d.changelogs) {
+      const key = series('consentgate_store_entries', { store: topic });
+      out[key] = (out[key] ?? 0) + store.size;
+      const target = this.restoreTargets.get(topic);
+      const applied = this.state === 'restoring' ? (this.queues.get(topic)![0] ? BigInt(this.queues.get(topic)![0]!.offset) : this.position.get(topic)) : target;
+      out[series('consentgate_restore_remaining_records', { topic, partition })] = target !== undefined && applied !== undefined && target > applied ? Number(target - applied) : 0;
+    }
   }
 
   /** Takes a fetched batch; records below the known position (re-deliveries after a rejoin) are dropped. */
@@ -386,6 +436,7 @@ export class PartitionTask {
     const input = this.d.inputs.get(topic)!;
     const stream = input.processors[0]!.role === 'stream';
     let current = input.processors[0]!;
+    const metrics = metricsInto(b);
     const ctx: ProcessorContext = {
       partition: this.d.partition,
       clock: this.d.clock,
@@ -394,8 +445,9 @@ export class PartitionTask {
       deadLetter: (rec, code, reason) => {
         b.deadLettered++;
         b.outputs.push(this.deadLetterRecord(rec, code, reason, current.name));
+        metrics.count(deadLetterSeries(rec.topic, code));
       },
-      ...metricsInto(b),
+      ...metrics,
     };
     if ((this.registryWait.get(topic) ?? 0) > monotonicNow()) return;
     for (let from = b.taken.get(topic) ?? 0; from < upTo;) {
@@ -493,7 +545,9 @@ export class PartitionTask {
     let unconfirmed = 0;
     let pause = 0;
     if (streamTake.size > 0) {
+      const barrierStart = monotonicNow();
       const barrier = await this.barrier(b, takenAt);
+      metricsInto(b).observe('barrierWaitMs', monotonicNow() - barrierStart);
       if (barrier === 'current') {
         for (const [t, n] of streamTake) await this.processQueued(b, t, n, true);
         if (this.holdingSince) {
@@ -544,12 +598,15 @@ export class PartitionTask {
     if (records > 0 || b.outputs.length > 0) {
       // The next batch starts past this one's records, which stay queued until the commit succeeds.
       this.batch = newBatch(b.taken);
+      const commitStart = monotonicNow();
       try {
         await this.commitApplyingTables(b.outputs, offsets);
       } catch (err) {
         if (!(err instanceof ConsentgateError && err.code === 'RECORD_REJECTED') || records === 0) throw err;
+        this.d.onTransactionFailed?.('refused');
         return this.bisect(b, records, err);
       }
+      metricsInto(b).observe('transactionMs', monotonicNow() - commitStart);
       for (const [topic, n] of b.taken) this.batch.taken.set(topic, this.batch.taken.get(topic)! - n);
       this.committed(b.taken, { records, deadLettered: b.deadLettered, held, unconfirmed, counters: b.counters, observations: b.observations });
     } else if (held > 0) {
@@ -598,12 +655,26 @@ export class PartitionTask {
     const rec = this.queues.get(topic)![0]!;
     await this.commit([this.deadLetterRecord(rec, 'RECORD_REJECTED', err.message, 'engine')], [{ topic, partition: this.d.partition, offset: String(BigInt(rec.offset) + 1n) }]);
     this.d.logger.warn({ partition: this.d.partition, topic, offset: rec.offset }, 'the record the broker refused is dead-lettered alone');
-    this.committed(new Map([[topic, 1]]), { records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map(), observations: new Map() });
+    this.committed(new Map([[topic, 1]]), { records: 1, deadLettered: 1, held: 0, unconfirmed: 0, counters: new Map([[deadLetterSeries(topic, 'RECORD_REJECTED'), 1]]), observations: new Map() });
   }
 
-  /** After a transaction committed: its records leave their queues, a bisection counts them, the engine hears of it. */
+  /**
+   * After a transaction committed: its records leave their queues (counted per topic, and a stream record's
+   * decision latency observed: its timestamp → now, committed), a bisection counts them, the engine hears of it.
+   */
   private committed(taken: Map<string, number>, stats: CycleStats): void {
-    for (const [topic, n] of taken) this.dequeue(topic, n);
+    const m = metricsInto(stats);
+    m.count(COMMITTED);
+    const now = this.d.clock.now();
+    for (const [topic, n] of taken) {
+      if (n === 0) continue;
+      m.count(this.inSeries.get(topic)!, n);
+      if (this.holds.has(topic)) {
+        const q = this.queues.get(topic)!;
+        for (let i = 0; i < n; i++) m.observe('decisionLatencyMs', Math.max(0, now - Number(q[i]!.timestamp)));
+      }
+      this.dequeue(topic, n);
+    }
     this.releaseHolds();
     if (this.isolating && (this.isolating.remaining -= stats.records) <= 0) {
       this.isolating = undefined;
@@ -692,6 +763,7 @@ export class PartitionTask {
         return;
       } catch (err) {
         const e = err as ConsentgateError;
+        if (e.code !== 'RECORD_REJECTED') this.d.onTransactionFailed?.('aborted');
         if (!e.retriable || attempt >= MAX_COMMIT_ATTEMPTS || this.state !== 'running') {
           for (const s of stores) s.rollback();
           throw err;

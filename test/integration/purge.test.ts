@@ -74,7 +74,7 @@ describe('purge and erasure', () => {
     const [escalation] = (await c.read<PurgeEscalation>('purge.escalations')).filter((e) => e.value.customerId === 'bo');
     assert.deepEqual([escalation!.value.vendor, escalation!.value.requestId, escalation!.value.status], ['analytics-warehouse', first!.requestId, 'SENT']);
     await waitFor('overdue', async () => (await compliance('bo'))?.status === 'PURGE_OVERDUE');
-    assert.ok((p.engine.metrics.counters.purgeEscalations ?? 0) >= 1);
+    assert.ok((p.engine.metrics.counters.consentgate_purge_escalations_total ?? 0) >= 1);
     await new Promise((res) => setTimeout(res, 1500));
     assert.equal((await c.read('purge.escalations')).filter((e) => e.raw.key?.toString() === 'bo').length, 1, 'escalated once');
   });

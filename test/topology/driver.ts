@@ -294,6 +294,33 @@ export class TopologyDriver {
     return this.stats.reduce((n, s) => n + s.held, 0);
   }
 
+  /** Every counter the committed transactions added, by series key. */
+  get counters(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const s of this.stats) for (const [k, n] of s.counters) out[k] = (out[k] ?? 0) + n;
+    return out;
+  }
+
+  /**
+   * The task's gauges against end offsets at the end of each input log, plus `markers` (logical topic → commit
+   * markers written after its last record, as a transactional producer leaves them), which the consumer has moved
+   * past unless the topic has undelivered records.
+   */
+  gauges(markers: Record<string, number> = {}): Record<string, number> {
+    const ends = new Map<string, bigint>();
+    for (const [logical, n] of Object.entries(markers)) {
+      const topic = this.name(logical);
+      if (!this.undelivered.has(topic)) this.task.advance(topic, BigInt(this.log(topic).length + n));
+    }
+    for (const [topic, log] of this.logs) {
+      const logical = [...this.topology.topics.values()].find((t) => t.name === topic)?.logical ?? topic;
+      ends.set(`${topic}:0`, BigInt(log.length + (markers[logical] ?? 0)));
+    }
+    const out: Record<string, number> = {};
+    this.task.gauges(ends, out);
+    return out;
+  }
+
   get unconfirmed(): number {
     return this.stats.reduce((n, s) => n + s.unconfirmed, 0);
   }

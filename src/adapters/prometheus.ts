@@ -1,0 +1,140 @@
+// GET /metrics: the engine's metrics (summed over its worker processes) and this process' own, in Prometheus' text
+// format, through prom-client. The engine keeps plain series (runtime/metrics.ts) that add up across processes;
+// this adapter names, documents and formats them.
+import client from 'prom-client';
+import type { EngineMetrics } from '../runtime/engine.ts';
+import { BUCKET_BOUNDS_MS, type Histogram } from '../runtime/histogram.ts';
+import { parseSeries, series } from '../runtime/metrics.ts';
+
+/** The engine's latency histograms (kept in ms), as Prometheus histograms in seconds. */
+const HISTOGRAMS: Record<string, { name: string; help: string }> = {
+  decisionLatencyMs: { name: 'consentgate_decision_latency_seconds', help: "A stream record's timestamp to its decisions committed" },
+  optOutPropagationMs: { name: 'consentgate_opt_out_propagation_seconds', help: "A withdrawal's record timestamp to its being applied to the consent table" },
+  barrierWaitMs: { name: 'consentgate_barrier_wait_seconds', help: 'Waiting, per attempt, for the consent table to be confirmed current before stream records are decided' },
+  transactionMs: { name: 'consentgate_transaction_duration_seconds', help: 'Committing one transaction (outputs, input offsets, commit)' },
+};
+/** Bucket bounds exposed (ms): bounds of the engine's own finer buckets, so every cumulative count is exact. */
+const EXPOSED_BOUNDS_MS = [1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10_000, 30_000, 60_000];
+
+const HELP: Record<string, string> = {
+  consentgate_records_in_total: 'Input records processed (decided, applied or dead-lettered), per topic',
+  consentgate_decisions_total: 'Decisions, one per record and sink, by outcome and reason',
+  consentgate_dead_letters_total: 'Input records sent to the dead-letter topic, per input topic and error code',
+  consentgate_transactions_total: 'Transactions: committed, aborted (an attempt failed; retried or fatal) or refused (a record the broker refused; bisected)',
+  consentgate_records_held_total: 'Stream records held at least once because the consent table could not be confirmed current',
+  consentgate_records_unconfirmed_total: 'Stream records blocked CONSENT_UNCONFIRMED after the maximum hold',
+  consentgate_purge_commands_total: 'Purge commands sent to vendors',
+  consentgate_purge_resends_total: 'Purge commands sent again to vendors that had not acknowledged',
+  consentgate_purge_escalations_total: 'Purges past their vendor SLA, escalated',
+  consentgate_purge_acks_ignored_total: 'Purge acknowledgements that matched no outstanding command',
+  consentgate_held_records: 'Stream records held right now',
+  consentgate_store_entries: 'Entries of each state store (consent.state is the consent table)',
+  consentgate_restore_remaining_records: 'Changelog records left to restore, per partition (0 once restored)',
+  consentgate_lag_seconds: 'Age of the oldest fetched record not yet processed, by cause: backlog, consent_wait (held for the consent table), replay',
+  kafka_consumergroup_group_lag: 'Records not yet processed: last stable offset minus the first unprocessed offset (0 when fully processed, commit markers not counted)',
+  kafka_consumergroup_group_lag_seconds: 'Age of the oldest record not yet processed (exact, from its timestamp)',
+  kafka_consumergroup_group_max_lag: 'The largest partition lag of the group, in records',
+  kafka_consumergroup_group_max_lag_seconds: 'The largest partition lag of the group, in seconds',
+  consentgate_source_records_total: 'Source connector records: written to Kafka, dead-lettered, ignored (not for the pipeline) or duplicates dropped',
+  consentgate_connector_events_total: 'Events a source connector received',
+  consentgate_connector_gaps_total: 'Gaps in a source connector\'s event stream (each followed by a backfill)',
+  consentgate_connector_backfilled_records_total: 'Records a source connector recovered by backfill after a gap',
+  consentgate_genesys_requests_total: 'Requests to the Genesys Cloud API',
+  consentgate_genesys_rate_limited_total: 'Genesys Cloud API answers 429 (rate limited)',
+  consentgate_genesys_retries_total: 'Genesys Cloud API requests retried',
+  consentgate_genesys_rate_budget_remaining: 'Genesys Cloud API requests the per-minute budget still allows',
+  consentgate_session_outcomes_total: 'End-session commands executed, by outcome',
+  consentgate_intake_requests_total: 'HTTP intake requests, by result',
+  consentgate_dpia_assessments_total: 'DPIA watcher assessments, by result',
+  consentgate_workers: 'Engine worker processes running',
+  consentgate_worker_restarts_total: 'Engine worker processes restarted after they died',
+  consentgate_worker_resident_memory_bytes: 'Resident set size of each engine worker process',
+};
+
+type Sample = { labels: Record<string, string>; value: number; metricName?: string };
+type Family = { name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; values: Sample[] };
+
+/** Series keys → families by name (labels parsed back). */
+function families(values: Record<string, number>, type: 'counter' | 'gauge'): Map<string, Family> {
+  const out = new Map<string, Family>();
+  for (const [key, value] of Object.entries(values)) {
+    const { name, labels } = parseSeries(key);
+    let f = out.get(name);
+    if (!f) out.set(name, (f = { name, help: HELP[name] ?? name, type, values: [] }));
+    f.values.push({ labels, value });
+  }
+  return out;
+}
+
+function histogramFamily(name: string, help: string, h: Histogram): Family {
+  const values: Sample[] = [];
+  let cumulative = 0;
+  let next = 0;
+  for (const boundMs of EXPOSED_BOUNDS_MS) {
+    for (; next < BUCKET_BOUNDS_MS.length && BUCKET_BOUNDS_MS[next]! <= boundMs; next++) cumulative += h.counts[next]!;
+    values.push({ metricName: `${name}_bucket`, labels: { le: String(boundMs / 1000) }, value: cumulative });
+  }
+  const count = h.counts.reduce((a, n) => a + n, 0);
+  values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, value: count });
+  values.push({ metricName: `${name}_sum`, labels: {}, value: h.sum / 1000 });
+  values.push({ metricName: `${name}_count`, labels: {}, value: count });
+  return { name, help, type: 'histogram', values };
+}
+
+/** The group's largest lag over its partitions (kafka-lag-exporter's *_max_lag), from the per-partition gauges. */
+function maxLag(gauges: Map<string, Family>): Family[] {
+  return (['', '_seconds'] as const).flatMap((unit) => {
+    const perPartition = gauges.get(`kafka_consumergroup_group_lag${unit}`);
+    if (!perPartition) return [];
+    const byGroup = new Map<string, number>();
+    for (const s of perPartition.values) byGroup.set(s.labels.group!, Math.max(byGroup.get(s.labels.group!) ?? 0, s.value));
+    const name = `kafka_consumergroup_group_max_lag${unit}`;
+    return [{ name, help: HELP[name]!, type: 'gauge' as const, values: [...byGroup].map(([group, value]) => ({ labels: { group }, value })) }];
+  });
+}
+
+/** What the process serving /metrics knows besides the engine's metrics (worker processes, connectors). */
+export interface ExtraMetrics {
+  counters?: Record<string, number>;
+  gauges?: Record<string, number>;
+  help?: Record<string, string>;
+}
+
+/**
+ * Renders the Prometheus text format: the engine's series, and this process' own (prom-client's default process
+ * and Node.js metrics). No label carries customer data: labels are topics, sinks, outcomes, reasons, codes,
+ * partitions and the group.
+ */
+export class PrometheusExporter {
+  private readonly process = new client.Registry();
+
+  constructor() {
+    client.collectDefaultMetrics({ register: this.process });
+  }
+
+  get contentType(): string {
+    return this.process.contentType;
+  }
+
+  async render(m: EngineMetrics, extra: ExtraMetrics = {}): Promise<string> {
+    const counters = families({
+      ...m.counters,
+      ...extra.counters,
+      [series('consentgate_records_held_total')]: m.held,
+      [series('consentgate_records_unconfirmed_total')]: m.unconfirmed,
+    }, 'counter');
+    const gauges = families({ ...m.gauges, ...extra.gauges }, 'gauge');
+    const all: Family[] = [
+      ...counters.values(),
+      ...gauges.values(),
+      ...maxLag(gauges),
+      ...Object.entries(HISTOGRAMS).filter(([k]) => m.histograms[k]).map(([k, { name, help }]) => histogramFamily(name, help, m.histograms[k]!)),
+    ];
+    const engine = new client.Registry();
+    for (const f of all) {
+      if (extra.help?.[f.name]) f.help = extra.help[f.name]!;
+      engine.registerMetric({ name: f.name, help: f.help, type: f.type, get: async () => ({ ...f, aggregator: 'sum' }) } as unknown as client.Metric);
+    }
+    return client.Registry.merge([this.process, engine]).metrics();
+  }
+}
