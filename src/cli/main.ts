@@ -100,6 +100,24 @@ function program(): Command {
       await (await import('./pipeline.ts')).run(await reachable(await config(o.config, true), 'wait'), o.workers);
     });
 
+  cli.command('lag').description('a consumer group\'s lag per topic and partition: committed, end, records and seconds behind, status')
+    .option('--group <group>', 'the consumer group (default: the pipeline\'s, <CONSENTGATE_TOPIC_PREFIX>consentgate)')
+    .option('--watch [seconds]', 'print it again every so many seconds until Ctrl-C (default 5); STALL needs two samples', wholeNumber(1))
+    .option('--json', 'one JSON object per sample instead of the table')
+    .option('--max-lag-seconds <n>', 'WARN past this many seconds behind; without --watch, exit 1 when a partition is past it', numberAbove(0), 60)
+    .addOption(configOption())
+    .addHelpText('after', `
+Exact under exactly-once: the end is each partition's last stable offset (what a read_committed consumer reaches),
+and what lies between the committed offset and it is read (read_committed, by a throwaway consumer that commits
+nothing), so commit markers and aborted records are not lag — a fully processed transactional partition shows 0,
+not 1 — and LAG_SECONDS is the age of the first record not yet consumed, from its timestamp. A partition with more
+than 100,000 records behind shows ≤ end − committed. Status: OK (caught up, or within --max-lag-seconds), WARN
+(further behind but moving: a backlog draining, a replay), STALL (behind and its committed offset did not move
+since the last sample), STOP (behind and the group has no members). Exit 1 when a partition is past
+--max-lag-seconds or STOPped (not with --watch).`)
+    .action(async (o: { group?: string; watch?: number | true; json?: boolean; maxLagSeconds: number; config?: string }) =>
+      (await import('./lag.ts')).lagCommand({ ...o, watch: o.watch === true ? 5 : o.watch }, await reachable(await config(o.config))));
+
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));
 
