@@ -28,6 +28,8 @@ const HELP: Record<string, string> = {
   consentgate_purge_escalations_total: 'Purges past their vendor SLA, escalated',
   consentgate_purge_acks_ignored_total: 'Purge acknowledgements that matched no outstanding command',
   consentgate_held_records: 'Stream records held right now',
+  consentgate_purge_outstanding: 'Purge commands a vendor has not completed yet',
+  consentgate_purge_overdue: 'Purge commands a vendor has not completed within its SLA',
   consentgate_store_entries: 'Entries of each state store (consent.state is the consent table)',
   consentgate_restore_remaining_records: 'Changelog records left to restore, per partition (0 once restored)',
   consentgate_lag_seconds: 'Age of the oldest fetched record not yet processed, by cause: backlog, consent_wait (held for the consent table), replay',

@@ -173,6 +173,8 @@ carries "_erased": true; a field that cannot be decrypted otherwise keeps its ci
     });
   simulate.command('genesys').description('run a local Genesys Cloud simulator; prints GENESYS_BASE_URL=…, GENESYS_CLIENT_ID=…, GENESYS_CLIENT_SECRET=…')
     .option('--port <n>', 'port to listen on (default: a free port)', wholeNumber(0, 65535), 0)
+    .option('--host <address>', 'address to listen on (0.0.0.0 in a container)', '127.0.0.1')
+    .option('--public-host <name>', 'the host name clients reach it by, in the printed GENESYS_BASE_URL and channel URIs (default: --host)')
     .option('--seed <s>', 'seed of the org\'s ids, client id and secret, and of the traffic', wholeNumber(0), 1)
     .option('--traffic <perSecond>', 'generate conversation starts/ends and consent changes at this rate, continuously', numberAbove(0))
     .option('--customers <n>', 'external contacts (with ComplianceConsent fields, ~80%) created first (default 50 with --traffic, else 0)', wholeNumber(0))
@@ -187,11 +189,11 @@ GDPR) and notification WebSockets. Prints exactly the three lines above on stdou
 not a terminal (every other message goes to stderr). Runs until \`consentgate simulate stop\` or SIGINT/SIGTERM.
 In the background, its lines in .consentgate/dev.env for every later shell:
   consentgate simulate genesys --traffic 5 --save-env .consentgate/dev.env --background`)
-    .action(async (o: { port: number; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string; saveEnv?: string; background?: boolean }) => {
+    .action(async (o: { port: number; host: string; publicHost?: string; seed: number; traffic?: number; customers?: number; timeScale: number; eventbridgeUrl?: string; saveEnv?: string; background?: boolean }) => {
       const simulate = await import('./simulate.ts');
       if (o.background) return simulate.inBackground(process.argv.slice(2).filter((a) => a !== '--background'));
       return simulate.simulateGenesys({
-        port: o.port, seed: o.seed, traffic: o.traffic ?? 0, customers: o.customers ?? (o.traffic ? 50 : 0), timeScale: o.timeScale,
+        port: o.port, host: o.host, ...(o.publicHost ? { publicHost: o.publicHost } : {}), seed: o.seed, traffic: o.traffic ?? 0, customers: o.customers ?? (o.traffic ? 50 : 0), timeScale: o.timeScale,
         ...(o.eventbridgeUrl ? { eventBridgeUrl: o.eventbridgeUrl } : {}), ...(o.saveEnv ? { envFile: o.saveEnv } : {}),
       });
     });

@@ -56,9 +56,9 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
     stopping = true;
     logger.info('shutting down: stopping connectors, finishing in-flight transactions');
     await connectors?.stop();
-    await stopOps?.();
     await pool?.stop();
     await pipeline.stop();
+    await stopOps?.(); // last: until then /readyz answers 503, shutting down
     logger.info(metricsForLog(engine().metrics), 'stopped');
     process.exit(code);
   };
@@ -73,10 +73,13 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
       { name: 'kafka', probe: async () => void (await pipeline.admin.describeCluster()) },
       { name: 'schemaRegistry', probe: () => checkRegistry(cfg.schemaRegistry, 5000) },
     ],
+    // Ready: every task restored and running, the connectors connected, and not shutting down.
     engine: () => {
       const { ready, metrics } = engine();
-      const running = ready ? 'every task running' : 'joining the group or restoring';
-      return { ready, detail: pool ? `${pool.pids.size} of ${workers} worker processes up, ${running}` : running, partitions: metrics.assignedPartitions };
+      const c = connectors?.readiness() ?? { ready: true };
+      const running = stopping ? 'shutting down' : ready ? 'every task running' : 'joining the group or restoring';
+      const detail = [pool ? `${pool.pids.size} of ${workers} worker processes up, ${running}` : running, c.detail].filter(Boolean).join('; ');
+      return { ready: ready && c.ready && !stopping, detail, partitions: metrics.assignedPartitions };
     },
   });
   health.start();

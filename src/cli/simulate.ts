@@ -6,6 +6,8 @@ import { devDir, forgetSimulator, recordSimulator, sourceHint, writeEnvLines } f
 
 export interface SimulateArgs {
   port: number;
+  host: string;
+  publicHost?: string;
   seed: number;
   traffic: number;
   customers: number;
@@ -18,7 +20,7 @@ export interface SimulateArgs {
 /** `consentgate simulate genesys`: runs the simulator (and optional traffic) until SIGINT/SIGTERM. */
 export async function simulateGenesys(a: SimulateArgs): Promise<void> {
   const sim = await GenesysSimulator.start({
-    port: a.port, seed: a.seed, timeScale: a.timeScale, publishedHistoryLimit: 10_000,
+    port: a.port, host: a.host, ...(a.publicHost ? { publicHost: a.publicHost } : {}), seed: a.seed, timeScale: a.timeScale, publishedHistoryLimit: 10_000,
     ...(a.eventBridgeUrl ? { eventBridge: { url: a.eventBridgeUrl } } : {}),
   });
   const lines = [`GENESYS_BASE_URL=${sim.baseUrl}`, `GENESYS_CLIENT_ID=${sim.clientId}`, `GENESYS_CLIENT_SECRET=${sim.clientSecret}`];

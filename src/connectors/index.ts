@@ -45,6 +45,8 @@ export interface Connectors {
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
   dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
   stats(): Record<string, unknown>;
+  /** Whether the connectors are connected (readiness): the notifications source has its WebSocket open. */
+  readiness(): { ready: boolean; detail?: string };
   /** The connectors' figures as metric series (runtime/metrics.ts) for /metrics. */
   metrics(): { counters: Record<string, number>; gauges: Record<string, number> };
   stop(): Promise<void>;
@@ -75,6 +77,10 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       sessionExecutor: out.sessionExecutor?.stats,
       dpia: out.dpia?.stats,
     }),
+    readiness: () => {
+      if (out.notifications && !out.notifications.connected) return { ready: false, detail: 'the notifications source is not connected' };
+      return { ready: true };
+    },
     metrics: () => {
       const counters: Record<string, number> = {};
       const gauges: Record<string, number> = {};

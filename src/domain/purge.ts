@@ -171,6 +171,23 @@ export function applyAck(c: ComplianceRecord | undefined, ack: PurgeAck, now: nu
  * The SLA tracker, run on a timer: a vendor that has not acknowledged at all is sent the request again every quarter
  * of its SLA (at most three times); one that has not completed by its due time is escalated, once.
  */
+/** Per vendor: purge commands not completed (outstanding) and those of them past their SLA (overdue). */
+export function purgeBacklog(records: Iterable<ComplianceRecord>, vendors: string[], now: number): Map<string, { outstanding: number; overdue: number }> {
+  const out = new Map(vendors.map((v) => [v, { outstanding: 0, overdue: 0 }]));
+  for (const c of records) {
+    for (const r of c.requests) {
+      for (const v of r.vendors) {
+        if (v.status === 'COMPLETED') continue;
+        const b = out.get(v.vendor) ?? { outstanding: 0, overdue: 0 };
+        b.outstanding++;
+        if (now >= v.dueAt) b.overdue++;
+        out.set(v.vendor, b);
+      }
+    }
+  }
+  return out;
+}
+
 export function slaTick(c: ComplianceRecord, now: number, slaOf: (vendor: string) => number): { record: ComplianceRecord; commands: PurgeCommand[]; escalations: PurgeEscalation[] } | null {
   const commands: PurgeCommand[] = [];
   const escalations: PurgeEscalation[] = [];

@@ -1,12 +1,13 @@
 import type { Serde } from '../runtime/records.ts';
 import { applyConsentEvent, receivedAt } from '../domain/consentState.ts';
 import {
-  applyAck, openRequest, slaTick, vendorsToPurge,
+  applyAck, openRequest, purgeBacklog, slaTick, vendorsToPurge,
   type ComplianceRecord, type Lineage, type PurgeAck, type PurgeCommand, type PurgeEscalation, type Vendor,
 } from '../domain/purge.ts';
 import { PURPOSES, type ConsentEvent, type ConsentState, type Purpose } from '../domain/types.ts';
 import { checkConsentEvent } from '../domain/validation.ts';
 import type { ProcessorLogic } from '../runtime/builder.ts';
+import { series } from '../runtime/metrics.ts';
 import type { KeyValueStore, ProcessorContext } from '../runtime/processor.ts';
 
 export interface ErasureRequest {
@@ -96,6 +97,10 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
         ctx.count('consentgate_purge_resends_total', r.commands.length);
         for (const e of r.escalations) ctx.emit({ topic: d.escalations.topic, key: e.customerId, value: d.escalations.serde.encode(e) });
         ctx.count('consentgate_purge_escalations_total', r.escalations.length);
+      }
+      for (const [vendor, b] of purgeBacklog([...d.compliance.entries()].map(([, c]) => c), d.vendors.map((v) => v.name), now)) {
+        ctx.gauge(series('consentgate_purge_outstanding', { vendor }), b.outstanding);
+        ctx.gauge(series('consentgate_purge_overdue', { vendor }), b.overdue);
       }
     },
   };

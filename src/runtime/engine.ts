@@ -43,6 +43,12 @@ export interface EngineMetrics {
   gauges: Record<string, number>;
 }
 
+/** Counters exported from the start, at 0, so that a dashboard's rate() has a series before the first event. */
+const ZERO_COUNTERS = [
+  ...['committed', 'aborted', 'refused'].map((result) => series('consentgate_transactions_total', { result })),
+  ...['commands', 'resends', 'escalations', 'acks_ignored'].map((what) => series(`consentgate_purge_${what}_total`)),
+];
+
 /** How often the gauges are sampled, and how often the input topics' end offsets (for the lag) are read. */
 const GAUGES_EVERY_MS = 1000;
 const LAG_ENDS_EVERY_MS = 2000;
@@ -78,7 +84,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private readonly streamTopics: string[];
   private readonly probe: EndOffsetsProbe;
   private readonly endOffsets: EndOffsetReader;
-  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: {}, histograms: {}, gauges: {} };
+  readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: Object.fromEntries(ZERO_COUNTERS.map((k) => [k, 0])), histograms: {}, gauges: {} };
   /** The input topics' end offsets for the lag gauges, read every LAG_ENDS_EVERY_MS by a reader of their own. */
   private readonly lagEnds: EndOffsetReader;
   private lastEnds = { at: -Infinity, ends: new Map<string, bigint>(), reading: false };

@@ -33,6 +33,8 @@ export interface ProcessorContext {
   count(series: string, n?: number): void;
   /** Adds a latency in ms to a named histogram of the engine's metrics once the transaction commits. */
   observe(metric: string, ms: number): void;
+  /** Sets a gauge of this task (a series key; summed over the tasks of the engine), e.g. from a punctuator's scan. */
+  gauge(series: string, value: number): void;
 }
 
 /**

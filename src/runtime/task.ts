@@ -171,6 +171,8 @@ export class PartitionTask {
    * the cycle took them, so the look-up can start at arrival and overlap the previous cycle's commit.
    */
   private readonly arrivals = new Map<string, { below: bigint; at: number }[]>();
+  /** Gauges the processors set (ProcessorContext.gauge): their latest values. */
+  private readonly processorGauges = new Map<string, number>();
   /** The last time lag figure per input topic (see gauges). */
   private readonly lastLagSeconds = new Map<string, number>();
   /** Monotonic time the task started holding (for the log lines on entering and leaving a hold). */
@@ -276,6 +278,7 @@ export class PartitionTask {
       out[series('consentgate_lag_seconds', { ...labels, cause: 'backlog' })] = waiting ? 0 : seconds;
       out[series('consentgate_lag_seconds', { ...labels, cause: 'consent_wait' })] = waiting ? seconds : 0;
     }
+    for (const [key, value] of this.processorGauges) out[key] = (out[key] ?? 0) + value;
     for (const [topic, { store }] of this.d.changelogs) {
       const key = series('consentgate_store_entries', { store: topic });
       out[key] = (out[key] ?? 0) + store.size;
@@ -448,6 +451,7 @@ export class PartitionTask {
         metrics.count(deadLetterSeries(rec.topic, code));
       },
       ...metrics,
+      gauge: (key, value) => this.processorGauges.set(key, value),
     };
     if ((this.registryWait.get(topic) ?? 0) > monotonicNow()) return;
     for (let from = b.taken.get(topic) ?? 0; from < upTo;) {
@@ -578,6 +582,7 @@ export class PartitionTask {
           emit: (r) => b.outputs.push(declared(p, r)),
           deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
           ...metricsInto(b),
+          gauge: (key, value) => this.processorGauges.set(key, value),
         });
       }
     }

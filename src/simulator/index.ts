@@ -32,7 +32,10 @@ const HOUR = 3600_000;
 export interface SimulatorOptions {
   /** 0 or undefined: a free port. */
   port?: number;
+  /** Listen address (default 127.0.0.1). */
   host?: string;
+  /** The host name clients use, in its base URL and channel URIs (default: `host`), e.g. a compose service name. */
+  publicHost?: string;
   /** Seed of every default id (org, client, schema, seeded entities). Default 1. */
   seed?: number;
   clientId?: string;
@@ -152,6 +155,8 @@ export class GenesysSimulator {
     const scale = opts.timeScale ?? 1;
     if (!(scale > 0)) throw new Error('timeScale must be positive');
     const host = opts.host ?? '127.0.0.1';
+    // The name clients reach it by (base URL, notification channels' connectUri): the listen address unless given.
+    const publicHost = opts.publicHost ?? host;
     const seed = orgSeed(opts.seed ?? 1, opts);
     const stats: SimulatorStats = { logins: 0, requests: 0, rateLimited: 0, faults: 0, socketsOpened: 0, published: 0 };
     const published: PublishedEvent[] = [];
@@ -166,7 +171,7 @@ export class GenesysSimulator {
       clock, newId: channelSuffix, ttlMs: opts.channelTtlMs ?? (24 * HOUR) / scale, maxPerClient: 20, maxTopics: 1000, eventBridgeOnly: opts.eventBridgeOnlyTopics ?? [],
     });
     const notifications = new Notifications({
-      clock, registry, orgId: seed.orgId, wsBase: () => `ws://${host}:${port}`, onSocketOpened: () => void stats.socketsOpened++,
+      clock, registry, orgId: seed.orgId, wsBase: () => `ws://${publicHost}:${port}`, onSocketOpened: () => void stats.socketsOpened++,
       heartbeatMs: opts.heartbeatMs ?? Math.max(50, 30_000 / scale), socketClosingLeadMs: opts.socketClosingLeadMs ?? Math.max(50, 60_000 / scale),
     });
     const eventBridgeFilter = opts.eventBridge?.topics ?? TOPIC_TEMPLATES.map((t) => t.id);
@@ -211,7 +216,7 @@ export class GenesysSimulator {
       server.listen(opts.port ?? 0, host, () => resolve());
     });
     port = (server.address() as AddressInfo).port;
-    return new GenesysSimulator({ server, host, port, org, notifications, tokens, restFaults, timers, stats, published, ...(eventBridge ? { eventBridge } : {}), seed: opts.seed ?? 1 });
+    return new GenesysSimulator({ server, host: publicHost, port, org, notifications, tokens, restFaults, timers, stats, published, ...(eventBridge ? { eventBridge } : {}), seed: opts.seed ?? 1 });
   }
 
   gateway(): { host: string; protocol: 'http'; port: number } {

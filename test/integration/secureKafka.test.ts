@@ -12,7 +12,7 @@ import { stackEnv, startLocalStack, stopLocalStack, type LocalStack } from '../.
 import { freePort } from '../../src/devstack/process.ts';
 import { makeCertificates } from '../../src/devstack/tls.ts';
 import type { SinkRecord } from '../../src/domain/fieldRules.ts';
-import type { Decision } from '../../src/domain/types.ts';
+import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
 import { GenesysSimulator } from '../../src/simulator/index.ts';
 import { genesysEnv } from '../harness/genesys.ts';
 import { postJson, testConfig, testEnv, waitFor } from '../harness/pipeline.ts';
@@ -58,18 +58,20 @@ it('the pipeline and its connectors run over TLS + SCRAM, with the registry over
   await waitFor('ready', async () => (await fetch(`http://127.0.0.1:${opsPort}/readyz`).catch(() => undefined))?.status === 200, 120_000)
     .catch((e: Error) => { throw new Error(`${e.message}\n${p.stderr()}`); });
 
-  // Consent from the Genesys contact (notifications → consent.events), a conversation, an opt-out through the intake.
-  const ann = sim.upsertContact({ firstName: 'Ann', lastName: 'Example' });
-  sim.setConsent(ann.id, { marketing: true, analytics: false, thirdParty: false, source: 'Web', at: Date.now() });
-  await new Promise((r) => setTimeout(r, 1500)); // the consent event reaches the table before the conversation
-  const call = sim.startConversation({ customerId: ann.id, mediaType: 'voice', ani: '+15550001' });
-
   // A client of its own reads the outcome, over the same secured connections.
   const config = testConfig(prefix, secure);
   const { topology } = loadDefinitions(config);
   const kafka = createKafka(config.kafka, createLogger('error'));
   const serdes = await topologySerdes(config, topology);
   const read = async <T>(logical: string) => Promise.all((await readTopic(kafka, topology.topic(logical).name)).map(async (r: InRecord) => (await serdes.forTopic(logical).decode(r.value)) as T));
+
+  // Consent from the Genesys contact (notifications → consent.events), a conversation, an opt-out through the intake.
+  const ann = sim.upsertContact({ firstName: 'Ann', lastName: 'Example' });
+  sim.setConsent(ann.id, { marketing: true, analytics: false, thirdParty: false, source: 'Web', at: Date.now() });
+  // On consent.events before the conversation starts (the table is applied before any record after it is decided).
+  await waitFor('the consent event written', async () => (await read<ConsentEvent>('consent.events')).some((e) => e.customerId === ann.id), 30_000);
+  const call = sim.startConversation({ customerId: ann.id, mediaType: 'voice', ani: '+15550001' });
+
   await waitFor('the conversation start decided for every sink', async () => (await read<Decision>('audit.decisions')).filter((d) => d.conversationId === call.conversationId).length >= 3, 60_000);
   const start = (await read<Decision>('audit.decisions')).filter((d) => d.conversationId === call.conversationId);
   assert.deepEqual(start.map((d) => `${d.sink}:${d.outcome}:${d.reason}`).sort(), ['analytics:BLOCKED:CONSENT_WITHDRAWN', 'crm:FORWARDED:CONSENT_GRANTED', 'thirdparty:BLOCKED:CONSENT_WITHDRAWN']);

@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { applyAck, openRequest, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
+import { applyAck, openRequest, purgeBacklog, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
 import type { SinkPolicy } from '../../src/domain/policy.ts';
 import { loadVendors } from '../../src/runtime/topology.ts';
 import { loadTopology } from '../../src/topology.ts';
@@ -72,5 +72,14 @@ describe('vendor registry', () => {
     assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /sink thirdparty is read by no registered vendor/);
     assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics', 'thirdparty', 'fax'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /reads unknown sink fax/);
     assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm'], retentionPolicyId: 'x', deletion: 'SHRED' } } }), topology), /deletion/);
+  });
+
+  it('counts per vendor the commands not completed, and those past their SLA (the purge gauges)', () => {
+    const a = openRequest(undefined, 'a', { requestId: 'r1', reason: 'WITHDRAWAL', purposes: ['MARKETING'], vendors: vendors.slice(0, 2), now: 0 })!.record;
+    const b = openRequest(undefined, 'b', { requestId: 'r2', reason: 'WITHDRAWAL', purposes: ['MARKETING'], vendors: [vendors[0]!], now: 20 * H })!.record;
+    const done = applyAck(a, { requestId: 'r1', vendor: 'warehouse', customerId: 'a', status: 'COMPLETED', reason: null, at: H }, H)!;
+    assert.deepEqual(Object.fromEntries(purgeBacklog([done, b], ['crm-sync', 'warehouse', 'partner'], 25 * H)), {
+      'crm-sync': { outstanding: 2, overdue: 1 }, warehouse: { outstanding: 0, overdue: 0 }, partner: { outstanding: 0, overdue: 0 },
+    });
   });
 });
