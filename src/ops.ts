@@ -1,6 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConsentgateError } from './errors.ts';
+import { STATUS_PAGE } from './statusPage.ts';
 
 /** One dependency the process needs: probed every few seconds; failing when it has not answered for a while. */
 export interface HealthCheck {
@@ -96,12 +97,23 @@ export class HealthMonitor {
 
 /**
  * The operations endpoints of every `run`: GET /healthz (200 healthy, 503 not: Kafka or the registry unreachable),
- * GET /readyz (200 once healthy and every task runs) and GET /metrics (Prometheus text format). Three fixed routes,
- * so node:http without a router.
+ * GET /readyz (200 once healthy and every task runs), GET /metrics (Prometheus text format) and the status page
+ * (GET / and its data, GET /status.json). A handful of fixed GET routes, so node:http without a router.
  */
-export async function startOpsServer(o: { host: string; port: number; health: HealthMonitor; metrics: () => Promise<{ contentType: string; body: string }> }): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startOpsServer(o: {
+  host: string; port: number; health: HealthMonitor;
+  metrics: () => Promise<{ contentType: string; body: string }>;
+  /** The status page's data (GET /status.json); the page itself is GET /. */
+  status: () => unknown;
+}): Promise<{ url: string; stop(): Promise<void> }> {
   const server: Server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
+    if (req.method === 'GET' && (path === '/' || path === '/status.json')) {
+      const page = path === '/';
+      res.writeHead(200, { 'content-type': page ? 'text/html; charset=utf-8' : 'application/json', 'cache-control': 'no-store' });
+      res.end(page ? STATUS_PAGE : JSON.stringify(o.status()));
+      return;
+    }
     if (req.method === 'GET' && path === '/metrics') {
       o.metrics().then(({ contentType, body }) => {
         res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' });
@@ -120,7 +132,7 @@ export async function startOpsServer(o: { host: string; port: number; health: He
     if (req.method === 'GET' && path === '/healthz') return send(report.status === 'healthy');
     if (req.method === 'GET' && path === '/readyz') return send(report.ready);
     res.writeHead(404, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ error: `no route ${req.method} ${path}`, routes: ['GET /healthz', 'GET /readyz', 'GET /metrics'] }));
+    res.end(JSON.stringify({ error: `no route ${req.method} ${path}`, routes: ['GET /', 'GET /status.json', 'GET /healthz', 'GET /readyz', 'GET /metrics'] }));
   });
   await new Promise<void>((resolve, reject) => {
     server.once('error', (err: NodeJS.ErrnoException) => reject(err.code === 'EADDRINUSE'

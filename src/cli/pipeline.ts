@@ -7,6 +7,7 @@ import { ConfigSchema, type Config } from '../config.ts';
 import { HealthMonitor, startOpsServer } from '../ops.ts';
 import { metricsForLog } from '../runtime/engine.ts';
 import { series } from '../runtime/metrics.ts';
+import { DecisionHistory, statusModel } from '../statusPage.ts';
 import { describeTopology, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
@@ -85,15 +86,24 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   health.start();
   const { PrometheusExporter } = await import('../adapters/prometheus.ts');
   const exporter = new PrometheusExporter();
-  const metrics = async () => {
+  /** What this process adds to the engine's metrics: its connectors and its worker pool. */
+  const extra = () => {
     const c = connectors?.metrics() ?? { counters: {}, gauges: {} };
     const gauges: Record<string, number> = { ...c.gauges, [series('consentgate_workers')]: pool ? pool.pids.size : 1 };
     if (pool) pool.memory.forEach((m, worker) => (gauges[series('consentgate_worker_resident_memory_bytes', { worker })] = m.rssBytes));
-    const counters = { ...c.counters, [series('consentgate_worker_restarts_total')]: pool?.restarts ?? 0 };
-    return { contentType: exporter.contentType, body: await exporter.render(engine().metrics, { counters, gauges }) };
+    return { counters: { ...c.counters, [series('consentgate_worker_restarts_total')]: pool?.restarts ?? 0 }, gauges };
   };
-  const ops = await startOpsServer({ ...cfg.ops, health, metrics });
+  const history = new DecisionHistory();
+  history.sample(engine().metrics.counters, Date.now());
+  const sampling = setInterval(() => history.sample(engine().metrics.counters, Date.now()), history.intervalMs).unref();
+  const metrics = async () => ({ contentType: exporter.contentType, body: await exporter.render(engine().metrics, extra()) });
+  const status = () => {
+    const { ready, engine: e } = health.report();
+    return statusModel({ metrics: engine().metrics, ...extra(), group: pipeline.engine.groupId, ready, detail: e.detail, history, now: Date.now() });
+  };
+  const ops = await startOpsServer({ ...cfg.ops, health, metrics, status });
   stopOps = async () => {
+    clearInterval(sampling);
     health.stop();
     await ops.stop();
   };

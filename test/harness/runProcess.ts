@@ -90,7 +90,7 @@ export async function topicsOf(prefix: string) {
  * (forwarded to every sink), then the first withdraws marketing (opt-out propagation, a purge command to the CRM's
  * vendor) and one malformed record is dead-lettered. Resolves once every record is decided.
  */
-export async function sendTraffic(prefix: string, o: { customers?: number; perCustomer?: number } = {}): Promise<{ records: number }> {
+export async function sendTraffic(prefix: string, o: { customers?: number; perCustomer?: number } = {}): Promise<{ records: number; customers: string[] }> {
   const t = await topicsOf(prefix);
   const customers = Array.from({ length: o.customers ?? 5 }, (_, i) => `cust-${randomUUID()}-${i}`);
   for (const c of customers) await t.consent(c, { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
@@ -102,5 +102,5 @@ export async function sendTraffic(prefix: string, o: { customers?: number; perCu
   await waitFor('the purge command sent', async () => (await t.count('purge.commands')) >= 1, 60_000);
   await waitFor('the malformed record dead-lettered', async () => (await t.count('dlq')) >= 1, 60_000);
   await t.close();
-  return { records };
+  return { records, customers };
 }
