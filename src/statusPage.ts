@@ -17,6 +17,8 @@ export interface StatusModel {
   escalations: number;
   sessions: { outcome: string; count: number }[];
   dpia: { result: string; count: number }[];
+  /** DPIA artifacts by compliance status. */
+  dpiaArtifacts: { status: string; count: number }[];
   deadLetters: { topic: string; code: string; count: number }[];
   recordsIn: number;
 }
@@ -102,6 +104,7 @@ export function statusModel(o: {
     escalations: total('consentgate_purge_escalations_total'),
     sessions: seriesOf(counters, 'consentgate_session_outcomes_total').map((s) => ({ outcome: num(s.labels, 'outcome'), count: s.value })),
     dpia: seriesOf(counters, 'consentgate_dpia_assessments_total').map((s) => ({ result: num(s.labels, 'result'), count: s.value })),
+    dpiaArtifacts: seriesOf(gauges, 'consentgate_dpia_artifacts').map((s) => ({ status: num(s.labels, 'status'), count: s.value })),
     deadLetters: seriesOf(counters, 'consentgate_dead_letters_total').map((s) => ({ topic: num(s.labels, 'topic'), code: num(s.labels, 'code'), count: s.value })),
     recordsIn: total('consentgate_records_in_total'),
   };
@@ -179,7 +182,7 @@ async function refresh() {
     }), parts.map((_, i) => i + 1));
     table('purge', ['vendor', 'outstanding', 'overdue'], s.purge.map((p) => [p.vendor, p.outstanding, p.overdue]).concat([['escalated (total)', s.escalations, '']]), [1, 2]);
     table('sessions', ['outcome', 'count'], s.sessions.map((x) => [x.outcome, x.count]), [1]);
-    table('dpia', ['result', 'count'], s.dpia.map((x) => [x.result, x.count]), [1]);
+    table('dpia', ['artifacts by status · assessments', 'count'], s.dpiaArtifacts.map((x) => [x.status, x.count]).concat(s.dpia.map((x) => ['assessments: ' + x.result, x.count])), [1]);
     table('dlq', ['topic', 'code', 'count'], s.deadLetters.map((x) => [x.topic, x.code, x.count]), [2]);
   } catch (e) {
     document.getElementById('state').textContent = 'cannot reach the pipeline: ' + e.message;

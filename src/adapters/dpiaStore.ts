@@ -94,6 +94,14 @@ export class DpiaStore {
     return undefined;
   }
 
+  /** How many artifacts stand in each compliance status; an artifact a reviewer approved counts as APPROVED_BY_REVIEW. */
+  async artifactsByStatus(): Promise<Map<string, number>> {
+    const rows = await this.db.query<{ status: string; n: number }>(`SELECT CASE WHEN EXISTS (SELECT 1 FROM ${this.s}.dpia_audit p WHERE p.kind = 'APPROVAL' AND p.dpia_id = a.dpia_id)
+      THEN 'APPROVED_BY_REVIEW' ELSE a.body::jsonb ->> 'compliance_status' END AS status, count(*)::int AS n
+      FROM ${this.s}.dpia_audit a WHERE a.kind = 'ARTIFACT' GROUP BY 1`);
+    return new Map(rows.map((r) => [r.status, Number(r.n)]));
+  }
+
   /** Walks the chain from the start; the first entry whose hash or link does not hold is where it was tampered with. */
   async verify(): Promise<{ ok: true; entries: number } | { ok: false; entries: number; brokenAt: number; problem: string }> {
     const rows = await this.db.query<Row>(`SELECT seq::text AS seq, at, kind, dpia_id, body, prev_hash, hash FROM ${this.s}.dpia_audit ORDER BY seq`);

@@ -48,6 +48,7 @@ const HELP: Record<string, string> = {
   consentgate_session_outcomes_total: 'End-session commands executed, by outcome',
   consentgate_intake_requests_total: 'HTTP intake requests, by result',
   consentgate_dpia_assessments_total: 'DPIA watcher assessments, by result',
+  consentgate_dpia_artifacts: 'DPIA artifacts in the store, by compliance status (APPROVED_BY_REVIEW: approved by a reviewer)',
   consentgate_workers: 'Engine worker processes running',
   consentgate_worker_restarts_total: 'Engine worker processes restarted after they died',
   consentgate_worker_resident_memory_bytes: 'Resident set size of each engine worker process',

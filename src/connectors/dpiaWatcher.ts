@@ -38,6 +38,15 @@ export async function startDpiaWatcher(o: {
   const events = o.serdes.forTopic<DpiaEvent>('dpia.events');
   const topic = o.topology.topic('dpia.events').name;
   const stats = { assessed: 0, blocked: 0, drifted: 0, skipped: 0 };
+  /** Artifacts in the store by compliance status (for /metrics), read at start and after each batch. */
+  const artifacts = new Map<string, number>();
+  const refreshArtifacts = async () => {
+    const now = await o.store.artifactsByStatus().catch((err: Error) => (o.logger.warn({ err: err.message }, 'could not count DPIA artifacts'), undefined));
+    if (!now) return;
+    artifacts.clear();
+    for (const [k, v] of now) artifacts.set(k, v);
+  };
+  await refreshArtifacts();
   const consumer = await consumeBatches(o.kafka, {
     groupId: o.groupId,
     topic: o.topology.topic('integrations.changes').name,
@@ -75,7 +84,8 @@ export async function startDpiaWatcher(o: {
         }
         await o.sender.send([{ topic, key: c.integrationId, value: events.encode(event) }]);
       }
+      await refreshArtifacts();
     },
   });
-  return { stats, stop: () => consumer.stop() };
+  return { stats, artifacts, stop: () => consumer.stop() };
 }

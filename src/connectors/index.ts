@@ -100,6 +100,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       for (const [outcome, k] of Object.entries(out.sessionExecutor?.stats ?? {})) add('consentgate_session_outcomes_total', { outcome }, k);
       for (const [result, k] of Object.entries(out.intake?.stats ?? {})) add('consentgate_intake_requests_total', { result }, k);
       for (const [result, k] of Object.entries(out.dpia?.stats ?? {})) add('consentgate_dpia_assessments_total', { result }, k);
+      for (const [status, k] of out.dpia?.artifacts ?? []) gauges[series('consentgate_dpia_artifacts', { status })] = k;
       return { counters, gauges };
     },
     async stop() {

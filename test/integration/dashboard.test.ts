@@ -12,7 +12,7 @@ import { waitFor } from '../harness/pipeline.ts';
 // Prometheus and Grafana as code: a real Prometheus (Debian's package) scrapes a running pipeline with
 // ops/prometheus.yml, and every PromQL expression of every panel of the provisioned Grafana dashboard must parse
 // and return series through Prometheus' HTTP API.
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<unknown> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
 });
@@ -39,7 +39,7 @@ it('every panel query of the dashboard returns series from a Prometheus scraping
   }
   // The pipeline with two workers (worker metrics), traffic that decides, withdraws (opt-out, purge) and dead-letters.
   const run = await startRun({ workers: 2 });
-  cleanups.push(() => void run.stop());
+  cleanups.push(() => run.stop());
   await sendTraffic(run.prefix);
 
   const dir = mkdtempSync(join(tmpdir(), 'consentgate-prometheus-'));

@@ -36,6 +36,12 @@ it('integration changes are assessed as they happen; a change after approval is 
     assert.notEqual(second.complianceStatus, 'APPROVED_FOR_DEPLOYMENT');
     const chain = await store.verify();
     assert.ok(chain.ok && chain.entries >= 2);
+    // The artifacts by status, as /metrics exports them (consentgate_dpia_artifacts{status}), match the store.
+    const byStatus = await store.artifactsByStatus();
+    assert.equal([...byStatus.values()].reduce((a, n) => a + n, 0), new Set((await events()).map((e) => e.dpiaId).filter(Boolean)).size);
+    await waitFor('the watcher\'s counts caught up', () => [...r.connectors.dpia!.artifacts].join() === [...byStatus].join());
+    const metrics = r.connectors.metrics().gauges;
+    for (const [status, n] of byStatus) assert.equal(metrics[`consentgate_dpia_artifacts{status="${status}"}`], n);
   } finally {
     await store.close();
   }

@@ -29,24 +29,29 @@ it('/healthz and /readyz of `consentgate run` turn 503 within 30 s of losing the
   const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
   cleanups.push(() => void child.kill('SIGKILL'));
 
+  let last = ''; // what the last request got, for the failure message
   const get = async (path: string): Promise<{ status: number; body: HealthReport } | undefined> => {
     try {
       const res = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(3000) });
-      return { status: res.status, body: (await res.json()) as HealthReport };
-    } catch {
+      const body = (await res.json()) as HealthReport;
+      last = `${path} ${res.status} ${JSON.stringify(body)}`;
+      return { status: res.status, body };
+    } catch (err) {
+      last = `${path}: ${(err as Error).message} (run ${child.exitCode === null ? 'running' : `exited ${child.exitCode}`})`;
       return undefined;
     }
   };
-  await waitFor('ready', async () => (await get('/readyz'))?.status === 200, 120_000).catch((e: Error) => {
-    throw new Error(`${e.message}\n${stderr}`);
-  });
+  const explain = (e: Error) => {
+    throw new Error(`${e.message}; last: ${last}\n${stderr}`);
+  };
+  await waitFor('ready', async () => (await get('/readyz'))?.status === 200, 120_000).catch(explain);
   const healthy = await get('/healthz');
   assert.equal(healthy?.status, 200);
   assert.deepEqual([healthy!.body.checks.kafka!.ok, healthy!.body.checks.schemaRegistry!.ok, healthy!.body.ready], [true, true, true]);
 
   process.kill(kafka.pid(), 'SIGKILL');
   const lost = Date.now();
-  await waitFor('unhealthy', async () => (await get('/healthz'))?.status === 503, 30_000);
+  await waitFor('unhealthy', async () => (await get('/healthz'))?.status === 503, 30_000).catch(explain);
   const down = (await get('/healthz'))!;
   assert.ok(Date.now() - lost <= 30_000);
   assert.equal(down.body.status, 'unhealthy');
@@ -57,8 +62,8 @@ it('/healthz and /readyz of `consentgate run` turn 503 within 30 s of losing the
   assert.equal(child.exitCode, null, 'the process stays up to recover');
 
   await kafka.restart();
-  await waitFor('healthy again', async () => (await get('/healthz'))?.status === 200, 60_000);
-  await waitFor('ready again', async () => (await get('/readyz'))?.status === 200, 120_000);
+  await waitFor('healthy again', async () => (await get('/healthz'))?.status === 200, 60_000).catch(explain);
+  await waitFor('ready again', async () => (await get('/readyz'))?.status === 200, 120_000).catch(explain);
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
 });

@@ -10,7 +10,7 @@ import { scrape, startRun } from '../harness/runProcess.ts';
 
 // GET /metrics of `consentgate run` with two worker processes, on the real broker: the figures agree with what is
 // in the topics, the lag of a fully processed transactional partition is 0 (not 1), and no label carries PII.
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<unknown> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
 });
@@ -20,7 +20,7 @@ const sum = (m: Map<string, number>, prefix: string, where: (k: string) => boole
 
 it('/metrics agrees with the topics: records in, decisions by sink/outcome/reason, dead letters, lag 0 after a transactional backlog', async () => {
   const run = await startRun({ workers: 2 });
-  cleanups.push(() => void run.stop());
+  cleanups.push(() => run.stop());
   const prefix = run.prefix;
   const get = (path: string) => fetch(`http://127.0.0.1:${run.opsPort}${path}`);
   const config = testConfig(prefix);

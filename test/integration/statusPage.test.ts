@@ -9,14 +9,14 @@ import { scrape, sendTraffic, startRun } from '../harness/runProcess.ts';
 
 // The live status page of `run`, as a user sees it: opened in headless Chromium (Debian's, installed by .ci/run)
 // while traffic flows; what it shows must agree with GET /metrics; a screenshot is kept in test-artifacts/.
-const cleanups: (() => Promise<void> | void)[] = [];
+const cleanups: (() => Promise<unknown> | void)[] = [];
 after(async () => {
   for (const c of cleanups.reverse()) await Promise.resolve(c()).catch(() => {});
 });
 
 it('the status page shows decisions, lag, purge SLA and dead letters as /metrics has them, refreshing itself, without PII', async () => {
   const run = await startRun({ workers: 2 });
-  cleanups.push(() => void run.stop());
+  cleanups.push(() => run.stop());
   const browser: Browser = await chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],

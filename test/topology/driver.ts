@@ -325,3 +325,17 @@ export class TopologyDriver {
     return this.stats.reduce((n, s) => n + s.unconfirmed, 0);
   }
 }
+
+const running: TopologyDriver[] = [];
+
+/** A started driver; `stopDrivers` (a test file's afterEach) stops every one started since. */
+export async function started(o: DriverOptions = {}): Promise<TopologyDriver> {
+  const d = new TopologyDriver(o);
+  running.push(d);
+  await d.start();
+  return d;
+}
+
+export async function stopDrivers(): Promise<void> {
+  for (const d of running.splice(0)) await d.stop();
+}

@@ -2,19 +2,10 @@ import assert from 'node:assert/strict';
 import { afterEach, describe, it } from 'node:test';
 import { series } from '../../src/runtime/metrics.ts';
 import { conversation } from '../harness/pipeline.ts';
-import { TopologyDriver } from './driver.ts';
+import { started, stopDrivers } from './driver.ts';
 
 // The engine's metrics as one task produces them, in memory: counts by label, and lag from the task's own state.
-const drivers: TopologyDriver[] = [];
-async function started(o: ConstructorParameters<typeof TopologyDriver>[0] = {}): Promise<TopologyDriver> {
-  const d = new TopologyDriver(o);
-  drivers.push(d);
-  await d.start();
-  return d;
-}
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.stop();
-});
+afterEach(stopDrivers);
 
 describe('task metrics in memory', () => {
   it('counts records in per topic, decisions by sink, outcome and reason, dead letters by topic and code, committed transactions', async () => {

@@ -11,20 +11,11 @@ import { resolve } from 'node:path';
 import avro from 'avsc';
 import { PROJECT_ROOT } from '../../src/app.ts';
 import { conversation } from '../harness/pipeline.ts';
-import { TopologyDriver } from './driver.ts';
+import { started, stopDrivers, TopologyDriver } from './driver.ts';
 
 // The task of one partition, driven in memory: barrier, hold-and-release, restore, dead-lettering and commits.
 const ALL = { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true };
-const drivers: TopologyDriver[] = [];
-async function started(o: ConstructorParameters<typeof TopologyDriver>[0] = {}): Promise<TopologyDriver> {
-  const d = new TopologyDriver(o);
-  drivers.push(d);
-  await d.start();
-  return d;
-}
-afterEach(async () => {
-  for (const d of drivers.splice(0)) await d.stop();
-});
+afterEach(stopDrivers);
 const outcomes = (ds: Decision[], recordId: string) =>
   Object.fromEntries(ds.filter((x) => x.recordId === recordId).map((x) => [x.sink, `${x.outcome}:${x.reason}`]));
 /** Blocks the event loop, as a busy process does (other tasks' cycles, GC). */
