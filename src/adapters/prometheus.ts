@@ -32,7 +32,7 @@ const HELP: Record<string, string> = {
   consentgate_purge_overdue: 'Purge commands a vendor has not completed within its SLA',
   consentgate_store_entries: 'Entries of each state store (consent.state is the consent table)',
   consentgate_restore_remaining_records: 'Changelog records left to restore, per partition (0 once restored)',
-  consentgate_lag_seconds: 'Age of the oldest fetched record not yet processed, by cause: backlog, consent_wait (held for the consent table), replay',
+  consentgate_lag_seconds: 'Age of the oldest fetched record not yet processed, by cause: backlog, consent_wait (held for the consent table)',
   kafka_consumergroup_group_lag: 'Offsets not yet processed: last stable offset minus the first unprocessed offset (0 when fully processed: the position moves past commit markers; markers inside a backlog count)',
   kafka_consumergroup_group_lag_seconds: 'Age of the oldest record not yet processed (exact, from its timestamp)',
   kafka_consumergroup_group_max_lag: 'The largest partition lag of the group, in records',
