@@ -109,17 +109,19 @@ export interface ExtraMetrics {
  * partitions and the group.
  */
 export class PrometheusExporter {
-  private readonly process = new client.Registry();
+  private readonly process: client.Registry;
 
-  constructor() {
-    client.collectDefaultMetrics({ register: this.process });
+  /** `worker`: this process' label among the processes of one `run` ("supervisor" beside worker processes). */
+  constructor(o: { worker?: string } = {}) {
+    this.process = processRegistry(o.worker);
   }
 
   get contentType(): string {
     return this.process.contentType;
   }
 
-  async render(m: EngineMetrics, extra: ExtraMetrics = {}): Promise<string> {
+  /** `workerProcesses`: the worker processes' own process metrics (workerProcessMetrics' JSON), each labelled. */
+  async render(m: EngineMetrics, extra: ExtraMetrics = {}, workerProcesses: unknown[][] = []): Promise<string> {
     const counters = families({
       ...m.counters,
       ...extra.counters,
@@ -138,6 +140,23 @@ export class PrometheusExporter {
       if (extra.help?.[f.name]) f.help = extra.help[f.name]!;
       engine.registerMetric({ name: f.name, help: f.help, type: f.type, get: async () => ({ ...f, aggregator: 'sum' }) } as unknown as client.Metric);
     }
-    return client.Registry.merge([this.process, engine]).metrics();
+    const processes = workerProcesses.length
+      ? client.AggregatorRegistry.aggregate<client.PrometheusContentType>([await this.process.getMetricsAsJSON(), ...workerProcesses])
+      : this.process;
+    return client.Registry.merge([processes, engine]).metrics();
   }
+}
+
+/** prom-client's default process and Node.js metrics, labelled worker="<worker>" when given. */
+function processRegistry(worker?: string): client.Registry {
+  const r = new client.Registry();
+  if (worker !== undefined) r.setDefaultLabels({ worker });
+  client.collectDefaultMetrics({ register: r });
+  return r;
+}
+
+/** A worker process' own metrics as JSON for its supervisor (which serves them, labelled, beside its own). */
+export function workerProcessMetrics(worker: number): () => Promise<unknown[]> {
+  const r = processRegistry(String(worker));
+  return () => r.getMetricsAsJSON();
 }

@@ -85,7 +85,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   });
   health.start();
   const { PrometheusExporter } = await import('../adapters/prometheus.ts');
-  const exporter = new PrometheusExporter();
+  const exporter = new PrometheusExporter(pool ? { worker: 'supervisor' } : {});
   /** What this process adds to the engine's metrics: its connectors and its worker pool. */
   const extra = () => {
     const c = connectors?.metrics() ?? { counters: {}, gauges: {} };
@@ -96,7 +96,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const history = new DecisionHistory();
   history.sample(engine().metrics.counters, Date.now());
   const sampling = setInterval(() => history.sample(engine().metrics.counters, Date.now()), history.intervalMs).unref();
-  const metrics = async () => ({ contentType: exporter.contentType, body: await exporter.render(engine().metrics, extra()) });
+  const metrics = async () => ({ contentType: exporter.contentType, body: await exporter.render(engine().metrics, extra(), pool?.processMetrics) });
   const status = () => {
     const { ready, engine: e } = health.report();
     return statusModel({ metrics: engine().metrics, ...extra(), group: pipeline.engine.groupId, ready, detail: e.detail, history, now: Date.now() });
@@ -127,5 +127,6 @@ export async function worker(cfg: Config): Promise<void> {
   process.on('SIGTERM', () => void stop(0));
   process.on('disconnect', () => void stop(0)); // the supervisor is gone
   await pipeline.engine.start();
-  reportToPool(() => ({ metrics: pipeline.engine.metrics, heldRecords: pipeline.engine.heldRecords, ready: pipeline.engine.ready }));
+  const { workerProcessMetrics } = await import('../adapters/prometheus.ts');
+  reportToPool(() => ({ metrics: pipeline.engine.metrics, heldRecords: pipeline.engine.heldRecords, ready: pipeline.engine.ready }), workerProcessMetrics(Number(process.env.CONSENTGATE_WORKER_ID ?? 0)));
 }

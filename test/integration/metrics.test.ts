@@ -56,7 +56,8 @@ it('/metrics agrees with the topics: records in, decisions by sink/outcome/reaso
   await waitFor('the metrics show every record and no lag', async () => {
     m = await scrape(run.opsPort);
     const lags = [...m].filter(([k]) => k.startsWith('kafka_consumergroup_group_lag{') && k.includes(conversations));
-    return m.get(`consentgate_records_in_total{topic="${conversations}"}`) === 60 && lags.length === 6 && lags.every(([, v]) => v === 0) && m.get(`kafka_consumergroup_group_max_lag{group="${prefix}consentgate"}`) === 0;
+    const processes = ['supervisor', '0', '1'].every((w) => (m.get(`process_resident_memory_bytes{worker="${w}"}`) ?? 0) > 0);
+    return processes && m.get(`consentgate_records_in_total{topic="${conversations}"}`) === 60 && lags.length === 6 && lags.every(([, v]) => v === 0) && m.get(`kafka_consumergroup_group_max_lag{group="${prefix}consentgate"}`) === 0;
   }, 30_000).catch((e: Error) => { throw new Error(`${e.message}\n${[...m].filter(([k]) => !k.startsWith('process_') && !k.startsWith('nodejs_')).map(([k, v]) => `${k} ${v}`).join('\n')}`); });
 
   assert.equal((await get('/metrics')).headers.get('content-type'), 'text/plain; version=0.0.4; charset=utf-8');
@@ -72,6 +73,8 @@ it('/metrics agrees with the topics: records in, decisions by sink/outcome/reaso
   assert.equal(sum(m, 'kafka_consumergroup_group_lag_seconds{', (k) => k.includes(conversations)), 0);
   assert.equal(m.get(`consentgate_store_entries{store="${name('consent.state')}"}`), 10);
   assert.equal(m.get('consentgate_workers'), 2);
+  // Each process of the run has its own Node.js metrics (prom-client's defaults), labelled with its worker number.
+  for (const w of ['supervisor', '0', '1']) assert.ok((m.get(`nodejs_heap_size_used_bytes{worker="${w}"}`) ?? 0) > 0, `heap of ${w}`);
   const text = await (await get('/metrics')).text();
   for (const c of customers) assert.ok(!text.includes(c), 'no customer id in /metrics');
   assert.ok(!text.includes('ann@example.com') && !text.includes('+15550001'), 'no e-mail or phone number in /metrics');
