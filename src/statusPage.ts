@@ -72,13 +72,13 @@ export function statusModel(o: {
 }): StatusModel {
   const counters = { ...o.metrics.counters, ...o.counters };
   const gauges = { ...o.metrics.gauges, ...o.gauges };
-  const num = (labels: Record<string, string>, k: string) => labels[k] ?? '';
+  const label = (labels: Record<string, string>, k: string) => labels[k] ?? '';
   const lagSeconds = seriesOf(gauges, 'consentgate_lag_seconds');
   const lag = seriesOf(gauges, 'kafka_consumergroup_group_lag').map((s) => {
     const same = (x: { labels: Record<string, string> }) => x.labels.topic === s.labels.topic && x.labels.partition === s.labels.partition;
     const waiting = lagSeconds.filter(same).sort((a, b) => b.value - a.value)[0];
     return {
-      topic: num(s.labels, 'topic'), partition: Number(s.labels.partition), lag: s.value,
+      topic: label(s.labels, 'topic'), partition: Number(s.labels.partition), lag: s.value,
       seconds: seriesOf(gauges, 'kafka_consumergroup_group_lag_seconds').find(same)?.value ?? 0,
       cause: waiting && waiting.value > 0 ? waiting.labels.cause! : '-',
     };
@@ -97,15 +97,15 @@ export function statusModel(o: {
     group: o.group, ready: o.ready, detail: o.detail,
     lag,
     decisions: seriesOf(counters, 'consentgate_decisions_total')
-      .map((s) => ({ sink: num(s.labels, 'sink'), outcome: num(s.labels, 'outcome'), reason: num(s.labels, 'reason'), count: s.value }))
+      .map((s) => ({ sink: label(s.labels, 'sink'), outcome: label(s.labels, 'outcome'), reason: label(s.labels, 'reason'), count: s.value }))
       .sort((a, b) => a.sink.localeCompare(b.sink) || a.outcome.localeCompare(b.outcome) || a.reason.localeCompare(b.reason)),
     history: o.history.view(),
     purge: [...purge.values()].sort((a, b) => a.vendor.localeCompare(b.vendor)),
     escalations: total('consentgate_purge_escalations_total'),
-    sessions: seriesOf(counters, 'consentgate_session_outcomes_total').map((s) => ({ outcome: num(s.labels, 'outcome'), count: s.value })),
-    dpia: seriesOf(counters, 'consentgate_dpia_assessments_total').map((s) => ({ result: num(s.labels, 'result'), count: s.value })),
-    dpiaArtifacts: seriesOf(gauges, 'consentgate_dpia_artifacts').map((s) => ({ status: num(s.labels, 'status'), count: s.value })),
-    deadLetters: seriesOf(counters, 'consentgate_dead_letters_total').map((s) => ({ topic: num(s.labels, 'topic'), code: num(s.labels, 'code'), count: s.value })),
+    sessions: seriesOf(counters, 'consentgate_session_outcomes_total').map((s) => ({ outcome: label(s.labels, 'outcome'), count: s.value })),
+    dpia: seriesOf(counters, 'consentgate_dpia_assessments_total').map((s) => ({ result: label(s.labels, 'result'), count: s.value })),
+    dpiaArtifacts: seriesOf(gauges, 'consentgate_dpia_artifacts').map((s) => ({ status: label(s.labels, 'status'), count: s.value })),
+    deadLetters: seriesOf(counters, 'consentgate_dead_letters_total').map((s) => ({ topic: label(s.labels, 'topic'), code: label(s.labels, 'code'), count: s.value })),
     recordsIn: total('consentgate_records_in_total'),
   };
 }

@@ -250,8 +250,8 @@ export class PartitionTask {
   }
 
   /**
-   * This task's gauges (series key → value): per input topic the records not processed
-   * yet and the age of the oldest fetched one, by cause; each store's entries; records left to restore.
+   * This task's gauges (series key → value): per input topic the records not processed yet and the age of the
+   * oldest fetched one, by cause; the processors' gauges; each store's entries; records left to restore.
    *
    * Record lag is the end offset (`ends`, "topic:partition" → last stable offset) minus the first offset not
    * processed: the head of the queue, or — nothing queued — the consumer's position, which moves past transaction
@@ -283,7 +283,8 @@ export class PartitionTask {
       const key = series('consentgate_store_entries', { store: topic });
       out[key] = (out[key] ?? 0) + store.size;
       const target = this.restoreTargets.get(topic);
-      const applied = this.state === 'restoring' ? (this.queues.get(topic)![0] ? BigInt(this.queues.get(topic)![0]!.offset) : this.position.get(topic)) : target;
+      const head = this.queues.get(topic)![0];
+      const applied = this.state !== 'restoring' ? target : head ? BigInt(head.offset) : this.position.get(topic);
       out[series('consentgate_restore_remaining_records', { topic, partition })] = target !== undefined && applied !== undefined && target > applied ? Number(target - applied) : 0;
     }
   }
