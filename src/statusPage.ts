@@ -2,7 +2,7 @@
 // decisions per sink and reason over the last minutes, purge SLA, session guard outcomes, DPIA results, dead
 // letters. Built from the same snapshot as GET /metrics, so the two always agree; no customer data (only labels).
 import type { EngineMetrics } from './runtime/engine.ts';
-import { parseSeries } from './runtime/metrics.ts';
+import { seriesByName } from './runtime/metrics.ts';
 
 export interface StatusModel {
   at: string;
@@ -23,16 +23,6 @@ export interface StatusModel {
   recordsIn: number;
 }
 
-/** The series of `name` in a snapshot, as labels and value. */
-function seriesOf(values: Record<string, number>, name: string): { labels: Record<string, string>; value: number }[] {
-  const out: { labels: Record<string, string>; value: number }[] = [];
-  for (const [key, value] of Object.entries(values)) {
-    const s = parseSeries(key);
-    if (s.name === name) out.push({ labels: s.labels, value });
-  }
-  return out;
-}
-
 /**
  * Decision counters sampled every `intervalMs` for the last `keep` intervals: what the chart plots (per-interval
  * rates by outcome and reason, summed over sinks).
@@ -43,7 +33,7 @@ export class DecisionHistory {
 
   sample(counters: Record<string, number>, at: number): void {
     const byReason = new Map<string, number>();
-    for (const s of seriesOf(counters, 'consentgate_decisions_total')) {
+    for (const s of seriesByName(counters).get('consentgate_decisions_total') ?? []) {
       const key = `${s.labels.outcome}:${s.labels.reason}`;
       byReason.set(key, (byReason.get(key) ?? 0) + s.value);
     }
@@ -70,42 +60,45 @@ export function statusModel(o: {
   metrics: EngineMetrics; counters: Record<string, number>; gauges: Record<string, number>;
   group: string; ready: boolean; detail: string; history: DecisionHistory; now: number;
 }): StatusModel {
-  const counters = { ...o.metrics.counters, ...o.counters };
-  const gauges = { ...o.metrics.gauges, ...o.gauges };
+  const counters = seriesByName({ ...o.metrics.counters, ...o.counters });
+  const gauges = seriesByName({ ...o.metrics.gauges, ...o.gauges });
+  const of = (m: typeof counters, name: string) => m.get(name) ?? [];
   const label = (labels: Record<string, string>, k: string) => labels[k] ?? '';
-  const lagSeconds = seriesOf(gauges, 'consentgate_lag_seconds');
-  const lag = seriesOf(gauges, 'kafka_consumergroup_group_lag').map((s) => {
-    const same = (x: { labels: Record<string, string> }) => x.labels.topic === s.labels.topic && x.labels.partition === s.labels.partition;
-    const waiting = lagSeconds.filter(same).sort((a, b) => b.value - a.value)[0];
-    return {
-      topic: label(s.labels, 'topic'), partition: Number(s.labels.partition), lag: s.value,
-      seconds: seriesOf(gauges, 'kafka_consumergroup_group_lag_seconds').find(same)?.value ?? 0,
-      cause: waiting && waiting.value > 0 ? waiting.labels.cause! : '-',
-    };
-  }).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
+  const at = (labels: Record<string, string>) => `${labels.topic}:${labels.partition}`;
+  const lagSeconds = new Map(of(gauges, 'kafka_consumergroup_group_lag_seconds').map((s) => [at(s.labels), s.value]));
+  // What a partition waits on: the cause with the largest time lag, if any is above 0.
+  const waitingOn = new Map<string, { cause: string; value: number }>();
+  for (const s of of(gauges, 'consentgate_lag_seconds')) {
+    const w = waitingOn.get(at(s.labels));
+    if (s.value > 0 && (!w || s.value > w.value)) waitingOn.set(at(s.labels), { cause: s.labels.cause!, value: s.value });
+  }
+  const lag = of(gauges, 'kafka_consumergroup_group_lag').map((s) => ({
+    topic: label(s.labels, 'topic'), partition: Number(s.labels.partition), lag: s.value,
+    seconds: lagSeconds.get(at(s.labels)) ?? 0, cause: waitingOn.get(at(s.labels))?.cause ?? '-',
+  })).sort((a, b) => a.topic.localeCompare(b.topic) || a.partition - b.partition);
   const purge = new Map<string, { vendor: string; outstanding: number; overdue: number }>();
   for (const [name, field] of [['consentgate_purge_outstanding', 'outstanding'], ['consentgate_purge_overdue', 'overdue']] as const) {
-    for (const s of seriesOf(gauges, name)) {
+    for (const s of of(gauges, name)) {
       const v = purge.get(s.labels.vendor!) ?? { vendor: s.labels.vendor!, outstanding: 0, overdue: 0 };
       v[field] += s.value;
       purge.set(v.vendor, v);
     }
   }
-  const total = (name: string) => seriesOf(counters, name).reduce((n, s) => n + s.value, 0);
+  const total = (name: string) => of(counters, name).reduce((n, s) => n + s.value, 0);
   return {
     at: new Date(o.now).toISOString(),
     group: o.group, ready: o.ready, detail: o.detail,
     lag,
-    decisions: seriesOf(counters, 'consentgate_decisions_total')
+    decisions: of(counters, 'consentgate_decisions_total')
       .map((s) => ({ sink: label(s.labels, 'sink'), outcome: label(s.labels, 'outcome'), reason: label(s.labels, 'reason'), count: s.value }))
       .sort((a, b) => a.sink.localeCompare(b.sink) || a.outcome.localeCompare(b.outcome) || a.reason.localeCompare(b.reason)),
     history: o.history.view(),
     purge: [...purge.values()].sort((a, b) => a.vendor.localeCompare(b.vendor)),
     escalations: total('consentgate_purge_escalations_total'),
-    sessions: seriesOf(counters, 'consentgate_session_outcomes_total').map((s) => ({ outcome: label(s.labels, 'outcome'), count: s.value })),
-    dpia: seriesOf(counters, 'consentgate_dpia_assessments_total').map((s) => ({ result: label(s.labels, 'result'), count: s.value })),
-    dpiaArtifacts: seriesOf(gauges, 'consentgate_dpia_artifacts').map((s) => ({ status: label(s.labels, 'status'), count: s.value })),
-    deadLetters: seriesOf(counters, 'consentgate_dead_letters_total').map((s) => ({ topic: label(s.labels, 'topic'), code: label(s.labels, 'code'), count: s.value })),
+    sessions: of(counters, 'consentgate_session_outcomes_total').map((s) => ({ outcome: label(s.labels, 'outcome'), count: s.value })),
+    dpia: of(counters, 'consentgate_dpia_assessments_total').map((s) => ({ result: label(s.labels, 'result'), count: s.value })),
+    dpiaArtifacts: of(gauges, 'consentgate_dpia_artifacts').map((s) => ({ status: label(s.labels, 'status'), count: s.value })),
+    deadLetters: of(counters, 'consentgate_dead_letters_total').map((s) => ({ topic: label(s.labels, 'topic'), code: label(s.labels, 'code'), count: s.value })),
     recordsIn: total('consentgate_records_in_total'),
   };
 }

@@ -4,7 +4,7 @@
 import client from 'prom-client';
 import type { EngineMetrics } from '../runtime/engine.ts';
 import { BUCKET_BOUNDS_MS, type Histogram } from '../runtime/histogram.ts';
-import { parseSeries, series } from '../runtime/metrics.ts';
+import { series, seriesByName } from '../runtime/metrics.ts';
 
 /** The engine's latency histograms (kept in ms), as Prometheus histograms in seconds. */
 const HISTOGRAMS: Record<string, { name: string; help: string }> = {
@@ -57,16 +57,9 @@ const HELP: Record<string, string> = {
 type Sample = { labels: Record<string, string>; value: number; metricName?: string };
 type Family = { name: string; help: string; type: 'counter' | 'gauge' | 'histogram'; values: Sample[] };
 
-/** Series keys → families by name (labels parsed back). */
+/** Series keys → families by name. */
 function families(values: Record<string, number>, type: 'counter' | 'gauge'): Map<string, Family> {
-  const out = new Map<string, Family>();
-  for (const [key, value] of Object.entries(values)) {
-    const { name, labels } = parseSeries(key);
-    let f = out.get(name);
-    if (!f) out.set(name, (f = { name, help: HELP[name] ?? name, type, values: [] }));
-    f.values.push({ labels, value });
-  }
-  return out;
+  return new Map([...seriesByName(values)].map(([name, values]) => [name, { name, help: HELP[name] ?? name, type, values }]));
 }
 
 function histogramFamily(name: string, help: string, h: Histogram): Family {

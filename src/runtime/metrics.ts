@@ -22,5 +22,17 @@ export function parseSeries(key: string): { name: string; labels: Record<string,
   return { name: key.slice(0, open), labels };
 }
 
+/** Series keys grouped by name, each series with its labels (parsed back) and value. */
+export function seriesByName(values: Record<string, number>): Map<string, { labels: Record<string, string>; value: number }[]> {
+  const out = new Map<string, { labels: Record<string, string>; value: number }[]>();
+  for (const [key, value] of Object.entries(values)) {
+    const { name, labels } = parseSeries(key);
+    const list = out.get(name);
+    if (list) list.push({ labels, value });
+    else out.set(name, [{ labels, value }]);
+  }
+  return out;
+}
+
 const escape = (v: string) => v.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 const unescape = (v: string) => v.replace(/\\(.)/g, (_, c: string) => (c === 'n' ? '\n' : c));
