@@ -26,3 +26,8 @@ export class ConsentgateError extends Error {
     this.name = 'ConsentgateError';
   }
 }
+
+/** An error and the errors it wraps (`cause`), outermost first, at most `depth` of them. */
+export function* errorChain(err: unknown, depth = 5): Generator<{ name?: string; code?: string; message?: string }> {
+  for (let e = err as { name?: string; code?: string; message?: string; cause?: unknown } | undefined; e && depth-- > 0; e = e.cause as typeof e) yield e;
+}

@@ -1,7 +1,7 @@
 // Before a command works with Kafka or the schema registry: can it reach them? A failure names the setting and the
 // address and comes within the configured timeout, instead of kafkajs' retries logging a line each for ~20 s.
 import type { Config } from '../config.ts';
-import { ConsentgateError } from '../errors.ts';
+import { ConsentgateError, errorChain } from '../errors.ts';
 import { Kafka, kafkaConnection, logLevel } from './kafka.ts';
 import { certificateProblem, fetchTrusting } from './tls.ts';
 
@@ -47,7 +47,7 @@ export function setupProblem(cfg: Config['kafka'], err: unknown): ConsentgateErr
   if (tls) {
     return new ConsentgateError('CONFIG_INVALID', `${at}: ${tls} — set KAFKA_SSL_CA_FILE to the PEM file of the CA that signed the brokers' certificates${cfg.ssl ? '' : ', or KAFKA_SSL=false for a plaintext listener'}`);
   }
-  for (let e = err as { name?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (const e of errorChain(err)) {
     if (e.name === 'KafkaJSSASLAuthenticationError') {
       const who = cfg.sasl ? `the SASL credentials of user "${cfg.sasl.username}" (${cfg.sasl.mechanism})` : 'the connection';
       return new ConsentgateError('CONFIG_INVALID', `${at} refused ${who}: ${e.message} — check KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD`);

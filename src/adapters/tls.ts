@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { Agent as HttpsAgent } from 'node:https';
 import type { ConnectionOptions } from 'node:tls';
 import { Agent, fetch, type Response } from 'undici';
+import { errorChain } from '../errors.ts';
 
 /** PEM files: the CA(s) to trust instead of the system's, and a client certificate and key for mutual TLS. */
 export interface TlsFiles {
@@ -51,7 +52,7 @@ const UNTRUSTED = new Set([
  * signed by a CA this client trusts (self-signed certificate in certificate chain)". Undefined for other errors.
  */
 export function certificateProblem(err: unknown): string | undefined {
-  for (let e = err as { code?: string; message?: string; cause?: unknown } | undefined, depth = 0; e && depth < 5; e = e.cause as typeof e, depth++) {
+  for (const e of errorChain(err)) {
     const why = e.message?.replace(/^Connection error: /, '') ?? e.code;
     if (e.code && UNTRUSTED.has(e.code)) return `its certificate is not signed by a CA this client trusts (${why})`;
     if (e.code === 'CERT_HAS_EXPIRED' || e.code === 'CERT_NOT_YET_VALID') return `its certificate is not valid now (${why})`;
