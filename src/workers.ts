@@ -92,9 +92,9 @@ export class WorkerPool {
     return Math.max(0, ...[...this.reports.values()].map((r) => r.maxRssBytes));
   }
 
-  /** Each worker's resident set size and V8 heap in use, as last reported, in bytes. */
-  get memory(): { rssBytes: number; heapUsedBytes: number }[] {
-    return [...this.reports.values()].map((r) => ({ rssBytes: r.rssBytes, heapUsedBytes: r.heapUsedBytes }));
+  /** Each worker's resident set size and V8 heap in use, as last reported, in bytes, by worker number. */
+  get memory(): { worker: number; rssBytes: number; heapUsedBytes: number }[] {
+    return [...this.reports].sort(([a], [b]) => a - b).map(([worker, r]) => ({ worker, rssBytes: r.rssBytes, heapUsedBytes: r.heapUsedBytes }));
   }
 
   /** Each worker's own process metrics (prom-client defaults, labelled worker="<n>"), as last reported. */

@@ -90,7 +90,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const extra = () => {
     const c = connectors?.metrics() ?? { counters: {}, gauges: {} };
     const gauges: Record<string, number> = { ...c.gauges, [series('consentgate_workers')]: pool ? pool.pids.size : 1 };
-    if (pool) pool.memory.forEach((m, worker) => (gauges[series('consentgate_worker_resident_memory_bytes', { worker })] = m.rssBytes));
+    for (const m of pool?.memory ?? []) gauges[series('consentgate_worker_resident_memory_bytes', { worker: m.worker })] = m.rssBytes;
     return { counters: { ...c.counters, [series('consentgate_worker_restarts_total')]: pool?.restarts ?? 0 }, gauges };
   };
   const history = new DecisionHistory();

@@ -75,6 +75,7 @@ it('/metrics agrees with the topics: records in, decisions by sink/outcome/reaso
   assert.equal(m.get('consentgate_workers'), 2);
   // Each process of the run has its own Node.js metrics (prom-client's defaults), labelled with its worker number.
   for (const w of ['supervisor', '0', '1']) assert.ok((m.get(`nodejs_heap_size_used_bytes{worker="${w}"}`) ?? 0) > 0, `heap of ${w}`);
+  for (const w of ['0', '1']) assert.ok((m.get(`consentgate_worker_resident_memory_bytes{worker="${w}"}`) ?? 0) > 0, `RSS of worker ${w}, by its number`);
   const text = await (await get('/metrics')).text();
   for (const c of customers) assert.ok(!text.includes(c), 'no customer id in /metrics');
   assert.ok(!text.includes('ann@example.com') && !text.includes('+15550001'), 'no e-mail or phone number in /metrics');
