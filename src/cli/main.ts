@@ -27,7 +27,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   consent-intake, writeback, integrations, session-executor, dpia (default none); CONSENTGATE_HTTP_HOST/PORT
   (127.0.0.1:8088) for the HTTP intake, which needs CONSENTGATE_INTAKE_TOKEN (16+ chars; POST /v1/erasure needs
   CONSENTGATE_ERASURE_TOKEN) unless run --insecure-no-auth; CONSENTGATE_INTAKE_RATE_LIMIT (500 requests/s a client).
-  Operations: CONSENTGATE_OPS_HOST/PORT (127.0.0.1:9465; 0 = any free port) serve GET /healthz and /readyz.
+  Operations: CONSENTGATE_OPS_HOST/PORT (127.0.0.1:9465; 0 = any free port) serve GET /healthz, /readyz, /metrics
+  (Prometheus) and the status page at /.
   Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
   Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded
   PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
