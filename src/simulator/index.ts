@@ -161,10 +161,22 @@ export class GenesysSimulator {
     const stats: SimulatorStats = { logins: 0, requests: 0, rateLimited: 0, faults: 0, socketsOpened: 0, published: 0 };
     const published: PublishedEvent[] = [];
     const timers = new Set<NodeJS.Timeout>();
+    // Runs `fn` once the clock has passed `ms` from now. A Node timer set during a long synchronous stretch can fire
+    // early against the wall clock (the event loop's cached time was behind), and a GDPR request settled before its
+    // due time would never complete; with the real clock the timer is armed again for what is left.
     const schedule = (ms: number, fn: () => void) => {
-      const t = setTimeout(() => (timers.delete(t), fn()), ms);
-      t.unref();
-      timers.add(t);
+      const due = clock() + ms;
+      const arm = (wait: number) => {
+        const t = setTimeout(() => {
+          timers.delete(t);
+          const left = due - clock();
+          if (left > 0 && clock === Date.now) arm(left);
+          else fn();
+        }, wait);
+        t.unref();
+        timers.add(t);
+      };
+      arm(ms);
     };
     let port = 0;
     const registry = new ChannelRegistry({
