@@ -12,7 +12,7 @@ import { shredEncrypt } from './adapters/shredding.ts';
 import { ConsentgateError } from './errors.ts';
 import type { Vendor } from './domain/purge.ts';
 import { Engine } from './runtime/engine.ts';
-import { loadPolicy, loadVendors, type Topology } from './runtime/topology.ts';
+import { loadPolicy, loadVendors, parsePolicy, type Topology } from './runtime/topology.ts';
 import { loadTopology, type ConsentgateDeps } from './topology.ts';
 
 export const systemClock: Clock = { now: () => Date.now() };
@@ -122,7 +122,16 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     maxHoldMs: config.maxHoldMs,
     maxBatchRecords: config.maxBatchRecords,
     sessionTimeoutMs: config.sessionTimeoutMs,
-    deps: { policy, vendors, transforms, shredKeys, sessionDisconnectAfterMs: config.sessionDisconnectAfterMs },
+    deps: {
+      policy, vendors, transforms, shredKeys, sessionDisconnectAfterMs: config.sessionDisconnectAfterMs,
+      // A later generation must be runnable by this process too: its keys configured, a key store open if it shreds.
+      parsePolicy: (text, where) => {
+        const p = parsePolicy(text, where, topology);
+        const missing = [...missingKeys(p, config), ...(shreddingSinks(p).length && !keyStore ? [`policy ${p.version} crypto-shreds fields, but the running pipeline (policy ${policy.version}) opened no key store: restart it with the new policy file`] : [])];
+        if (missing.length) throw new Error(`${where}: ${missing.join('; ')}`);
+        return p;
+      },
+    },
   });
   return {
     kafka,

@@ -2,6 +2,7 @@ import { consentStateCodec } from './domain/consentStateCodec.ts';
 import type { FieldTransforms, SinkRecord } from './domain/fieldRules.ts';
 import type { Policy } from './domain/policy.ts';
 import type { ComplianceRecord, Lineage, PurgeCommand, PurgeEscalation, Vendor } from './domain/purge.ts';
+import type { PolicyCutover } from './domain/replay.ts';
 import type { ActiveSessions, SessionCommand } from './domain/sessionGuard.ts';
 import type { ConsentState, Decision } from './domain/types.ts';
 import { consentTableProcessor } from './processors/consentTable.ts';
@@ -19,6 +20,8 @@ export interface ConsentgateDeps {
   /** Data keys of crypto-shredded fields; required when the policy shreds. */
   shredKeys?: ShredKeys;
   sessionDisconnectAfterMs: number;
+  /** A policy generation's document (from a cutover marker), checked against this topology. */
+  parsePolicy(text: string, where: string): Policy;
 }
 
 const SOURCE_OUTPUTS = ['genesys.conversations', 'consent.events', 'integrations.changes', 'dlq'];
@@ -32,6 +35,7 @@ export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
   .addStore('active-sessions', { changelog: 'session.state', key: 'customerId', value: 'ActiveSessions' })
   .addStore('lineage', { changelog: 'lineage.state', key: 'customerId', value: 'LineageState' })
   .addStore('compliance', { changelog: 'compliance.status', key: 'customerId', value: 'ComplianceStatus' })
+  .addStore('policy-cutovers', { changelog: 'policy.cutovers', key: 'input topic', value: 'PolicyCutover' })
   // Order matters where processors share an input: each sees the table after the ones before it.
   .addProcessor('consent-table', {
     doc: 'Folds consent.events into the consent-table store by capturedAt; each applied change goes to consent.state. Table updates never emit to sinks.',
@@ -42,21 +46,22 @@ export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
     role: 'table', inputs: ['consent.events'], stores: ['active-sessions'], reads: ['consent-table'], outputs: ['session.commands'],
   }, (c) => sessionGuardProcessor(sessionGuardDeps(c)))
   .addProcessor('purge', {
-    doc: 'A purpose-level withdrawal or an erasure request opens a purge request: PURGE_REQUEST on purge.commands for every vendor whose sinks received that customer\'s data for that purpose (lineage × vendor registry). Acks on purge.acks update compliance.status; FULLY_COMPLIANT once every vendor completed. A timer re-sends to vendors that never acknowledged and escalates overdue requests. An erasure also withdraws every purpose in the consent table.',
-    role: 'table', inputs: ['consent.events', 'erasure.requests', 'purge.acks'], stores: ['consent-table', 'compliance'], reads: ['lineage'], outputs: ['purge.commands', 'purge.escalations', 'dlq'],
+    doc: 'A purpose-level withdrawal, an erasure request or a replay\'s retraction opens a purge request: PURGE_REQUEST on purge.commands for every vendor whose sinks received that customer\'s data for that purpose (lineage × vendor registry). Acks on purge.acks update compliance.status; FULLY_COMPLIANT once every vendor completed. A timer re-sends to vendors that never acknowledged and escalates overdue requests. An erasure also withdraws every purpose in the consent table.',
+    role: 'table', inputs: ['consent.events', 'erasure.requests', 'purge.retractions', 'purge.acks'], stores: ['consent-table', 'compliance'], reads: ['lineage'], outputs: ['purge.commands', 'purge.escalations', 'dlq'],
   }, (c) => purgeProcessor({
     consent: c.store('consent-table'), lineage: c.store<Lineage>('lineage'), compliance: c.store<ComplianceRecord>('compliance'), vendors: c.deps.vendors,
-    topics: { consentEvents: c.topic('consent.events'), erasures: c.topic('erasure.requests'), acks: c.topic('purge.acks') },
+    topics: { consentEvents: c.topic('consent.events'), erasures: c.topic('erasure.requests'), acks: c.topic('purge.acks'), retractions: c.topic('purge.retractions') },
     commands: { topic: c.topic('purge.commands'), serde: c.serdes.forTopic<PurgeCommand>('purge.commands') },
     escalations: { topic: c.topic('purge.escalations'), serde: c.serdes.forTopic<PurgeEscalation>('purge.escalations') },
   }))
   .addProcessor('enforcement', {
-    doc: 'Stream-table join on customerId: each record is decided once per sink against the consent table; forwarded records are reduced by the sink\'s field rules. Each forward is recorded in the lineage store (which sinks received the customer\'s data, for which purposes).',
-    role: 'stream', inputs: ['genesys.conversations', 'genesys.exports'], stores: ['lineage'], reads: ['consent-table'],
+    doc: 'Stream-table join on customerId: each record is decided once per sink against the consent table; forwarded records are reduced by the sink\'s field rules. Each forward is recorded in the lineage store (which sinks received the customer\'s data, for which purposes). A cutover marker (written by consentgate replay) switches its partition of the topic to a later policy generation and that generation\'s sink topics, from the next record on (policy-cutovers store).',
+    role: 'stream', inputs: ['genesys.conversations', 'genesys.exports'], stores: ['lineage', 'policy-cutovers'], reads: ['consent-table'],
     outputs: ['sink.crm', 'sink.analytics', 'sink.thirdparty', 'audit.decisions', 'dlq'],
   }, (c) => enforcementProcessor({
     store: c.store<ConsentState>('consent-table'), lineage: c.store<Lineage>('lineage'), policy: c.deps.policy,
-    sinks: new Map(c.deps.policy.sinks.map((s) => [s.name, { topic: c.topic(c.sink(s.name)), serde: c.serdes.forTopic<SinkRecord>(c.sink(s.name)) }])),
+    cutovers: c.store<PolicyCutover>('policy-cutovers'), parsePolicy: c.deps.parsePolicy,
+    sinkTopic: (sink, generation) => ({ topic: c.generationTopic(c.sink(sink), generation), serde: c.serdes.forTopic<SinkRecord>(c.sink(sink)) }),
     decisionsTopic: c.topic('audit.decisions'), decisionSerde: c.serdes.forTopic<Decision>('audit.decisions'),
     transforms: c.deps.transforms, shredKeys: c.deps.shredKeys,
   }))
@@ -77,6 +82,7 @@ export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
   .addSource('bulk-export', { from: 'Genesys Cloud', outputs: ['genesys.exports', 'connect.offsets', 'dlq'], doc: 'consentgate export: analytics conversation-detail jobs, page by page, each page and its cursor in one transaction.' })
   .addSource('session-executor', { from: 'session.commands', outputs: ['session.outcomes'], doc: 'Consumes session.commands; at disconnectAt, disconnects a conversation that is still live through Genesys (PATCH state disconnected) and records the outcome; failures are retried, then recorded as FAILED and logged.' })
   .addSource('erasure-intake', { from: 'HTTP', outputs: ['erasure.requests'], doc: 'POST /v1/erasure (consent-intake connector) and consentgate erase: destroy the customer\'s data keys, optionally file a Genesys GDPR_DELETE, then write the request to erasure.requests.' })
+  .addSource('replay', { from: 'consentgate replay', outputs: ['policy.generations', 'genesys.conversations', 'genesys.exports', 'purge.retractions'], doc: 'Builds a new policy generation from the retained records (its own application id and transactions: decisions, the generation\'s sink topics, retractions to the purge topology), after writing a cutover marker to each partition of the record topics; policy.generations logs each generation and its state.' })
   .addSource('dpia', { from: 'integrations.changes', outputs: ['dpia.events'], doc: 'integrations.changes → assess each new definition (classification, allowed destinations, vendors), record it in the DPIA store, compare with the last approved DPIA (drift), emit dpia.events.' });
 
 function sessionGuardDeps(c: BuildContext<ConsentgateDeps>) {

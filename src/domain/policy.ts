@@ -23,6 +23,8 @@ export interface SinkPolicy {
 
 export interface Policy {
   version: string;
+  /** The generation of sink topics it writes; a new generation is built by `consentgate replay` (issue 14). */
+  generation: number;
   sinks: SinkPolicy[];
   /** Purposes whose withdrawal during a live conversation ends it (see sessionGuard.ts). */
   sessionGuard: { purposes: Purpose[] };

@@ -45,7 +45,8 @@ export interface VendorRequest {
   escalatedAt: number | null;
 }
 
-export type PurgeReason = 'WITHDRAWAL' | 'ERASURE';
+/** RETRACTION: records forwarded under an older policy generation that a replay found the new one forbids. */
+export type PurgeReason = 'WITHDRAWAL' | 'ERASURE' | 'RETRACTION';
 
 export interface PurgeRequest {
   requestId: string;
@@ -54,6 +55,8 @@ export interface PurgeRequest {
   purposes: Purpose[];
   requestedAt: number;
   vendors: VendorRequest[];
+  /** RETRACTION: the records to delete (the others cover all of the customer's data for the purposes). */
+  recordIds: string[];
 }
 
 export const COMPLIANCE = ['NO_OPEN_REQUESTS', 'PURGE_PENDING', 'PURGE_OVERDUE', 'PURGE_DENIED', 'FULLY_COMPLIANT'] as const;
@@ -80,6 +83,7 @@ export interface PurgeCommand {
   issuedAt: number;
   attempt: number;
   dueAt: number;
+  recordIds: string[];
 }
 
 export interface PurgeAck {
@@ -133,7 +137,7 @@ export function statusOf(requests: PurgeRequest[], now: number): Compliance {
 function command(customerId: string, r: PurgeRequest, v: VendorRequest, now: number, attempt: number): PurgeCommand {
   return {
     commandId: `${r.requestId}:${v.vendor}:${attempt}`, requestId: r.requestId, type: 'PURGE_REQUEST', vendor: v.vendor, customerId,
-    retentionPolicyId: v.retentionPolicyId, purposes: r.purposes, reason: r.reason, issuedAt: now, attempt, dueAt: v.dueAt,
+    retentionPolicyId: v.retentionPolicyId, purposes: r.purposes, reason: r.reason, issuedAt: now, attempt, dueAt: v.dueAt, recordIds: r.recordIds,
   };
 }
 
@@ -141,12 +145,12 @@ function command(customerId: string, r: PurgeRequest, v: VendorRequest, now: num
  * Opens a purge request for the given vendors (none: nothing to do). The request id is derived from its cause, so
  * replaying the cause finds the request already open and issues nothing twice.
  */
-export function openRequest(c: ComplianceRecord | undefined, customerId: string, o: { requestId: string; reason: PurgeReason; purposes: Purpose[]; vendors: Vendor[]; now: number; erased?: boolean }): { record: ComplianceRecord; commands: PurgeCommand[] } | null {
+export function openRequest(c: ComplianceRecord | undefined, customerId: string, o: { requestId: string; reason: PurgeReason; purposes: Purpose[]; vendors: Vendor[]; now: number; erased?: boolean; recordIds?: string[] }): { record: ComplianceRecord; commands: PurgeCommand[] } | null {
   const record: ComplianceRecord = c ?? { customerId, status: 'NO_OPEN_REQUESTS', erased: false, requests: [], updatedAt: o.now };
   const erased = record.erased || !!o.erased;
   if (record.requests.some((r) => r.requestId === o.requestId) || (!o.vendors.length && erased === record.erased)) return null;
   const request: PurgeRequest = {
-    requestId: o.requestId, reason: o.reason, purposes: o.purposes, requestedAt: o.now,
+    requestId: o.requestId, reason: o.reason, purposes: o.purposes, requestedAt: o.now, recordIds: o.recordIds ?? [],
     vendors: o.vendors.map((v) => ({ vendor: v.name, retentionPolicyId: v.retentionPolicyId, status: 'SENT', reason: null, sentAt: o.now, lastAckAt: null, resends: 0, dueAt: o.now + v.ackSlaMs, escalatedAt: null })),
   };
   const requests = o.vendors.length ? [...record.requests, request] : record.requests;

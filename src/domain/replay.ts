@@ -3,6 +3,19 @@
 import { evaluate, PERSONAL_FIELDS, type Policy, type SinkPolicy } from './policy.ts';
 import type { Channel, ConsentState } from './types.ts';
 
+/** policy.cutovers: where the live pipeline switched one partition of an input topic to a policy generation. */
+export interface PolicyCutover {
+  topic: string;
+  partition: number;
+  /** The cutover marker's offset: records below it belong to the generations before. */
+  offset: string;
+  generation: number;
+  policyVersion: string;
+  /** The generation's policy document (JSON). */
+  policy: string;
+  cutAt: number;
+}
+
 /**
  * keep: same outcome (and, if forwarded, the same field rules); retract: forwarded before, blocked now (its vendor
  * must be told to purge it); admit: blocked before, permitted now (a late admission); reshape: forwarded both times

@@ -110,6 +110,10 @@ export interface Decision {
   inputTopic: string;
   inputPartition: number;
   inputOffset: string;
+  /** The policy generation whose sinks the decision is about. */
+  generation: number;
+  /** Set when `consentgate replay` decided the record (building a new generation). */
+  replayId: string | null;
 }
 
 /** A per-(customer, purpose) data key of crypto-shredding; the key store mints and destroys them. */

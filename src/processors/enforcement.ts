@@ -1,4 +1,5 @@
 import type { Serde } from '../runtime/records.ts';
+import type { PolicyCutover } from '../domain/replay.ts';
 import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
 import { reduceForSink } from '../domain/fieldRules.ts';
 import { evaluate, shreddingSinks, type Policy, type Verdict } from '../domain/policy.ts';
@@ -8,18 +9,48 @@ import { checkConversationRecord } from '../domain/validation.ts';
 import type { ProcessorLogic } from '../runtime/builder.ts';
 import { series } from '../runtime/metrics.ts';
 import type { KeyValueStore } from '../runtime/processor.ts';
+import { CONTROL_HEADER, type OutRecord } from '../runtime/records.ts';
 
 export const HEADER_POLICY_VERSION = 'consentgate-policy-version';
 export const HEADER_CONSENT_VERSION = 'consentgate-consent-version';
 export const HEADER_RECORD_ID = 'consentgate-record-id';
+/** On a cutover marker (a control record `consentgate replay` writes to each partition of the record topics). */
+export const HEADER_GENERATION = 'consentgate-generation';
+export const CONTROL_POLICY_CUTOVER = 'policy-cutover';
+
+/**
+ * The cutover marker `consentgate replay` writes to every partition of the record topics: records before it belong
+ * to the older generations (and to the replay), records after it are decided live under `policy`'s generation.
+ * Its value is the policy document, so a task switches without any look-up.
+ */
+export function cutoverMarker(policyText: string, policy: Pick<Policy, 'generation' | 'version'>): Pick<OutRecord, 'key' | 'value' | 'headers'> {
+  return {
+    key: null,
+    value: Buffer.from(policyText, 'utf8'),
+    headers: { [CONTROL_HEADER]: CONTROL_POLICY_CUTOVER, [HEADER_GENERATION]: String(policy.generation), [HEADER_POLICY_VERSION]: policy.version },
+  };
+}
+
+/** The live record's policy per generation, with what deciding under it needs. */
+interface Governing {
+  policy: Policy;
+  sinks: Map<string, { topic: string; serde: Serde<SinkRecord> }>;
+  /** Sink → the purpose whose data key its shredded fields use. */
+  shredding: Map<string, Purpose>;
+}
 
 export interface EnforcementDeps {
   store: KeyValueStore<ConsentState>;
   /** Where forwards are recorded, per customer and sink: what a purge must reach. */
   lineage: KeyValueStore<Lineage>;
+  /** The configured policy: it governs an input topic until a cutover marker switches it to a later generation. */
   policy: Policy;
-  /** Sink name → physical topic and the serde registered for it. */
-  sinks: Map<string, { topic: string; serde: Serde<SinkRecord> }>;
+  /** Per input topic (physical name), the generation its partition was switched to (issue 14's cutover). */
+  cutovers: KeyValueStore<PolicyCutover>;
+  /** A generation's policy document, checked against the topology (throws naming what is wrong). */
+  parsePolicy(text: string, where: string): Policy;
+  /** A sink of a policy generation → its physical topic and the serde registered for it. */
+  sinkTopic(sink: string, generation: number): { topic: string; serde: Serde<SinkRecord> };
   decisionsTopic: string;
   decisionSerde: Serde<Decision>;
   transforms: FieldTransforms;
@@ -50,24 +81,60 @@ function decisionSeries(sink: string, outcome: string, reason: string): string {
 }
 
 export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<ConversationRecord | ExportRecord> {
-  const shredding = new Map(shreddingSinks(d.policy).map((s) => [s.sink.name, s.purpose]));
-  if (shredding.size && !d.shredKeys) throw new Error(`policy ${d.policy.version} crypto-shreds fields: a key store is required`);
+  const generations = new Map<number, Governing>();
+  const governing = (policy: Policy): Governing => {
+    let g = generations.get(policy.generation);
+    if (g?.policy.version !== policy.version) {
+      const shredding = new Map(shreddingSinks(policy).map((s) => [s.sink.name, s.purpose]));
+      if (shredding.size && !d.shredKeys) throw new Error(`policy ${policy.version} crypto-shreds fields: a key store is required`);
+      g = { policy, shredding, sinks: new Map(policy.sinks.map((s) => [s.name, d.sinkTopic(s.name, policy.generation)])) };
+      generations.set(policy.generation, g);
+    }
+    return g;
+  };
+  const configured = governing(d.policy);
+  /** The generation governing an input topic's records now: the configured one unless a marker switched past it. */
+  const governingFor = (topic: string): Governing => {
+    const cut = d.cutovers.get(topic);
+    if (!cut || cut.generation <= d.policy.generation) return configured;
+    const known = generations.get(cut.generation);
+    return known?.policy.version === cut.policyVersion ? known : governing(d.parsePolicy(cut.policy, `policy generation ${cut.generation} (cut over at ${topic}:${cut.partition}@${cut.offset})`));
+  };
   /** Keys of the batch being decided, by `${customerId}/${purpose}`; filled by prepare. */
   let keys = new Map<string, DataKey | 'destroyed'>();
   return {
     // Keys only for records a shredding sink will receive: no key is minted for data that is blocked anyway.
-    async prepare(records) {
-      if (!shredding.size) return;
+    async prepare(records, topic) {
+      const g = governingFor(topic);
+      if (!g.shredding.size) return;
       const wanted = new Map<string, { customerId: string; purpose: Purpose }>();
       for (const r of records) {
         if (!r?.customerId) continue;
         const state = d.store.get(r.customerId);
-        for (const sink of d.policy.sinks) {
-          const purpose = shredding.get(sink.name);
+        for (const sink of g.policy.sinks) {
+          const purpose = g.shredding.get(sink.name);
           if (purpose && evaluate(sink, r, state).kind === 'forward') wanted.set(`${r.customerId}/${purpose}`, { customerId: r.customerId, purpose });
         }
       }
       keys = wanted.size ? await d.shredKeys!.ensureKeys([...wanted.values()]) : new Map();
+    },
+    // A cutover marker: this partition of the topic is decided under the marker's generation from the next record on.
+    // A marker of a generation already reached (a replay started again writes its markers again) changes nothing.
+    control(input, ctx) {
+      if (input.headers[CONTROL_HEADER]?.toString() !== CONTROL_POLICY_CUTOVER) return;
+      const generation = Number(input.headers[HEADER_GENERATION]?.toString());
+      if (!(generation > governingFor(input.topic).policy.generation)) return;
+      let policy: Policy;
+      try {
+        policy = d.parsePolicy(input.value?.toString('utf8') ?? '', `cutover marker ${input.topic}:${input.partition}@${input.offset}`);
+        if (policy.generation !== generation) throw new Error(`its policy is generation ${policy.generation}, its header says ${generation}`);
+        governing(policy);
+      } catch (err) {
+        ctx.deadLetter(input, 'VALIDATION_FAILED', (err as Error).message);
+        return;
+      }
+      d.cutovers.put(input.topic, { topic: input.topic, partition: input.partition, offset: input.offset, generation, policyVersion: policy.version, policy: input.value!.toString('utf8'), cutAt: ctx.clock.now() });
+      ctx.count(series('consentgate_policy_cutovers_total', { generation: String(generation) }));
     },
     process(input, record, ctx) {
       const check = checkConversationRecord(input.key?.toString('utf8') ?? null, record);
@@ -93,7 +160,8 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
         exportVersion: (record as Partial<ExportRecord>).exportVersion ?? null,
       };
       const now = ctx.clock.now();
-      for (const sink of d.policy.sinks) {
+      const { policy, sinks, shredding } = governingFor(input.topic);
+      for (const sink of policy.sinks) {
         let verdict: Verdict = evaluate(sink, record, state);
         if (verdict.kind === 'forward' && !ctx.tablesCurrent) {
           verdict = { kind: 'block', reason: 'CONSENT_UNCONFIRMED', denied: [...sink.requires], consentVersion: verdict.consentVersion };
@@ -104,7 +172,7 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
           // Erased (keys destroyed), or a key the batch did not prepare: never forward unshredded.
           verdict = { kind: 'block', reason: key === 'destroyed' ? 'CUSTOMER_ERASED' : 'CONSENT_UNCONFIRMED', denied: [...sink.requires], consentVersion: verdict.consentVersion };
         }
-        const out = d.sinks.get(sink.name)!;
+        const out = sinks.get(sink.name)!;
         if (verdict.kind === 'forward') {
           d.lineage.put(record.customerId!, recordDelivery(d.lineage.get(record.customerId!), record.customerId!, sink, now));
           ctx.emit({
@@ -113,7 +181,7 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
             partition: ctx.partition,
             value: out.serde.encode(reduceForSink(sinkRecord, sink, key && key !== 'destroyed' ? { ...d.transforms, shred: (v) => d.shredKeys!.encrypt(key, v) } : d.transforms)),
             headers: {
-              [HEADER_POLICY_VERSION]: d.policy.version,
+              [HEADER_POLICY_VERSION]: policy.version,
               [HEADER_CONSENT_VERSION]: String(verdict.consentVersion),
               [HEADER_RECORD_ID]: record.recordId,
             },
@@ -127,9 +195,11 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
           outcome: verdict.kind === 'forward' ? 'FORWARDED' : 'BLOCKED',
           reason: verdict.kind === 'forward' ? 'CONSENT_GRANTED' : verdict.reason,
           deniedPurposes: verdict.kind === 'forward' ? [] : verdict.denied,
-          policyVersion: d.policy.version,
+          policyVersion: policy.version,
           consentVersion: verdict.consentVersion,
           decidedAt: now,
+          generation: policy.generation,
+          replayId: null,
           inputTopic: input.topic,
           inputPartition: input.partition,
           inputOffset: input.offset,

@@ -19,12 +19,25 @@ export interface ErasureRequest {
   genesysGdprRequestId: string | null;
 }
 
+/** purge.retractions (written by `consentgate replay`): one customer's records at one sink that the new generation forbids. */
+export interface Retraction {
+  requestId: string;
+  customerId: string;
+  sink: string;
+  purposes: Purpose[];
+  recordIds: string[];
+  generation: number;
+  policyVersion: string;
+  replayId: string;
+  requestedAt: number;
+}
+
 export interface PurgeDeps {
   consent: KeyValueStore<ConsentState>;
   lineage: KeyValueStore<Lineage>;
   compliance: KeyValueStore<ComplianceRecord>;
   vendors: Vendor[];
-  topics: { consentEvents: string; erasures: string; acks: string };
+  topics: { consentEvents: string; erasures: string; acks: string; retractions: string };
   commands: { topic: string; serde: Serde<PurgeCommand> };
   escalations: { topic: string; serde: Serde<PurgeEscalation> };
 }
@@ -36,18 +49,21 @@ export interface PurgeDeps {
  *   for the vendors whose sinks received this customer's data for that purpose;
  * - erasure.requests: withdraws every purpose in the consent table and opens a purge request for every vendor that
  *   received anything; the customer is marked erased;
+ * - purge.retractions: records a replay found forwarded under an older policy generation and forbidden by the new
+ *   one: a RETRACTION request, naming the records, to the vendors reading that sink;
  * - purge.acks: vendors' answers, applied to compliance.status.
  * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric consentgate_purge_escalations_total).
  * Request ids derive from their cause, so a replay issues nothing twice.
  */
-export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | ErasureRequest | PurgeAck> {
+export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | ErasureRequest | Retraction | PurgeAck> {
   const sla = new Map(d.vendors.map((v) => [v.name, v.ackSlaMs]));
   const emit = (ctx: ProcessorContext, commands: PurgeCommand[]) => {
     for (const c of commands) ctx.emit({ topic: d.commands.topic, key: c.customerId, value: d.commands.serde.encode(c) });
     ctx.count('consentgate_purge_commands_total', commands.length);
   };
-  const open = (ctx: ProcessorContext, customerId: string, o: Omit<Parameters<typeof openRequest>[2], 'vendors' | 'now'> & { scope: Purpose[] | 'ALL' }) => {
-    const vendors = vendorsToPurge(d.lineage.get(customerId), o.scope, d.vendors);
+  const open = (ctx: ProcessorContext, customerId: string, o: Omit<Parameters<typeof openRequest>[2], 'vendors' | 'now'> & { scope: Purpose[] | 'ALL' | { sink: string } }) => {
+    const { scope } = o;
+    const vendors = typeof scope === 'object' && 'sink' in scope ? d.vendors.filter((v) => v.sinks.includes(scope.sink)) : vendorsToPurge(d.lineage.get(customerId), scope, d.vendors);
     const r = openRequest(d.compliance.get(customerId), customerId, { ...o, vendors, now: ctx.clock.now() });
     if (!r) return;
     d.compliance.put(customerId, r.record);
@@ -79,6 +95,14 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
         const applied = applyConsentEvent(d.consent.get(r.customerId), withdrawAll, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
         if (applied.changed) d.consent.put(r.customerId, applied.state);
         open(ctx, r.customerId, { requestId: `erasure:${r.requestId}`, reason: 'ERASURE', purposes: [...PURPOSES], scope: 'ALL', erased: true });
+      } else if (input.topic === d.topics.retractions) {
+        const r = value as Retraction;
+        if (!r.customerId || input.key?.toString('utf8') !== r.customerId) {
+          ctx.deadLetter(input, 'VALIDATION_FAILED', 'retraction key is not its customerId');
+          return;
+        }
+        open(ctx, r.customerId, { requestId: r.requestId, reason: 'RETRACTION', purposes: r.purposes, recordIds: r.recordIds, scope: { sink: r.sink } });
+        ctx.count('consentgate_purge_retractions_total', r.recordIds.length);
       } else {
         const ack = value as PurgeAck;
         const next = applyAck(d.compliance.get(ack.customerId), ack, ctx.clock.now());

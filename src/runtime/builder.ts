@@ -2,7 +2,7 @@ import type { TaskBlueprint } from './blueprint.ts';
 import type { KeyValueStore, Processor } from './processor.ts';
 import type { SerdeRegistry } from './records.ts';
 import { StagedStore, type StoreCodec } from './store.ts';
-import type { TopicCatalog } from './topology.ts';
+import { generationTopic, type TopicCatalog } from './topology.ts';
 
 /** What a processor does; its name, role, inputs, stores and outputs are declared with the builder. */
 export type ProcessorLogic<V = unknown> = Omit<Processor<V>, 'name' | 'role' | 'inputs'>;
@@ -45,6 +45,8 @@ export interface BuildContext<Deps> {
   topic(logical: string): string;
   /** Logical topic of a sink (as the policy names it). */
   sink(name: string): string;
+  /** Physical name of a per-generation topic (a sink's) for a policy generation. */
+  generationTopic(logical: string, generation: number): string;
   serdes: SerdeRegistry;
 }
 
@@ -153,8 +155,12 @@ export class TopologyBuilder<Deps> {
               if (!logical) throw new Error(`no sink ${s} is declared`);
               return logical;
             };
-            const logic = create({ deps, store, topic, sink, serdes });
-            return { ...logic, name, role: decl.role, inputs: decl.inputs, outputs: new Set(writes.map(topic)) } as Processor;
+            const logic = create({ deps, store, topic, sink, serdes, generationTopic: (l, g) => generationTopic(catalog.topic(l), g) });
+            const declared = new Set(writes.map(topic));
+            // A per-generation output (a sink) may be written under any generation's name: sink.crm, sink.crm.v2, …
+            const generational = writes.filter((l) => catalog.topic(l).generations).map((l) => `${topic(l)}.v`);
+            const outputs = { has: (t: string) => declared.has(t) || generational.some((g) => t.startsWith(g) && /^[1-9]\d*$/.test(t.slice(g.length))) };
+            return { ...logic, name, role: decl.role, inputs: decl.inputs, outputs } as Processor;
           }),
           stores: new Map([...stores].map(([name, s]) => [s.changelog, instances.get(name)!])),
           withholdDeadLetter: withhold?.(<V>(s: string) => instances.get(s)! as unknown as KeyValueStore<V>),

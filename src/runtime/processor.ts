@@ -48,13 +48,18 @@ export interface Processor<V = unknown> {
   /** Logical input topics. */
   readonly inputs: readonly string[];
   /** Physical topics it may emit to (its declared outputs and its stores' changelogs); others are refused. */
-  readonly outputs?: ReadonlySet<string>;
+  readonly outputs?: { has(topic: string): boolean };
   process(input: InRecord, value: V, ctx: ProcessorContext): void;
   /**
    * Optional: the I/O a batch needs, done before `process` sees it (e.g. fetching data keys), since `process` may
-   * not wait. Called with the decoded records of one input topic, after the barrier.
+   * not wait. Called with the decoded records of one input topic (its physical name), after the barrier.
    */
-  prepare?(values: V[]): Promise<void>;
+  prepare?(values: V[], topic: string): Promise<void>;
+  /**
+   * Optional: an in-band control record of an input (runtime/records.ts CONTROL_HEADER), in order with the records
+   * around it; processors without it skip such records. Like `process`, no I/O.
+   */
+  control?(input: InRecord, ctx: ProcessorContext): void;
   /**
    * Optional: called about once a second, inside a transaction, with no input (timers in the spirit of Kafka
    * Streams' punctuators: SLA checks, re-sends). Due times must come from `ctx.clock`.

@@ -15,6 +15,14 @@ export interface InRecord {
   headers: Record<string, Buffer>;
 }
 
+/**
+ * In-band control records carry this header (its value names the kind, e.g. policy-cutover): they are not decoded
+ * with the topic's serde but given to the processors that take control records (Processor.control), in order.
+ */
+export const CONTROL_HEADER = 'consentgate-control';
+
+export const isControl = (r: InRecord): boolean => r.headers[CONTROL_HEADER] !== undefined;
+
 /** A record to write. `partition` pins it (co-partitioned outputs); otherwise the key decides (murmur2, as Java). */
 export interface OutRecord {
   topic: string;

@@ -5,7 +5,7 @@ import { series } from './metrics.ts';
 import type { Processor, ProcessorContext } from './processor.ts';
 import type { InRecord, OutRecord, RuntimeLogger, Serde, TopicPartitionOffset, TransactionalProducer } from './records.ts';
 import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from './deadLetters.ts';
-import { recordBatchBytes } from './records.ts';
+import { isControl, recordBatchBytes } from './records.ts';
 import type { StagedStore } from './store.ts';
 
 export interface TaskInput {
@@ -459,8 +459,22 @@ export class PartitionTask {
       let to = Math.min(upTo, from + CHUNK);
       const decoded: [InRecord, unknown][] = [];
       let unavailable: ConsentgateError | undefined;
+      // A control record is handled on its own, between chunks: what it changes applies from the record after it.
+      const control = isControl(q[from]!) ? q[from]! : undefined;
+      if (control) {
+        for (const processor of input.processors) {
+          current = processor;
+          processor.control?.(control, ctx);
+        }
+        b.taken.set(topic, ++from);
+        continue;
+      }
       for (let i = from; i < to; i++) {
         const rec = q[i]!;
+        if (isControl(rec)) {
+          to = i;
+          break;
+        }
         try {
           decoded.push([rec, await input.serde.decode(rec.value)]);
         } catch (err) {
@@ -473,7 +487,7 @@ export class PartitionTask {
           ctx.deadLetter(rec, err instanceof ConsentgateError ? err.code : 'DESERIALIZATION_FAILED', (err as Error).message);
         }
       }
-      for (const processor of input.processors) await processor.prepare?.(decoded.map(([, v]) => v));
+      for (const processor of input.processors) await processor.prepare?.(decoded.map(([, v]) => v), topic);
       for (const [rec, value] of decoded) {
         const mark = b.outputs.length;
         for (const processor of input.processors) {

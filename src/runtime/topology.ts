@@ -9,6 +9,8 @@ const TopicSpec = z.object({
   /** Avro schema in schemas/; null for a topic of raw JSON written by something else (an EventBridge bridge). */
   valueSchema: z.string().nullable(),
   partitions: z.number().int().positive().optional(),
+  /** One physical topic per policy generation (sink topics): see generationTopic. */
+  generations: z.boolean().default(false),
   config: z.record(z.string(), z.string()).default({}),
 });
 
@@ -22,6 +24,8 @@ const TopologyFile = z.strictObject({
 
 const PolicyFile = z.object({
   version: z.string().min(1),
+  /** Which generation of sink topics the policy writes (sink.crm for 1, sink.crm.v2 for 2, …); see `consentgate replay`. */
+  generation: z.number().int().positive().default(1),
   description: z.string().default(''),
   sinks: z.record(z.string(), z.object({
     requires: z.array(z.enum(PURPOSES)).min(1),
@@ -53,6 +57,14 @@ export interface TopicDef {
   partitions: number;
   valueSchema: string | null;
   config: Record<string, string>;
+  /** One physical topic per policy generation (see generationTopic). */
+  generations: boolean;
+}
+
+/** The physical topic of a per-generation topic for policy generation `generation`: as declared for 1, `.v<N>` after. */
+export function generationTopic(def: TopicDef, generation: number): string {
+  if (!def.generations) throw new Error(`topic ${def.logical} has no generations`);
+  return generation <= 1 ? def.name : `${def.name}.v${generation}`;
 }
 
 /** The topics of a topology file with every name resolved against the topic prefix. */
@@ -97,6 +109,7 @@ export function loadCatalog(file: string, prefix = ''): TopicCatalog {
       partitions: copart ? t.copartitioned.partitions : (spec.partitions ?? 1),
       valueSchema: spec.valueSchema,
       config: spec.config,
+      generations: spec.generations,
     });
   }
   const topic = (logical: string): TopicDef => {
@@ -115,14 +128,34 @@ export function bindTopology<Deps>(catalog: TopicCatalog, builder: TopologyBuild
 }
 
 export function loadPolicy(file: string, topology: Topology): Policy {
-  const p = parseJson(PolicyFile, file);
+  return checkPolicy(parseJson(PolicyFile, file), file, topology);
+}
+
+/**
+ * A policy document given as JSON text (a policy generation carried by a cutover marker or the generation log);
+ * `where` names it in errors.
+ */
+export function parsePolicy(text: string, where: string, topology: Topology): Policy {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw Object.assign(new Error(`${where}: not valid JSON: ${(err as Error).message}`), { code: 'INVALID_JSON' });
+  }
+  const r = PolicyFile.safeParse(raw);
+  if (!r.success) throw Object.assign(new Error(`${where}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { code: 'INVALID_INPUT' });
+  return checkPolicy(r.data, where, topology);
+}
+
+function checkPolicy(p: z.infer<typeof PolicyFile>, where: string, topology: Topology): Policy {
   const unknown = Object.keys(p.sinks).filter((s) => !topology.sinks.has(s));
   const missing = [...topology.sinks.keys()].filter((s) => !(s in p.sinks));
   if (unknown.length || missing.length) {
-    throw new Error(`${file}: policy sinks must match the topology's (unknown: ${unknown.join(', ') || '-'}; missing: ${missing.join(', ') || '-'})`);
+    throw new Error(`${where}: policy sinks must match the topology's (unknown: ${unknown.join(', ') || '-'}; missing: ${missing.join(', ') || '-'})`);
   }
   return {
     version: p.version,
+    generation: p.generation,
     sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields })),
     sessionGuard: { purposes: p.sessionGuard.purposes },
   };
@@ -151,7 +184,7 @@ export function describeTopology(t: Topology, policy: Policy): string {
   lines.push('Topics:');
   for (const d of t.topics.values()) {
     const cfg = Object.entries(d.config).map(([k, v]) => `${k}=${v}`).join(' ');
-    lines.push(`  ${d.name}  partitions=${d.partitions} value=${d.valueSchema ?? 'raw JSON'}  ${cfg}`);
+    lines.push(`  ${d.name}${d.generations ? ' (one per policy generation: .vN for N > 1)' : ''}  partitions=${d.partitions} value=${d.valueSchema ?? 'raw JSON'}  ${cfg}`);
   }
   lines.push('', 'Stores:');
   for (const [name, s] of t.graph.stores) lines.push(`  ${name}  key=${s.key} value=${s.value} changelog=${t.topic(s.changelog).name}${s.codec ? ' (kept encoded, off the heap)' : ''}`);
@@ -168,10 +201,10 @@ export function describeTopology(t: Topology, policy: Policy): string {
     lines.push(`    --> ${src.outputs.map((o) => t.topic(o).name).join(', ') || '(Genesys Cloud)'}`);
     if (src.doc) lines.push(`    ${src.doc}`);
   }
-  lines.push('', `Policy ${policy.version}:`);
+  lines.push('', `Policy ${policy.version} (generation ${policy.generation}):`);
   for (const s of policy.sinks) {
     const fields = Object.entries(s.fields).map(([f, a]) => `${f}:${a}`).join(' ');
-    lines.push(`  ${s.name} -> ${t.sinks.get(s.name)!.name}  requires ${s.requires.join('+')}  fields ${fields} (others: ${s.defaultAction})`);
+    lines.push(`  ${s.name} -> ${generationTopic(t.sinks.get(s.name)!, policy.generation)}  requires ${s.requires.join('+')}  fields ${fields} (others: ${s.defaultAction})`);
   }
   lines.push(`  session guard: withdrawing ${policy.sessionGuard.purposes.join(', ') || 'nothing'} during a live conversation ends it`);
   return lines.join('\n');

@@ -17,7 +17,7 @@ import { wireTask } from '../../src/runtime/blueprint.ts';
 import { EndOffsetsProbe } from '../../src/runtime/endOffsets.ts';
 import type { InRecord, OutRecord, RuntimeLogger, SerdeRegistry, TopicPartitionOffset, TransactionalProducer } from '../../src/runtime/records.ts';
 import { PartitionTask, type CycleStats } from '../../src/runtime/task.ts';
-import { loadPolicy, loadVendors, type Topology } from '../../src/runtime/topology.ts';
+import { loadPolicy, parsePolicy, loadVendors, type Topology } from '../../src/runtime/topology.ts';
 import { loadTopology, type ConsentgateDeps } from '../../src/topology.ts';
 import { conversation } from '../harness/pipeline.ts';
 
@@ -107,6 +107,7 @@ export class TopologyDriver {
     const keys = new Map<string, DataKey>();
     const deps: ConsentgateDeps = {
       policy, vendors, sessionDisconnectAfterMs: 30_000,
+      parsePolicy: (text, where) => parsePolicy(text, where, this.topology),
       transforms: createFieldTransforms('a1'.repeat(32)),
       shredKeys: {
         ensureKeys: async (requests: { customerId: string; purpose: Purpose }[]) => {
@@ -216,6 +217,19 @@ export class TopologyDriver {
     if (opts.deliver === false || this.undelivered.has(topic)) this.undelivered.set(topic, [...(this.undelivered.get(topic) ?? []), rec]);
     else this.task?.enqueue(topic, [rec]);
     return rec;
+  }
+
+  /** Appends a control record (a cutover marker) to an input topic; the task fetches it at once. */
+  control(logical: string, r: Pick<OutRecord, 'key' | 'value' | 'headers'>): InRecord {
+    const rec = this.append({ ...r, topic: this.name(logical) });
+    this.task?.enqueue(rec.topic, [rec]);
+    return rec;
+  }
+
+  /** Decoded committed records of a physical topic, with a logical topic's serde (a later generation's sink topic). */
+  async outputOf<T>(topic: string, serdeOf: string): Promise<T[]> {
+    const serde = this.serdes.forTopic<T>(serdeOf);
+    return Promise.all(this.log(topic).map((r) => serde.decode(r.value)));
   }
 
   /**

@@ -5,7 +5,7 @@ import { TopologyBuilder } from '../../src/runtime/builder.ts';
 import type { TopicCatalog } from '../../src/runtime/topology.ts';
 
 function catalog(...logicals: string[]): TopicCatalog {
-  const topics = new Map(logicals.map((l) => [l, { logical: l, name: `p.${l}`, partitions: 1, valueSchema: null, config: {} }]));
+  const topics = new Map(logicals.map((l) => [l, { logical: l, name: `p.${l}`, partitions: 1, valueSchema: null, config: {}, generations: false }]));
   return { file: 'topics.json', applicationId: 'app', description: '', topics, topic: (l) => topics.get(l)! };
 }
 const noSerdes = { forTopic: () => { throw new Error('no serdes in this test'); } };
@@ -46,8 +46,9 @@ describe('TopologyBuilder', () => {
     assert.deepEqual(graph.inputs(), ['in']);
     const task = graph.instantiate({ factor: 2 }, noSerdes);
     const [writer, reader] = task.processors;
-    assert.deepEqual([writer!.name, writer!.role, [...writer!.outputs!]], ['writer', 'table', ['p.counts.log']]);
-    assert.deepEqual([...reader!.outputs!], ['p.out']);
+    assert.deepEqual([writer!.name, writer!.role], ['writer', 'table']);
+    assert.deepEqual(['p.counts.log', 'p.out', 'p.out.v2'].map((t) => writer!.outputs!.has(t)), [true, false, false]);
+    assert.deepEqual(['p.out', 'p.counts.log', 'p.out.v2'].map((t) => reader!.outputs!.has(t)), [true, false, false], 'p.out has no generations');
     const ctx = {} as Parameters<NonNullable<typeof writer>['process']>[2];
     writer!.process(record, undefined, ctx);
     assert.equal(task.stores.get('counts.log')!.get('k'), 2);

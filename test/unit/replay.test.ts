@@ -35,8 +35,8 @@ describe('replay after a policy change (what each record becomes, against curren
   });
 
   it('tallies every sink of either policy', () => {
-    const oldPolicy: Policy = { version: '1', sinks: [sink('crm', ['MARKETING']), sink('gone', ['MARKETING'])], sessionGuard: { purposes: [] } };
-    const newPolicy: Policy = { version: '2', sinks: [sink('crm', ['MARKETING', 'ANALYTICS']), sink('fresh', ['MARKETING'])], sessionGuard: { purposes: [] } };
+    const oldPolicy: Policy = { version: '1', generation: 1, sinks: [sink('crm', ['MARKETING']), sink('gone', ['MARKETING'])], sessionGuard: { purposes: [] } };
+    const newPolicy: Policy = { version: '2', generation: 2, sinks: [sink('crm', ['MARKETING', 'ANALYTICS']), sink('fresh', ['MARKETING'])], sessionGuard: { purposes: [] } };
     const t = emptyTally(oldPolicy, newPolicy);
     tallyRecord(t, oldPolicy, newPolicy, new Set(['crm', 'gone']), record, marketingOnly);
     tallyRecord(t, oldPolicy, newPolicy, new Set(), record, undefined);
