@@ -116,6 +116,20 @@ export function recordDelivery(l: Lineage | undefined, customerId: string, sink:
   return { customerId, sinks, updatedAt: at };
 }
 
+/** Adds deliveries recorded elsewhere (a replay's forwards to a new generation) to a customer's lineage. */
+export function mergeLineage(l: Lineage | undefined, add: Lineage): Lineage {
+  const sinks = l ? [...l.sinks] : [];
+  for (const a of add.sinks) {
+    const i = sinks.findIndex((s) => s.sink === a.sink);
+    if (i < 0) sinks.push({ ...a, purposes: [...a.purposes] });
+    else {
+      const s = sinks[i]!;
+      sinks[i] = { sink: s.sink, purposes: [...new Set([...s.purposes, ...a.purposes])], records: s.records + a.records, firstAt: Math.min(s.firstAt, a.firstAt), lastAt: Math.max(s.lastAt, a.lastAt) };
+    }
+  }
+  return { customerId: add.customerId, sinks, updatedAt: Math.max(l?.updatedAt ?? 0, add.updatedAt) };
+}
+
 /**
  * The vendors that must purge: those reading a sink that received this customer's records for one of `purposes`
  * (every sink that received anything, for an erasure). A vendor appears once.

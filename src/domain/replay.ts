@@ -39,10 +39,14 @@ export function replayChange(
   record: { customerId: string | null; channel: Channel },
   state: ConsentState | undefined,
 ): ReplayChange {
-  const forwardNow = after !== undefined && evaluate(after, record, state).kind === 'forward';
-  if (before.forwarded && !forwardNow) return 'retract';
-  if (!before.forwarded && forwardNow) return 'admit';
-  if (forwardNow && before.sink && fieldRulesDiffer(before.sink, after!)) return 'reshape';
+  return changeOf(before, after !== undefined && evaluate(after, record, state).kind === 'forward' ? after : undefined);
+}
+
+/** The change from `before` to a decision that forwarded the record under `forwardedUnder` (undefined: blocked). */
+export function changeOf(before: { forwarded: boolean; sink?: SinkPolicy }, forwardedUnder: SinkPolicy | undefined): ReplayChange {
+  if (before.forwarded && !forwardedUnder) return 'retract';
+  if (!before.forwarded && forwardedUnder) return 'admit';
+  if (forwardedUnder && before.sink && fieldRulesDiffer(before.sink, forwardedUnder)) return 'reshape';
   return 'keep';
 }
 

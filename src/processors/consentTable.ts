@@ -9,12 +9,13 @@ import type { KeyValueStore } from '../runtime/processor.ts';
  * but none counts as captured after its record's timestamp (a grant dated 2099 cannot outrank a withdrawal received
  * later); an event that moves no flag changes nothing. Table updates never emit to sinks.
  */
-export function consentTableProcessor(store: KeyValueStore<ConsentState>): ProcessorLogic<ConsentEvent> {
+export function consentTableProcessor(store: KeyValueStore<ConsentState>, o: { invalid: 'dead-letter' | 'skip' } = { invalid: 'dead-letter' }): ProcessorLogic<ConsentEvent> {
   return {
     process(input, event, ctx) {
       const check = checkConsentEvent(input.key?.toString('utf8') ?? null, event);
       if (!check.ok) {
-        ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
+        // A replay folds the same events again: the live pipeline dead-lettered an invalid one already.
+        if (o.invalid === 'dead-letter') ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
         return;
       }
       const r = applyConsentEvent(store.get(event.customerId), event, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));

@@ -1,15 +1,14 @@
-import type { Serde } from '../runtime/records.ts';
 import type { PolicyCutover } from '../domain/replay.ts';
 import type { FieldTransforms, SinkRecord } from '../domain/fieldRules.ts';
 import { reduceForSink } from '../domain/fieldRules.ts';
-import { evaluate, shreddingSinks, type Policy, type Verdict } from '../domain/policy.ts';
+import { evaluate, shreddingSinks, type Policy, type SinkPolicy, type Verdict } from '../domain/policy.ts';
 import { recordDelivery, type Lineage } from '../domain/purge.ts';
 import type { ConsentState, ConversationRecord, DataKey, Decision, ExportRecord, Purpose } from '../domain/types.ts';
 import { checkConversationRecord } from '../domain/validation.ts';
 import type { ProcessorLogic } from '../runtime/builder.ts';
 import { series } from '../runtime/metrics.ts';
-import type { KeyValueStore } from '../runtime/processor.ts';
-import { CONTROL_HEADER, type OutRecord } from '../runtime/records.ts';
+import type { KeyValueStore, ProcessorContext } from '../runtime/processor.ts';
+import { CONTROL_HEADER, type InRecord, type OutRecord, type Serde } from '../runtime/records.ts';
 
 export const HEADER_POLICY_VERSION = 'consentgate-policy-version';
 export const HEADER_CONSENT_VERSION = 'consentgate-consent-version';
@@ -31,16 +30,15 @@ export function cutoverMarker(policyText: string, policy: Pick<Policy, 'generati
   };
 }
 
-/** The live record's policy per generation, with what deciding under it needs. */
-interface Governing {
+/** A policy generation with what deciding under it needs. */
+export interface Governing {
   policy: Policy;
   sinks: Map<string, { topic: string; serde: Serde<SinkRecord> }>;
   /** Sink → the purpose whose data key its shredded fields use. */
   shredding: Map<string, Purpose>;
 }
 
-export interface EnforcementDeps {
-  store: KeyValueStore<ConsentState>;
+export interface EnforcementDeps extends DeciderDeps {
   /** Where forwards are recorded, per customer and sink: what a purge must reach. */
   lineage: KeyValueStore<Lineage>;
   /** The configured policy: it governs an input topic until a cutover marker switches it to a later generation. */
@@ -49,13 +47,6 @@ export interface EnforcementDeps {
   cutovers: KeyValueStore<PolicyCutover>;
   /** A generation's policy document, checked against the topology (throws naming what is wrong). */
   parsePolicy(text: string, where: string): Policy;
-  /** A sink of a policy generation → its physical topic and the serde registered for it. */
-  sinkTopic(sink: string, generation: number): { topic: string; serde: Serde<SinkRecord> };
-  decisionsTopic: string;
-  decisionSerde: Serde<Decision>;
-  transforms: FieldTransforms;
-  /** Data keys for shred rules (crypto-shredding); required when the policy has one. */
-  shredKeys?: ShredKeys;
 }
 
 /** The key store as the enforcement needs it: keys minted or looked up in `prepare`, used synchronously after. */
@@ -64,13 +55,6 @@ export interface ShredKeys {
   encrypt(key: DataKey, value: string): string;
 }
 
-/**
- * Stream–table join of conversation and export records against the consent table, on customerId. Each valid
- * record gets exactly one decision per sink on audit.decisions; a record reaches a sink only when every purpose the
- * sink requires is granted (for the record's channel) and the table is confirmed current; forwarded records are
- * reduced by the sink's field rules and carry the policy and consent versions as headers. Invalid records go to
- * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
- */
 /** consentgate_decisions_total{sink,outcome,reason}, its keys made once each (three per record otherwise). */
 const decisionKeys = new Map<string, string>();
 function decisionSeries(sink: string, outcome: string, reason: string): string {
@@ -80,32 +64,40 @@ function decisionSeries(sink: string, outcome: string, reason: string): string {
   return key;
 }
 
-export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<ConversationRecord | ExportRecord> {
+/** What deciding needs besides the policy: shared by the live enforcement and the replay of a new generation. */
+export interface DeciderDeps {
+  store: KeyValueStore<ConsentState>;
+  /** A sink of a policy generation → its physical topic and the serde registered for it. */
+  sinkTopic(sink: string, generation: number): { topic: string; serde: Serde<SinkRecord> };
+  decisionsTopic: string;
+  decisionSerde: Serde<Decision>;
+  transforms: FieldTransforms;
+  /** Data keys for shred rules (crypto-shredding); required when the policy has one. */
+  shredKeys?: ShredKeys;
+}
+
+/**
+ * Decides records under a policy generation: one decision per sink on audit.decisions, and each permitted record,
+ * reduced by the sink's field rules and carrying the policy and consent versions as headers, on the generation's
+ * sink topic. `prepare` fetches the data keys a chunk's shredding sinks need (none for data blocked anyway).
+ */
+export function sinkDecider(d: DeciderDeps) {
   const generations = new Map<number, Governing>();
-  const governing = (policy: Policy): Governing => {
-    let g = generations.get(policy.generation);
-    if (g?.policy.version !== policy.version) {
-      const shredding = new Map(shreddingSinks(policy).map((s) => [s.sink.name, s.purpose]));
-      if (shredding.size && !d.shredKeys) throw new Error(`policy ${policy.version} crypto-shreds fields: a key store is required`);
-      g = { policy, shredding, sinks: new Map(policy.sinks.map((s) => [s.name, d.sinkTopic(s.name, policy.generation)])) };
-      generations.set(policy.generation, g);
-    }
-    return g;
-  };
-  const configured = governing(d.policy);
-  /** The generation governing an input topic's records now: the configured one unless a marker switched past it. */
-  const governingFor = (topic: string): Governing => {
-    const cut = d.cutovers.get(topic);
-    if (!cut || cut.generation <= d.policy.generation) return configured;
-    const known = generations.get(cut.generation);
-    return known?.policy.version === cut.policyVersion ? known : governing(d.parsePolicy(cut.policy, `policy generation ${cut.generation} (cut over at ${topic}:${cut.partition}@${cut.offset})`));
-  };
-  /** Keys of the batch being decided, by `${customerId}/${purpose}`; filled by prepare. */
+  /** Keys of the chunk being decided, by `${customerId}/${purpose}`; filled by prepare. */
   let keys = new Map<string, DataKey | 'destroyed'>();
   return {
-    // Keys only for records a shredding sink will receive: no key is minted for data that is blocked anyway.
-    async prepare(records, topic) {
-      const g = governingFor(topic);
+    governing(policy: Policy): Governing {
+      let g = generations.get(policy.generation);
+      if (g?.policy.version !== policy.version) {
+        const shredding = new Map(shreddingSinks(policy).map((s) => [s.sink.name, s.purpose]));
+        if (shredding.size && !d.shredKeys) throw new Error(`policy ${policy.version} crypto-shreds fields: a key store is required`);
+        g = { policy, shredding, sinks: new Map(policy.sinks.map((s) => [s.name, d.sinkTopic(s.name, policy.generation)])) };
+        generations.set(policy.generation, g);
+      }
+      return g;
+    },
+
+    async prepare(g: Governing, records: (ConversationRecord | ExportRecord)[]): Promise<void> {
       if (!g.shredding.size) return;
       const wanted = new Map<string, { customerId: string; purpose: Purpose }>();
       for (const r of records) {
@@ -118,30 +110,12 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
       }
       keys = wanted.size ? await d.shredKeys!.ensureKeys([...wanted.values()]) : new Map();
     },
-    // A cutover marker: this partition of the topic is decided under the marker's generation from the next record on.
-    // A marker of a generation already reached (a replay started again writes its markers again) changes nothing.
-    control(input, ctx) {
-      if (input.headers[CONTROL_HEADER]?.toString() !== CONTROL_POLICY_CUTOVER) return;
-      const generation = Number(input.headers[HEADER_GENERATION]?.toString());
-      if (!(generation > governingFor(input.topic).policy.generation)) return;
-      let policy: Policy;
-      try {
-        policy = d.parsePolicy(input.value?.toString('utf8') ?? '', `cutover marker ${input.topic}:${input.partition}@${input.offset}`);
-        if (policy.generation !== generation) throw new Error(`its policy is generation ${policy.generation}, its header says ${generation}`);
-        governing(policy);
-      } catch (err) {
-        ctx.deadLetter(input, 'VALIDATION_FAILED', (err as Error).message);
-        return;
-      }
-      d.cutovers.put(input.topic, { topic: input.topic, partition: input.partition, offset: input.offset, generation, policyVersion: policy.version, policy: input.value!.toString('utf8'), cutAt: ctx.clock.now() });
-      ctx.count(series('consentgate_policy_cutovers_total', { generation: String(generation) }));
-    },
-    process(input, record, ctx) {
-      const check = checkConversationRecord(input.key?.toString('utf8') ?? null, record);
-      if (!check.ok) {
-        ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
-        return;
-      }
+
+    /**
+     * Decides a valid record at every sink of `g`, emitting its decisions and forwards; `forwarded` hears of each
+     * forward, `blocked` of each block (with the purposes denied).
+     */
+    decide(g: Governing, input: InRecord, record: ConversationRecord | ExportRecord, ctx: ProcessorContext, o: { replayId: string | null; forwarded?(sink: SinkPolicy, now: number): void; blocked?(sink: SinkPolicy, denied: Purpose[]): void }): void {
       const state = record.customerId ? d.store.get(record.customerId) : undefined;
       // Field by field, not spread: copying a decoded Avro record's properties generically was 2% of the CPU.
       const sinkRecord: SinkRecord = {
@@ -160,7 +134,7 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
         exportVersion: (record as Partial<ExportRecord>).exportVersion ?? null,
       };
       const now = ctx.clock.now();
-      const { policy, sinks, shredding } = governingFor(input.topic);
+      const { policy, sinks, shredding } = g;
       for (const sink of policy.sinks) {
         let verdict: Verdict = evaluate(sink, record, state);
         if (verdict.kind === 'forward' && !ctx.tablesCurrent) {
@@ -174,7 +148,7 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
         }
         const out = sinks.get(sink.name)!;
         if (verdict.kind === 'forward') {
-          d.lineage.put(record.customerId!, recordDelivery(d.lineage.get(record.customerId!), record.customerId!, sink, now));
+          o.forwarded?.(sink, now);
           ctx.emit({
             topic: out.topic,
             key: record.customerId,
@@ -186,6 +160,8 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
               [HEADER_RECORD_ID]: record.recordId,
             },
           });
+        } else {
+          o.blocked?.(sink, verdict.denied);
         }
         const decision: Decision = {
           recordId: record.recordId,
@@ -198,15 +174,65 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
           policyVersion: policy.version,
           consentVersion: verdict.consentVersion,
           decidedAt: now,
-          generation: policy.generation,
-          replayId: null,
           inputTopic: input.topic,
           inputPartition: input.partition,
           inputOffset: input.offset,
+          generation: policy.generation,
+          replayId: o.replayId,
         };
         ctx.emit({ topic: d.decisionsTopic, key: record.customerId, partition: ctx.partition, value: d.decisionSerde.encode(decision) });
         ctx.count(decisionSeries(sink.name, decision.outcome, decision.reason));
       }
+    },
+  };
+}
+
+/**
+ * Stream–table join of conversation and export records against the consent table, on customerId. Each valid
+ * record gets exactly one decision per sink on audit.decisions; a record reaches a sink only when every purpose the
+ * sink requires is granted (for the record's channel) and the table is confirmed current; forwarded records are
+ * reduced by the sink's field rules and carry the policy and consent versions as headers. Invalid records go to
+ * the dead-letter topic. Only records trigger the join: a table update never re-emits earlier records.
+ */
+export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<ConversationRecord | ExportRecord> {
+  const decider = sinkDecider(d);
+  const configured = decider.governing(d.policy);
+  /** The generation governing an input topic's records now: the configured one unless a marker switched past it. */
+  const governingFor = (topic: string): Governing => {
+    const cut = d.cutovers.get(topic);
+    if (!cut || cut.generation <= d.policy.generation) return configured;
+    return decider.governing(d.parsePolicy(cut.policy, `policy generation ${cut.generation} (cut over at ${topic}:${cut.partition}@${cut.offset})`));
+  };
+  return {
+    prepare: (records, topic) => decider.prepare(governingFor(topic), records),
+    // A cutover marker: this partition of the topic is decided under the marker's generation from the next record on.
+    // A marker of a generation already reached (a replay started again writes its markers again) changes nothing.
+    control(input, ctx) {
+      if (input.headers[CONTROL_HEADER]?.toString() !== CONTROL_POLICY_CUTOVER) return;
+      const generation = Number(input.headers[HEADER_GENERATION]?.toString());
+      if (!(generation > governingFor(input.topic).policy.generation)) return;
+      let policy: Policy;
+      try {
+        policy = d.parsePolicy(input.value?.toString('utf8') ?? '', `cutover marker ${input.topic}:${input.partition}@${input.offset}`);
+        if (policy.generation !== generation) throw new Error(`its policy is generation ${policy.generation}, its header says ${generation}`);
+        decider.governing(policy);
+      } catch (err) {
+        ctx.deadLetter(input, 'VALIDATION_FAILED', (err as Error).message);
+        return;
+      }
+      d.cutovers.put(input.topic, { topic: input.topic, partition: input.partition, offset: input.offset, generation, policyVersion: policy.version, policy: input.value!.toString('utf8'), cutAt: ctx.clock.now() });
+      ctx.count(series('consentgate_policy_cutovers_total', { generation: String(generation) }));
+    },
+    process(input, record, ctx) {
+      const check = checkConversationRecord(input.key?.toString('utf8') ?? null, record);
+      if (!check.ok) {
+        ctx.deadLetter(input, 'VALIDATION_FAILED', check.reason);
+        return;
+      }
+      decider.decide(governingFor(input.topic), input, record, ctx, {
+        replayId: null,
+        forwarded: (sink, now) => d.lineage.put(record.customerId!, recordDelivery(d.lineage.get(record.customerId!), record.customerId!, sink, now)),
+      });
     },
   };
 }

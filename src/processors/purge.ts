@@ -1,4 +1,4 @@
-import type { Serde } from '../runtime/records.ts';
+import type { InRecord, Serde } from '../runtime/records.ts';
 import { applyConsentEvent, receivedAt } from '../domain/consentState.ts';
 import {
   applyAck, openRequest, purgeBacklog, slaTick, vendorsToPurge,
@@ -30,6 +30,16 @@ export interface Retraction {
   policyVersion: string;
   replayId: string;
   requestedAt: number;
+}
+
+/** An erasure withdraws every purpose in the consent table (the live purge topology, and a replay's own table). */
+export function applyErasure(consent: KeyValueStore<ConsentState>, r: ErasureRequest, input: InRecord, ctx: ProcessorContext): void {
+  const withdrawAll: ConsentEvent = {
+    eventId: `erasure:${r.requestId}`, customerId: r.customerId, capturedAt: r.requestedAt, source: 'API',
+    purposes: PURPOSES.map((purpose) => ({ purpose, granted: false, channel: null })),
+  };
+  const applied = applyConsentEvent(consent.get(r.customerId), withdrawAll, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
+  if (applied.changed) consent.put(r.customerId, applied.state);
 }
 
 export interface PurgeDeps {
@@ -88,12 +98,7 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
           ctx.deadLetter(input, 'VALIDATION_FAILED', 'erasure request key is not its customerId');
           return;
         }
-        const withdrawAll: ConsentEvent = {
-          eventId: `erasure:${r.requestId}`, customerId: r.customerId, capturedAt: r.requestedAt, source: 'API',
-          purposes: PURPOSES.map((purpose) => ({ purpose, granted: false, channel: null })),
-        };
-        const applied = applyConsentEvent(d.consent.get(r.customerId), withdrawAll, ctx.clock.now(), receivedAt(input.timestamp, ctx.clock.now()));
-        if (applied.changed) d.consent.put(r.customerId, applied.state);
+        applyErasure(d.consent, r, input, ctx);
         open(ctx, r.customerId, { requestId: `erasure:${r.requestId}`, reason: 'ERASURE', purposes: [...PURPOSES], scope: 'ALL', erased: true });
       } else if (input.topic === d.topics.retractions) {
         const r = value as Retraction;

@@ -61,6 +61,11 @@ export interface Processor<V = unknown> {
    */
   control?(input: InRecord, ctx: ProcessorContext): void;
   /**
+   * Optional: called once per transaction, after its input records and before it commits, for outputs that sum up
+   * the batch (a replay's retractions, one per customer and sink). What it emits commits with those records.
+   */
+  flush?(ctx: ProcessorContext): void;
+  /**
    * Optional: called about once a second, inside a transaction, with no input (timers in the spirit of Kafka
    * Streams' punctuators: SLA checks, re-sends). Due times must come from `ctx.clock`.
    */

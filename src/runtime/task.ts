@@ -189,6 +189,7 @@ export class PartitionTask {
   private readonly streamTopics: string[];
 
   private readonly punctuators: Processor[];
+  private readonly flushers: Processor[];
   /** consentgate_records_in_total{topic} of each input topic. */
   private readonly inSeries = new Map<string, string>();
   private lastPunctuation = 0;
@@ -209,7 +210,9 @@ export class PartitionTask {
       this.holds.set(t, []);
       this.arrivals.set(t, []);
     }
-    this.punctuators = [...new Set([...d.inputs.values()].flatMap((i) => i.processors))].filter((p) => p.punctuate);
+    const processors = [...new Set([...d.inputs.values()].flatMap((i) => i.processors))];
+    this.punctuators = processors.filter((p) => p.punctuate);
+    this.flushers = processors.filter((p) => p.flush);
     for (const [topic, { store, serde }] of d.changelogs) {
       store.logTo((key, value) => this.changelogOut.set(`${topic}\u0000${key}`, { topic, key, value, serde }));
     }
@@ -589,17 +592,17 @@ export class PartitionTask {
       }
     }
 
+    const noInput = (p: Processor): ProcessorContext => ({
+      partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
+      emit: (r) => b.outputs.push(declared(p, r)),
+      deadLetter: () => { throw new Error(`${p.name}: a flush or punctuation has no input to dead-letter`); },
+      ...metricsInto(b),
+      gauge: (key, value) => this.processorGauges.set(key, value),
+    });
+    for (const p of this.flushers) p.flush!(noInput(p));
     if (this.punctuators.length && !this.isolating && Date.now() - this.lastPunctuation >= PUNCTUATE_EVERY_MS) {
       this.lastPunctuation = Date.now();
-      for (const p of this.punctuators) {
-        p.punctuate!({
-          partition: this.d.partition, clock: this.d.clock, tablesCurrent: true,
-          emit: (r) => b.outputs.push(declared(p, r)),
-          deadLetter: () => { throw new Error('punctuation has no input to dead-letter'); },
-          ...metricsInto(b),
-          gauge: (key, value) => this.processorGauges.set(key, value),
-        });
-      }
+      for (const p of this.punctuators) p.punctuate!(noInput(p));
     }
 
     const offsets: TopicPartitionOffset[] = [];

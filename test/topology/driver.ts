@@ -18,7 +18,7 @@ import { EndOffsetsProbe } from '../../src/runtime/endOffsets.ts';
 import type { InRecord, OutRecord, RuntimeLogger, SerdeRegistry, TopicPartitionOffset, TransactionalProducer } from '../../src/runtime/records.ts';
 import { PartitionTask, type CycleStats } from '../../src/runtime/task.ts';
 import { loadPolicy, parsePolicy, loadVendors, type Topology } from '../../src/runtime/topology.ts';
-import { loadTopology, type ConsentgateDeps } from '../../src/topology.ts';
+import { loadTopology, replayTopology, type ConsentgateDeps, type ReplayGraphDeps } from '../../src/topology.ts';
 import { conversation } from '../harness/pipeline.ts';
 
 export class ManualClock implements Clock {
@@ -68,12 +68,14 @@ export interface DriverOptions {
   endOffsetsTimeoutMs?: number;
   /** max.message.bytes of some topics (logical names); the others take the broker's default. */
   maxMessageBytes?: Record<string, number>;
+  /** Drive the replay topology of `consentgate replay` instead of the live one (its policy, cutovers, old forwards). */
+  replay?: Pick<ReplayGraphDeps, 'policy' | 'previous' | 'cutover' | 'forwardedBefore'>;
 }
 
 /** Drives the task of partition 0 of the consentgate topology. Topic arguments are logical names. */
 export class TopologyDriver {
   readonly clock = new ManualClock();
-  readonly topology: Topology<ConsentgateDeps>;
+  readonly topology: Topology<ConsentgateDeps> | Topology<ReplayGraphDeps>;
   readonly serdes: SerdeRegistry;
   /** Every record of partition 0 per physical topic: piped inputs and committed outputs. */
   private readonly logs = new Map<string, InRecord[]>();
@@ -94,9 +96,10 @@ export class TopologyDriver {
 
   constructor(readonly o: DriverOptions = {}) {
     const defaults = ConfigSchema.shape;
-    this.topology = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
-    const policy = loadPolicy(resolve(PROJECT_ROOT, defaults.policyFile.parse(undefined)), this.topology);
-    const vendors = loadVendors(resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), this.topology);
+    const live = loadTopology(resolve(PROJECT_ROOT, defaults.topologyFile.parse(undefined)));
+    this.topology = o.replay ? replayTopology(live, o.replay.policy.generation) : live;
+    const policy = loadPolicy(resolve(PROJECT_ROOT, defaults.policyFile.parse(undefined)), live);
+    const vendors = loadVendors(resolve(PROJECT_ROOT, defaults.vendorsFile.parse(undefined)), live);
     // The registry as the serdes see it: writer schemas registered by `pipeWriter`, or down (connection refused).
     this.serdes = localSerdes(resolve(PROJECT_ROOT, 'schemas'), this.topology, async (id) => {
       if (this.registryDown) throw Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:8081'), { status: 400 });
@@ -107,7 +110,7 @@ export class TopologyDriver {
     const keys = new Map<string, DataKey>();
     const deps: ConsentgateDeps = {
       policy, vendors, sessionDisconnectAfterMs: 30_000,
-      parsePolicy: (text, where) => parsePolicy(text, where, this.topology),
+      parsePolicy: (text, where) => parsePolicy(text, where, live),
       transforms: createFieldTransforms('a1'.repeat(32)),
       shredKeys: {
         ensureKeys: async (requests: { customerId: string; purpose: Purpose }[]) => {
@@ -129,13 +132,13 @@ export class TopologyDriver {
       if (mode.kind === 'fail') throw new Error('end offsets unavailable');
       if (mode.kind === 'hang') return new Promise<Map<string, bigint>>(() => {});
       if (mode.kind === 'slow') await new Promise((r) => setTimeout(r, mode.ms));
-      const tables = ['consent.events', 'erasure.requests', 'purge.acks'].map((l) => this.name(l));
+      const tables = this.topology.graph.inputs('table').map((l) => this.name(l));
       return new Map(tables.map((t) => [`${t}:0`, BigInt(this.log(t).length)]));
     };
     this.newTask = () => {
       const consentWaitMs = this.o.consentWaitMs ?? 20;
       const task: PartitionTask = new PartitionTask({
-        ...wireTask(this.topology.graph.instantiate(deps, this.serdes), this.topology, this.serdes),
+        ...wireTask(this.topology.graph.instantiate(o.replay ? { ...deps, ...o.replay, replayId: 'replay-test' } as never : deps as never, this.serdes), this.topology, this.serdes),
         partition: 0,
         groupId: this.topology.applicationId,
         endOffsets: new EndOffsetsProbe(probeFetch, this.o.endOffsetsTimeoutMs ?? 1000),
