@@ -45,7 +45,7 @@ export function pipelineProblems(config: Config | undefined, env: NodeJS.Process
 }
 
 /** The keys `policy` needs that `keys` lacks: the field key to pseudonymize or encrypt, the master key to shred. */
-function missingKeys(policy: Policy, keys: Pick<Config, 'fieldKey' | 'masterKey'>): string[] {
+export function missingKeys(policy: Policy, keys: Pick<Config, 'fieldKey' | 'masterKey'>): string[] {
   const keyed = policy.sinks.some((s) => [s.defaultAction, ...Object.values(s.fields)].some((a) => a === 'pseudonymize' || a === 'encrypt'));
   return [
     ...(keyed && !keys.fieldKey ? [`fieldKey: required: policy ${policy.version} pseudonymizes or encrypts fields: set CONSENTGATE_FIELD_KEY (64 hex characters)`] : []),

@@ -173,6 +173,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
   if (env.CONSENTGATE_MAX_HOLD_MS) out.maxHoldMs = Number(env.CONSENTGATE_MAX_HOLD_MS);
   if (env.CONSENTGATE_WORKERS) out.workers = Number(env.CONSENTGATE_WORKERS);
+  if (env.CONSENTGATE_MAX_BATCH_RECORDS) out.maxBatchRecords = Number(env.CONSENTGATE_MAX_BATCH_RECORDS);
   if (env.CONSENTGATE_SESSION_TIMEOUT_MS) out.sessionTimeoutMs = Number(env.CONSENTGATE_SESSION_TIMEOUT_MS);
   if (env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS) out.sessionDisconnectAfterMs = Number(env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS);
   if (env.CONSENTGATE_SESSION_MAX_ATTEMPTS) out.sessionMaxAttempts = Number(env.CONSENTGATE_SESSION_MAX_ATTEMPTS);

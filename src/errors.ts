@@ -12,6 +12,7 @@ export const ERROR_CODES = [
   'GENESYS_AUTH_FAILED',
   'GENESYS_REJECTED',
   'GENESYS_UNAVAILABLE',
+  'INTERRUPTED',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -2,51 +2,82 @@ import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { toInRecord, topicOffsets, type InRecord } from './kafka.ts';
 
+/** Per partition, an offset. */
+export type PartitionOffsets = Map<number, bigint>;
+
 /**
- * Reads every committed record of `topic` from the beginning up to the end offsets observed at the start
- * (read_committed, a throwaway consumer group that never commits). For tests, the demo summary and tools.
+ * Reads the committed records of `topic` (read_committed, a throwaway consumer group) from `from` (default: each
+ * partition's start) up to `until` (default: the end offsets observed at the start), handing them over batch by
+ * batch in offset order per partition. Resolves with the number of records handed over.
  */
-export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<InRecord[]> {
+export async function scanTopic(kafka: Kafka, topic: string, handle: (records: InRecord[]) => void | Promise<void>, opts: { from?: PartitionOffsets; until?: PartitionOffsets; timeoutMs?: number } = {}): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
-  const offsets = await topicOffsets(admin, topic);
-  await admin.disconnect();
-  const ends = new Map([...offsets].map(([p, o]) => [p, o.high]));
-  const starts = new Map([...offsets].map(([p, o]) => [p, o.low]));
-  const remaining = new Set([...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p));
-  const out: InRecord[] = [];
-  if (remaining.size === 0) return out;
-  const consumer = kafka.consumer({ groupId: `consentgate-reader-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const groupId = `consentgate-reader-${randomUUID()}`;
+  let remaining: Set<number>;
+  let ends: PartitionOffsets;
+  try {
+    const offsets = await topicOffsets(admin, topic);
+    ends = opts.until ?? new Map([...offsets].map(([p, o]) => [p, o.high]));
+    const starts = new Map([...offsets].map(([p, o]) => [p, opts.from?.get(p) ?? o.low]));
+    remaining = new Set([...ends].filter(([p, end]) => end > (starts.get(p) ?? 0n)).map(([p]) => p));
+    if (remaining.size === 0) return 0;
+    if (opts.from) await admin.setOffsets({ groupId, topic, partitions: [...starts].map(([partition, offset]) => ({ partition, offset: String(offset) })) });
+  } finally {
+    await admin.disconnect();
+  }
+  const consumer = kafka.consumer({ groupId, readUncommitted: false, maxWaitTimeInMs: 100 });
   await consumer.connect();
   await consumer.subscribe({ topic, fromBeginning: true });
   const positions = new Map<number, bigint>();
+  let handed = 0;
   let done!: () => void;
-  const finished = new Promise<void>((r) => (done = r));
+  let failed!: (err: unknown) => void;
+  const finished = new Promise<void>((resolve, reject) => ((done = resolve), (failed = reject)));
   const advance = (partition: number, next: bigint) => {
     if (next > (positions.get(partition) ?? 0n)) positions.set(partition, next);
-    if ((positions.get(partition) ?? 0n) >= ends.get(partition)!) remaining.delete(partition);
+    if ((positions.get(partition) ?? 0n) >= (ends.get(partition) ?? 0n)) remaining.delete(partition);
     if (remaining.size === 0) done();
   };
   consumer.on(consumer.events.END_BATCH_PROCESS, (e) => advance(e.payload.partition, BigInt(e.payload.lastOffset) + 1n));
   await consumer.run({
     autoCommit: false,
     eachBatch: async ({ batch }) => {
-      for (const m of batch.messages) {
-        if (BigInt(m.offset) >= ends.get(batch.partition)!) continue;
-        out.push(toInRecord(topic, batch.partition, m));
+      const end = ends.get(batch.partition) ?? 0n;
+      const records = batch.messages.filter((m) => BigInt(m.offset) < end).map((m) => toInRecord(topic, batch.partition, m));
+      if (records.length === 0) return;
+      handed += records.length;
+      try {
+        await handle(records);
+      } catch (err) {
+        failed(err);
       }
     },
   });
   const timeoutMs = opts.timeoutMs ?? 30_000;
   let timer: NodeJS.Timeout | undefined;
+  // The time-out is for a stalled read, not for a long one: it starts again with every batch.
+  const stalled = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => failed(new Error(`reading ${topic}: no progress for ${timeoutMs} ms before its end`)), timeoutMs);
+  };
+  consumer.on(consumer.events.END_BATCH_PROCESS, stalled);
+  stalled();
   try {
-    await Promise.race([
-      finished,
-      new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`reading ${topic}: not at the end after ${timeoutMs} ms`)), timeoutMs))),
-    ]);
+    await finished;
   } finally {
     clearTimeout(timer);
     await consumer.disconnect();
   }
+  return handed;
+}
+
+/**
+ * Reads every committed record of `topic` from the beginning up to the end offsets observed at the start
+ * (read_committed, a throwaway consumer group that never commits). For tests, the demo summary and tools.
+ */
+export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<InRecord[]> {
+  const out: InRecord[] = [];
+  await scanTopic(kafka, topic, (records) => void out.push(...records), opts);
   return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }

@@ -21,6 +21,11 @@ export function isoTime(value: string): number {
   return t;
 }
 
+/** `earliest`, or an ISO-8601 time as isoTime takes it. */
+export function fromTime(value: string): number | 'earliest' {
+  return value === 'earliest' ? 'earliest' : isoTime(value);
+}
+
 /** A whole number in [min, max]. */
 export function wholeNumber(min: number, max = Number.MAX_SAFE_INTEGER): (value: string) => number {
   return (value) => {

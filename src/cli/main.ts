@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { Config } from '../config.ts';
-import { collect, httpUrl, isoTime, numberAbove, wholeNumber } from './args.ts';
+import { collect, fromTime, httpUrl, isoTime, numberAbove, wholeNumber } from './args.ts';
 import { failure, UsageError } from './errors.ts';
 
 const ROOT = resolve(import.meta.dirname, '../..'); // src/cli or dist/cli → the package root
@@ -17,7 +17,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USERNAME/PASSWORD/CA_FILE, KAFKA_CONNECT_TIMEOUT_MS
   (default 15000: how long a command tries to reach Kafka and the registry before it fails naming the setting),
   CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info), LOG_FORMAT (json|pretty),
-  CONSENTGATE_WORKERS (as run --workers).
+  CONSENTGATE_WORKERS (as run --workers), CONSENTGATE_MAX_BATCH_RECORDS (input records a partition's transaction
+  takes at most, default 2000).
   Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
   table to catch up before its records are held (in order, undecided); CONSENTGATE_MAX_HOLD_MS (default 900000)
   is how long a record may be held before it is blocked CONSENT_UNCONFIRMED.
@@ -72,6 +73,8 @@ function program(): Command {
     .helpOption('-h, --help', 'print help (also: consentgate help <command>)')
     .addHelpText('after', CONFIGURATION)
     .exitOverride()
+    // A command's options before its subcommand belong to it, after it to the subcommand (replay --json vs replay status --json).
+    .enablePositionalOptions()
     // Usage errors as every other error: one line, with the code and where to look.
     .configureOutput({ outputError: (str, write) => write(`consentgate: [USAGE] ${str.replace(/^error: /, '').trim().replace(/\s*\n\s*/g, ' ')}\n`) });
 
@@ -118,6 +121,33 @@ since the last sample), STOP (behind and the group has no members). Exit 1 when 
 --max-lag-seconds or STOPped (not with --watch).`)
     .action(async (o: { group?: string; watch?: number | true; json?: boolean; maxLagSeconds: number; config?: string }) =>
       (await import('./lag.ts')).lagCommand({ ...o, watch: o.watch === true ? 5 : o.watch }, await reachable(await config(o.config))));
+
+  const replay = cli.command('replay').enablePositionalOptions().description('after a policy change: a dry-run diff, or build the new policy generation from the retained records (exactly once, resumable), with retractions to vendors')
+    .option('--policy <file>', 'the new policy (its "generation" one above the live one)')
+    .option('--from <time>', 'replay the records from this time (ISO-8601) or from the earliest retained', fromTime, 'earliest' as const)
+    .option('--dry-run', 'only count, per sink, what would keep, be retracted, be admitted late, be re-shaped; write nothing')
+    .option('--json', 'print the result as one JSON object (for CI)')
+    .option('--quiet', 'no progress bar on stderr')
+    .addOption(configOption())
+    .addHelpText('after', `
+The records of genesys.conversations and genesys.exports are decided again under the new policy against the
+current consent table. --dry-run prints, per sink, how many records keep their outcome, would be retracted
+(forwarded before, forbidden now), admitted late (blocked before, permitted now) or re-shaped (changed field
+rules). Without it, the replay writes a cutover marker to every partition of the record topics: the running
+pipeline (\`consentgate run\`, which must be up) switches each partition to the new generation at its marker, and the
+replay decides every record below it — decisions on audit.decisions (with a replay id), the permitted records on
+the new generation's sink topics (sink.crm.v2, …), a RETRACTION purge request to each vendor that received a
+record the new policy forbids. Killed, it resumes where it committed when run again with the same policy.
+Progress (rate, ETA) on stderr; the result on stdout. Exit 0 once the generation is complete.`)
+    .action(async (o: { policy?: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean; config?: string }) => {
+      if (!o.policy) throw new UsageError('replay needs --policy <file> (or: consentgate replay status)');
+      return (await import('./replay.ts')).replayCommand({ ...o, policy: o.policy }, await reachable(await config(o.config)));
+    });
+  replay.command('status').description('how far the replay of a generation is from its cutover, per partition, and whether consumers can switch')
+    .option('--generation <n>', 'the generation (default: the newest)', wholeNumber(1))
+    .option('--json', 'one JSON object')
+    .addOption(configOption())
+    .action(async (o: { generation?: number; json?: boolean; config?: string }) => (await import('./replay.ts')).replayStatusCommand(o, await reachable(await config(o.config))));
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));

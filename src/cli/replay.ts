@@ -1,0 +1,167 @@
+// `consentgate replay`: a dry-run diff of a policy change, building the new generation, and its status.
+import { SingleBar } from 'cli-progress';
+import { committedOffsets, topicOffsets } from '../adapters/kafka.ts';
+import { createLogger } from '../adapters/logger.ts';
+import type { Config } from '../config.ts';
+import { REPLAY_CHANGES, type ReplayTally } from '../domain/replay.ts';
+import {
+  dryRun, liveGeneration, loadNewPolicy, openReplayContext, previousOf, readCutovers, readGenerations, recordPartitions, replay, replayOutcome,
+  type DryRunResult, type Progress, type ReplayResult,
+} from '../replay.ts';
+import { generationTopic } from '../runtime/topology.ts';
+import { replayTopology } from '../topology.ts';
+import { UsageError } from './errors.ts';
+
+/** A progress bar with rate and ETA on stderr (a line every 5 s when stderr is not a terminal). */
+export function progressBar(quiet = false): Progress {
+  const bar = new SingleBar({
+    stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: false, etaBuffer: 50, fps: 5,
+    format: '{phase} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | ETA {eta_formatted}',
+  });
+  let started = 0;
+  let active = false;
+  let value = 0;
+  const rate = () => Math.round(value / Math.max(0.001, (performance.now() - started) / 1000));
+  // Totals come from offsets, which count transaction markers too: a finished phase shows what it really read.
+  const finish = () => {
+    if (!active) return;
+    bar.setTotal(value);
+    bar.update(value, { rate: rate() });
+    bar.stop();
+    active = false;
+  };
+  return {
+    phase(name, total) {
+      if (quiet) return;
+      finish();
+      started = performance.now();
+      value = 0;
+      bar.start(Math.max(total, 0), 0, { phase: name, rate: 0 });
+      active = true;
+    },
+    advance(n) {
+      if (!active || n <= 0) return;
+      value += n;
+      if (value > bar.getTotal()) bar.setTotal(value);
+      bar.update(value, { rate: rate() });
+    },
+    note(message) {
+      finish();
+      process.stderr.write(`consentgate replay: ${message}\n`);
+    },
+    stop: finish,
+  };
+}
+
+const EXPLAIN: Record<string, string> = {
+  keep: 'same outcome (and field rules) as under the previous generation',
+  retract: 'forwarded under the previous generation, forbidden now: a purge command to each vendor of the sink',
+  admit: 'blocked under the previous generation, permitted now: a late admission into the new generation',
+  reshape: 'forwarded both times, under changed field rules: the new generation\'s copy differs',
+};
+
+function tallyTable(t: ReplayTally): string {
+  const header = ['SINK', ...REPLAY_CHANGES.map((c) => c.toUpperCase())];
+  const rows = Object.entries(t).map(([sink, c]) => [sink, ...REPLAY_CHANGES.map((k) => String(c[k]))]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (r: string[]) => r.map((x, i) => (i === 0 ? x.padEnd(widths[i]!) : x.padStart(widths[i]!))).join('  ');
+  return [line(header), ...rows.map(line), '', ...REPLAY_CHANGES.map((c) => `  ${c}: ${EXPLAIN[c]}`)].join('\n');
+}
+
+export function formatDryRun(r: DryRunResult): string {
+  return [
+    `dry run: policy ${r.policyVersion} (generation ${r.generation}) replacing ${r.previousPolicyVersion} (generation ${r.previousGeneration}); ${r.records} retained record(s) from ${r.from}, decided against the current consent table; nothing written`,
+    tallyTable(r.sinks),
+  ].join('\n');
+}
+
+export function formatReplay(r: ReplayResult): string {
+  return [
+    `replay ${r.replayId}: generation ${r.generation} (policy ${r.policyVersion}) ${r.status === 'COMPLETE' ? 'complete' : r.status.toLowerCase()}${r.resumed ? ' (resumed)' : ''}: ${r.records} record(s) decided; ${r.retractions.records} record(s) retracted in ${r.retractions.requests} purge request(s)`,
+    tallyTable(r.sinks),
+    '',
+    `Consumers can switch now: ${Object.entries(r.topics).map(([sink, topic]) => `${sink} → ${topic}`).join(', ')} (from the beginning; see README "Changing the policy").`,
+  ].join('\n');
+}
+
+/** `consentgate replay --policy FILE [--from TIME|earliest] [--dry-run] [--json]`. */
+export async function replayCommand(o: { policy: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean }, cfg: Config): Promise<void> {
+  const c = await openReplayContext(cfg, createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel));
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    const next = loadNewPolicy(c, o.policy);
+    const progress = progressBar(o.quiet);
+    if (o.dryRun) {
+      const r = await dryRun(c, next.policy, o.from, progress);
+      console.log(o.json ? JSON.stringify(r) : formatDryRun(r));
+      return;
+    }
+    const r = await replay(c, next, o.from, progress, abort.signal);
+    console.log(o.json ? JSON.stringify(r) : formatReplay(r));
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await c.close();
+  }
+}
+
+export interface StatusRow {
+  topic: string;
+  partition: number;
+  /** The cutover offset (null: the live pipeline has not reached the marker yet). */
+  cutover: string | null;
+  /** The replay's committed offset (null: none yet). */
+  replayed: string | null;
+  /** Records left below the cutover. */
+  remaining: number | null;
+}
+
+/** `consentgate replay status [--generation N] [--json]`: per partition, how far the replay is from the cutover. */
+export async function replayStatusCommand(o: { generation?: number; json?: boolean }, cfg: Config): Promise<void> {
+  const c = await openReplayContext(cfg, createLogger('error'));
+  try {
+    const log = await readGenerations(c);
+    const g = o.generation !== undefined ? log.get(o.generation) : [...log.values()].sort((a, b) => b.generation - a.generation)[0];
+    if (!g) {
+      if (o.generation !== undefined) throw new UsageError(`no generation ${o.generation} in ${c.topology.topic('policy.generations').name} (known: ${[...log.keys()].join(', ') || 'none'})`, 'CONFIG_INVALID');
+      const live = liveGeneration(c, log).policy;
+      console.log(o.json ? JSON.stringify({ generation: live.generation, policyVersion: live.version, status: 'LIVE', partitions: [] }) : `no replay yet: the live pipeline serves generation ${live.generation} (policy ${live.version}) from its configured policy`);
+      return;
+    }
+    const cutovers = await readCutovers(c);
+    const parts = recordPartitions(c.topology);
+    const group = replayTopology(c.topology, g.generation).applicationId;
+    const committed = await committedOffsets(c.admin, group, parts.map((p) => p.topic));
+    const bounds = new Map<string, bigint>();
+    for (const t of new Set(parts.map((p) => p.topic))) for (const [p, b] of await topicOffsets(c.admin, t)) bounds.set(`${t}:${p}`, b.low);
+    const rows: StatusRow[] = parts.map((p) => {
+      const cut = cutovers.get(p.key);
+      const cutover = cut && cut.generation >= g.generation ? BigInt(cut.offset) : null;
+      const at = committed.get(p.key) ?? null;
+      const from = at ?? bounds.get(p.key) ?? 0n;
+      return { topic: p.topic, partition: p.partition, cutover: cutover?.toString() ?? null, replayed: at?.toString() ?? null, remaining: g.status !== 'REPLAYING' ? 0 : cutover === null ? null : Math.max(0, Number(cutover - from)) };
+    });
+    const remaining = rows.reduce((n, r) => n + (r.remaining ?? 0), 0);
+    const waiting = rows.filter((r) => r.cutover === null).length;
+    const topics = Object.fromEntries([...c.topology.sinks].map(([sink, def]) => [sink, generationTopic(def, g.generation)]));
+    const summary = g.status === 'COMPLETE'
+      ? `generation ${g.generation} (policy ${g.policyVersion}) is complete since ${new Date(g.completedAt!).toISOString()}: consumers can switch to ${Object.values(topics).join(', ')}`
+      : g.status === 'RETIRED' ? `generation ${g.generation} (policy ${g.policyVersion}) is retired`
+        : `generation ${g.generation} (policy ${g.policyVersion}) is replaying (replay ${g.replayId}, from ${g.from}): ${remaining} record(s) left below the cutover${waiting ? `; ${waiting} partition(s) not cut over yet by the live pipeline` : ''} — consumers stay on generation ${g.previousGeneration} until it is complete`;
+    if (o.json) {
+      const outcome = g.status === 'COMPLETE' ? await replayOutcome(c, g, previousOf(c, log, g)) : undefined;
+      console.log(JSON.stringify({ generation: g.generation, policyVersion: g.policyVersion, replayId: g.replayId, status: g.status, from: g.from, remaining, topics, partitions: rows, ...(outcome ? { sinks: outcome.sinks, retractions: outcome.retractions } : {}) }));
+      return;
+    }
+    const header = ['TOPIC', 'PARTITION', 'CUTOVER', 'REPLAYED_TO', 'REMAINING'];
+    const cells = rows.map((r) => [r.topic, String(r.partition), r.cutover ?? 'waiting', r.replayed ?? '-', r.remaining === null ? '-' : String(r.remaining)]);
+    const widths = header.map((h, i) => Math.max(h.length, ...cells.map((x) => x[i]!.length)));
+    const line = (x: string[]) => x.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
+    console.log([summary, line(header), ...cells.map(line)].join('\n'));
+  } finally {
+    await c.close();
+  }
+}
