@@ -10,6 +10,7 @@
 //      record seen by a consumer), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS;
+//  (f) `consentgate replay` of the N records into a new policy generation while the live pipeline runs: records/s;
 //  (soak) only with `npm run bench -- soak`: BENCH_SOAK_SECONDS (600) at BENCH_SOAK_RATE (2000) records/s, each worker's
 //      RSS and V8 heap growth in MB/min (progress every 30 s on stderr).
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
@@ -17,7 +18,7 @@
 // (20000), BENCH_LOG_LEVEL (the engines' log level, default error); KAFKA_BROKERS/SCHEMA_REGISTRY_URL to use a running stack; DATABASE_URL for the key store (default: the
 // local PostgreSQL when it answers, else an embedded PGlite and one worker).
 import { execFileSync, spawn } from 'node:child_process';
-import { rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -35,6 +36,9 @@ import { emptyHistogram, histogramCount, histogramSince, quantile, type Histogra
 import type { Decision } from '../src/domain/types.ts';
 import { loadTopology } from '../src/topology.ts';
 import { GenesysSimulator } from '../src/simulator/index.ts';
+import { loadConfig } from '../src/config.ts';
+import { openReplayContext, replay } from '../src/replay.ts';
+import { parsePolicy } from '../src/runtime/topology.ts';
 import { benchStack, consentEvent, dropTopics, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -45,7 +49,7 @@ const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
 /** `npm run bench -- soak` runs the soak alone (it takes BENCH_SOAK_SECONDS, 10 minutes by default). */
-const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e').split(',').map((x) => x.trim()));
+const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f').split(',').map((x) => x.trim()));
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RATE = Number(process.env.BENCH_SOAK_RATE ?? 2000);
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
@@ -264,6 +268,34 @@ async function restore(s: BenchStack) {
   return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss };
 }
 
+// (f) `consentgate replay` after a policy change (crm now also needs ANALYTICS: a third of the CRM's records are
+// retracted): N records decided live first; then, with the live pipeline running, the replay builds generation 2 in
+// this process. The replay phase (its engine, from start to every partition past its cutover) and the whole command.
+async function replayRun(s: BenchStack) {
+  const p = await s.pipeline();
+  await grantConsent(p, CUSTOMERS);
+  await produceAll(p, conversationRecords(p, 0, N));
+  const runner = await s.run(p, workers);
+  while (runner.metrics.processedRecords < N + CUSTOMERS.length) await sleep(20);
+  const r = loadConfig({ env: { ...process.env, ...s.envOf(p) } });
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  const c = await openReplayContext(r.config, createLogger('error'));
+  const doc = JSON.parse(readFileSync(resolve(PROJECT_ROOT, r.config.policyFile), 'utf8'));
+  Object.assign(doc, { version: 'bench-gen-2', generation: 2 });
+  doc.sinks.crm.requires = ['MARKETING', 'ANALYTICS'];
+  const phases = new Map<string, number>();
+  const progress = { phase: (name: string) => void phases.set(name, performance.now()), advance() {}, note() {}, stop: () => void phases.set('end', performance.now()) };
+  const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
+  const result = await replay(c, { policy: parsePolicy(JSON.stringify(doc), 'bench generation 2', c.topology), text: JSON.stringify(doc) }, 'earliest', progress);
+  const took = performance.now() - t0;
+  const cpu = process.cpuUsage(cpu0);
+  const replaying = phases.get('end')! - phases.get('replaying into generation 2')!;
+  await c.close();
+  await runner.stop();
+  return { records: result.records, rate: rate(result.records, replaying), seconds: replaying / 1000, overall: rate(result.records, took), overallSeconds: took / 1000, cpuPerRecord: (cpu.user + cpu.system) / result.records, retracted: result.retractions.records, requests: result.retractions.requests };
+}
+
 // soak: a steady flow at SOAK_RATE for SOAK_SECONDS on all workers; each worker's RSS and V8 heap sampled every 5 s,
 // their growth as a least-squares slope over the samples after the first fifth (at most a minute) of warm-up.
 async function soak(s: BenchStack) {
@@ -318,7 +350,7 @@ async function soak(s: BenchStack) {
 
 // Twice, the faster counting: the first run on a freshly started broker also warms up its JIT and coordinators.
 const faster = <T extends { rate: number }>(a: T, b: T) => (b.rate > a.rate ? b : a);
-const raw = ONLY.has('a') || ONLY.has('b') ? faster(await rawRoundTrip('stock'), await rawRoundTrip('stock')) : undefined;
+const raw = ONLY.has('a') || ONLY.has('b') || ONLY.has('f') ? faster(await rawRoundTrip('stock'), await rawRoundTrip('stock')) : undefined;
 const rawPatched = raw ? faster(await rawRoundTrip('patched'), await rawRoundTrip('patched')) : undefined;
 const backlogs = ONLY.has('b') ? [
   { what: '1 process', ...(await backlog(stack, 1)) },
@@ -329,6 +361,7 @@ const steadyRuns = [];
 if (ONLY.has('c')) for (const target of STEADY_RATES) steadyRuns.push(await steady(stack, target));
 const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
+const replayed = ONLY.has('f') ? await replayRun(stack) : undefined;
 const soaked = ONLY.has('soak') ? await soak(stack) : undefined;
 await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
@@ -361,4 +394,8 @@ if (soaked) {
   }
 }
 if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
+if (replayed) {
+  console.log(`(f) replay into a new policy generation while the live pipeline runs on ${workers} workers (crm now also needs ANALYTICS): ${replayed.records} records`);
+  console.log(`    replaying: ${replayed.rate} records/s (${replayed.seconds.toFixed(1)} s, ${replayed.cpuPerRecord.toFixed(0)} µs CPU per record in this process)${raw ? `, ratio to raw ${(replayed.rate / raw.rate).toFixed(2)}` : ''}; the whole command (markers, cutover, previous decisions read, replay, result counted from the topics): ${replayed.overall} records/s (${replayed.overallSeconds.toFixed(1)} s); ${replayed.retracted} records retracted in ${replayed.requests} purge requests`);
+}
 process.exit(0);

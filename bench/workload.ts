@@ -101,6 +101,8 @@ export interface BenchStack {
   env: Record<string, string>;
   /** A pipeline on fresh topics (created, schemas registered); its engine is not started. */
   pipeline(): Promise<Pipeline>;
+  /** The settings a command needs to work on a pipeline's topics (its prefix and key-store schema). */
+  envOf(p: Pipeline): Record<string, string>;
   /** The key-store schema of a new pipeline (PostgreSQL only): one per pipeline, dropped by `cleanup`. */
   keyStoreSchema(): Record<string, string>;
   cleanup(): Promise<void>;
@@ -122,6 +124,9 @@ export function benchStack(env: Record<string, string>): BenchStack {
       const schema = `ks_bench_${randomUUID().slice(0, 8)}`;
       created.push(schema);
       return { CONSENTGATE_KEYSTORE_SCHEMA: schema };
+    },
+    envOf(p) {
+      return { ...env, CONSENTGATE_TOPIC_PREFIX: prefixes.get(p)!, ...schemas.get(p) };
     },
     async cleanup() {
       if (!env.DATABASE_URL || created.length === 0) return;

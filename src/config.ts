@@ -169,6 +169,7 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     out.schemaRegistry = { url: env.SCHEMA_REGISTRY_URL, username: env.SCHEMA_REGISTRY_USERNAME, password: env.SCHEMA_REGISTRY_PASSWORD, caFile: env.SCHEMA_REGISTRY_CA_FILE || undefined };
   }
   if (env.CONSENTGATE_TOPIC_PREFIX !== undefined) out.topicPrefix = env.CONSENTGATE_TOPIC_PREFIX;
+  if (env.CONSENTGATE_POLICY_FILE) out.policyFile = env.CONSENTGATE_POLICY_FILE;
   if (env.CONSENTGATE_FIELD_KEY) out.fieldKey = env.CONSENTGATE_FIELD_KEY;
   if (env.CONSENTGATE_CONSENT_WAIT_MS) out.consentWaitMs = Number(env.CONSENTGATE_CONSENT_WAIT_MS);
   if (env.CONSENTGATE_MAX_HOLD_MS) out.maxHoldMs = Number(env.CONSENTGATE_MAX_HOLD_MS);

@@ -23,7 +23,7 @@ import type { Retraction } from './processors/purge.ts';
 import { Engine } from './runtime/engine.ts';
 import { isControl, type InRecord } from './runtime/records.ts';
 import { generationTopic, parsePolicy, type Topology } from './runtime/topology.ts';
-import { replayTopology, type ConsentgateDeps } from './topology.ts';
+import { replayTopology, type ConsentgateDeps, type ReplayGraphDeps } from './topology.ts';
 
 /** The record topics a replay decides again. */
 export const RECORD_TOPICS = ['genesys.conversations', 'genesys.exports'] as const;
@@ -212,7 +212,8 @@ export interface DryRunResult {
  */
 export async function dryRun(c: ReplayContext, next: Policy, from: number | 'earliest', progress: Progress): Promise<DryRunResult> {
   const log = await readGenerations(c);
-  const { policy: previous } = liveGeneration(c, log);
+  const known = log.get(next.generation);
+  const previous = known ? previousOf(c, log, known) : liveGeneration(c, log).policy;
   checkSuccessor(previous, next, log);
   const consentLag = await liveConsentLag(c);
   if (consentLag > 0) progress.note(`the live pipeline has ${consentLag} consent event(s) not applied yet: counting against the consent table as it is`);
@@ -311,12 +312,12 @@ export interface ReplayResult {
  *    transactional ids) decides every record from `from` up to each cutover; killed, it resumes where it committed;
  * 4. the generation is COMPLETE in the log, and the result is counted from what the replay wrote.
  */
-export async function replay(c: ReplayContext, next: { policy: Policy; text: string }, from: number | 'earliest', progress: Progress, signal?: AbortSignal): Promise<ReplayResult> {
+export async function replay(c: ReplayContext, next: { policy: Policy; text: string }, from: number | 'earliest', progress: Progress, o: { signal?: AbortSignal; onEngine?(engine: Engine<ReplayGraphDeps> | undefined): void } = {}): Promise<ReplayResult> {
+  const { signal } = o;
   const log = await readGenerations(c);
-  const { policy: live } = liveGeneration(c, log);
   const existing = log.get(next.policy.generation);
-  checkSuccessor(existing ? previousOf(c, log, existing) : live, next.policy, log);
-  const previous = existing ? previousOf(c, log, existing) : live;
+  const previous = existing ? previousOf(c, log, existing) : liveGeneration(c, log).policy;
+  checkSuccessor(previous, next.policy, log);
   const record: GenerationRecord = existing ?? {
     generation: next.policy.generation, policyVersion: next.policy.version, policy: next.text, replayId: randomUUID(), from: fromLabel(from),
     status: 'REPLAYING', previousGeneration: previous.generation, previousPolicyVersion: previous.version, startedAt: Date.now(), completedAt: null, retiredAt: null,
@@ -326,7 +327,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
     progress.note(`generation ${record.generation} is ${existing.status.toLowerCase()} already (replay ${record.replayId})`);
     return { ...(await replayOutcome(c, record, previous)), topics: sinkTopics, resumed: true };
   }
-  if (existing) progress.note(`resuming replay ${record.replayId} of generation ${record.generation} (started ${new Date(record.startedAt).toISOString()}, from ${record.from})`);
+  if (existing) progress.note(`resuming replay ${record.replayId} of generation ${record.generation} (started ${new Date(record.startedAt).toISOString()}, from ${record.from}${record.from !== fromLabel(from) ? `, as first given, not ${fromLabel(from)}` : ''})`);
   else await writeGeneration(c, record);
   const startFrom = existing ? (record.from === 'earliest' ? 'earliest' : Date.parse(record.from)) : from;
 
@@ -345,7 +346,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
       await producer.close();
     }
   }
-  let noted = 0;
+  let noted = Date.now() - 8000; // the first note after 2 s: a running pipeline cuts over well before
   while (missing().length) {
     if (signal?.aborted) throw new ConsentgateError('INTERRUPTED', 'interrupted while waiting for the cutover; run the same command again to resume');
     if (Date.now() - noted > 10_000) {
@@ -375,7 +376,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
   const keyStore = shreddingSinks(next.policy).length ? await openConfiguredKeyStore(c.config) : undefined;
   const engine = new Engine({
     kafka: c.kafka, admin: c.admin, topology, serdes, clock: systemClock, logger: c.logger,
-    consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs,
+    consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs, lagCause: 'replay',
     deps: {
       policy: next.policy, previous, replayId: record.replayId,
       cutover: (topic, partition) => cutoverOffsets.get(`${topic}:${partition}`)!,
@@ -389,6 +390,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
   engine.on('error', (err: Error) => (failure = err));
   try {
     await engine.start();
+    o.onEngine?.(engine);
     progress.phase(`replaying into generation ${next.policy.generation}`, total);
     let done = 0;
     for (;;) {
@@ -402,6 +404,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
       await new Promise((r) => setTimeout(r, 500));
     }
   } finally {
+    o.onEngine?.(undefined);
     await engine.stop();
     await keyStore?.close().catch(() => {});
   }

@@ -1,12 +1,18 @@
 import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { committedOffsets, topicOffsets } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { readTopic } from '../adapters/topicReader.ts';
-import { systemClock } from '../app.ts';
+import { PROJECT_ROOT, systemClock } from '../app.ts';
+import type { Config } from '../config.ts';
+import { dryRun, loadNewPolicy, openReplayContext, replay } from '../replay.ts';
 import { startConnectors } from '../connectors/index.ts';
 import type { Decision } from '../domain/types.ts';
 import { GenesysSimulator } from '../simulator/index.ts';
 import { startEphemeralPipeline } from './ephemeralPipeline.ts';
+import { formatDryRun, formatReplay, progressBar } from './replay.ts';
 
 const CUSTOMERS = Number(process.env.DEMO_CUSTOMERS ?? 200);
 const CONVERSATIONS = Number(process.env.DEMO_CONVERSATIONS ?? 1500);
@@ -19,7 +25,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `npm run demo`: a local stack (unless KAFKA_BROKERS is set), a Genesys Cloud simulator as the source, the
  * pipeline with the notifications, consent-intake, write-back, integrations and session-executor connectors, seeded traffic (opt-ins,
  * opt-outs mid-conversation, conversations without a known customer, a dropped socket, malformed events) and
- * a summary of what reached which sink and why.
+ * a summary of what reached which sink and why; then a policy change, its dry run and its replay.
  */
 export async function runDemo(): Promise<void> {
   const sim = await GenesysSimulator.start({ seed: 42 });
@@ -106,9 +112,34 @@ export async function runDemo(): Promise<void> {
       outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
     }
     say(`session guard: ${commands} END_SESSION commands for conversations live when their customer opted out; after the ${config.sessionDisconnectAfterMs} ms grace: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}`);
+    await policyChange(config);
   } finally {
     await connectors.stop();
     await stop();
     await sim.close();
+  }
+}
+
+/**
+ * The demo's last act: a policy change. Generation 2 makes the CRM need ANALYTICS consent as well and drops dnis from
+ * the analytics sink; a dry run shows what that changes, the replay builds generation 2 (cutover, retractions).
+ */
+async function policyChange(config: Config): Promise<void> {
+  const doc = JSON.parse(readFileSync(resolve(PROJECT_ROOT, config.policyFile), 'utf8')) as { version: string; generation?: number; sinks: Record<string, { requires: string[]; fields: Record<string, string> }> };
+  Object.assign(doc, { version: `${doc.version}-demo-gen2`, generation: (doc.generation ?? 1) + 1 });
+  doc.sinks.crm!.requires = [...new Set([...doc.sinks.crm!.requires, 'ANALYTICS'])];
+  doc.sinks.analytics!.fields.dnis = 'drop';
+  const file = join(mkdtempSync(join(tmpdir(), 'consentgate-demo-')), 'policy-gen2.json');
+  writeFileSync(file, JSON.stringify(doc, null, 2));
+  say('');
+  say(`policy change: generation ${doc.generation} (${file}) — crm now needs MARKETING and ANALYTICS; analytics drops dnis`);
+  const c = await openReplayContext(config, createLogger('warn'));
+  try {
+    const next = loadNewPolicy(c, file);
+    say(formatDryRun(await dryRun(c, next.policy, 'earliest', progressBar())));
+    say('');
+    say(formatReplay(await replay(c, next, 'earliest', progressBar())));
+  } finally {
+    await c.close();
   }
 }

@@ -16,7 +16,7 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   KAFKA_BROKERS, KAFKA_SSL, KAFKA_SSL_CA_FILE/CERT_FILE/KEY_FILE (PEM), KAFKA_SASL_MECHANISM/USERNAME/PASSWORD,
   SCHEMA_REGISTRY_URL, SCHEMA_REGISTRY_USERNAME/PASSWORD/CA_FILE, KAFKA_CONNECT_TIMEOUT_MS
   (default 15000: how long a command tries to reach Kafka and the registry before it fails naming the setting),
-  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info), LOG_FORMAT (json|pretty),
+  CONSENTGATE_TOPIC_PREFIX, CONSENTGATE_POLICY_FILE (default topologies/policy.json), CONSENTGATE_FIELD_KEY (64 hex chars), LOG_LEVEL (default info), LOG_FORMAT (json|pretty),
   CONSENTGATE_WORKERS (as run --workers), CONSENTGATE_MAX_BATCH_RECORDS (input records a partition's transaction
   takes at most, default 2000).
   Read-your-revocation: CONSENTGATE_CONSENT_WAIT_MS (default 500) is how long one attempt waits for the consent
@@ -128,6 +128,7 @@ since the last sample), STOP (behind and the group has no members). Exit 1 when 
     .option('--dry-run', 'only count, per sink, what would keep, be retracted, be admitted late, be re-shaped; write nothing')
     .option('--json', 'print the result as one JSON object (for CI)')
     .option('--quiet', 'no progress bar on stderr')
+    .option('--ops-port <n>', 'serve the replay\'s /metrics (lag with cause "replay"), /healthz and /readyz on this port (0: any free one) on CONSENTGATE_OPS_HOST', wholeNumber(0, 65535))
     .addOption(configOption())
     .addHelpText('after', `
 The records of genesys.conversations and genesys.exports are decided again under the new policy against the
@@ -139,7 +140,7 @@ replay decides every record below it — decisions on audit.decisions (with a re
 the new generation's sink topics (sink.crm.v2, …), a RETRACTION purge request to each vendor that received a
 record the new policy forbids. Killed, it resumes where it committed when run again with the same policy.
 Progress (rate, ETA) on stderr; the result on stdout. Exit 0 once the generation is complete.`)
-    .action(async (o: { policy?: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean; config?: string }) => {
+    .action(async (o: { policy?: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean; opsPort?: number; config?: string }) => {
       if (!o.policy) throw new UsageError('replay needs --policy <file> (or: consentgate replay status)');
       return (await import('./replay.ts')).replayCommand({ ...o, policy: o.policy }, await reachable(await config(o.config)));
     });

@@ -6,10 +6,11 @@ import type { Config } from '../config.ts';
 import { REPLAY_CHANGES, type ReplayTally } from '../domain/replay.ts';
 import {
   dryRun, liveGeneration, loadNewPolicy, openReplayContext, previousOf, readCutovers, readGenerations, recordPartitions, replay, replayOutcome,
-  type DryRunResult, type Progress, type ReplayResult,
+  type DryRunResult, type Progress, type ReplayContext, type ReplayResult,
 } from '../replay.ts';
 import { generationTopic } from '../runtime/topology.ts';
-import { replayTopology } from '../topology.ts';
+import type { Engine } from '../runtime/engine.ts';
+import { replayTopology, type ReplayGraphDeps } from '../topology.ts';
 import { UsageError } from './errors.ts';
 
 /** A progress bar with rate and ETA on stderr (a line every 5 s when stderr is not a terminal). */
@@ -85,7 +86,7 @@ export function formatReplay(r: ReplayResult): string {
 }
 
 /** `consentgate replay --policy FILE [--from TIME|earliest] [--dry-run] [--json]`. */
-export async function replayCommand(o: { policy: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean }, cfg: Config): Promise<void> {
+export async function replayCommand(o: { policy: string; from: number | 'earliest'; dryRun?: boolean; json?: boolean; quiet?: boolean; opsPort?: number }, cfg: Config): Promise<void> {
   const c = await openReplayContext(cfg, createLogger(cfg.logLevel === 'info' ? 'warn' : cfg.logLevel));
   const abort = new AbortController();
   const onSignal = () => abort.abort();
@@ -99,13 +100,48 @@ export async function replayCommand(o: { policy: string; from: number | 'earlies
       console.log(o.json ? JSON.stringify(r) : formatDryRun(r));
       return;
     }
-    const r = await replay(c, next, o.from, progress, abort.signal);
-    console.log(o.json ? JSON.stringify(r) : formatReplay(r));
+    const ops = o.opsPort === undefined ? undefined : await replayOps(c, { host: cfg.ops.host, port: o.opsPort });
+    if (ops) progress.note(`operations endpoints at ${ops.url} (/metrics, /healthz, /readyz)`);
+    try {
+      const r = await replay(c, next, o.from, progress, { signal: abort.signal, onEngine: (e) => ops?.engine(e) });
+      console.log(o.json ? JSON.stringify(r) : formatReplay(r));
+    } finally {
+      await ops?.stop();
+    }
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     await c.close();
   }
+}
+
+/**
+ * The replay's operations endpoints (--ops-port): its engine's metrics (lag with cause "replay", decisions, the
+ * replay's changes per sink), /healthz (Kafka) and /readyz (the replay engine's tasks run).
+ */
+async function replayOps(c: ReplayContext, at: { host: string; port: number }) {
+  const { HealthMonitor, startOpsServer } = await import('../ops.ts');
+  const { PrometheusExporter } = await import('../adapters/prometheus.ts');
+  let engine: Engine<ReplayGraphDeps> | undefined;
+  const health = new HealthMonitor({
+    checks: [{ name: 'kafka', probe: async () => void (await c.admin.describeCluster()) }],
+    engine: () => ({ ready: engine?.ready ?? false, detail: engine ? (engine.ready ? 'every replay task running' : 'joining the group or restoring') : 'not replaying (waiting for the cutover, or done)', partitions: engine?.metrics.assignedPartitions ?? [] }),
+  });
+  health.start();
+  const exporter = new PrometheusExporter({});
+  const server = await startOpsServer({
+    ...at, health,
+    metrics: async () => ({ contentType: exporter.contentType, body: engine ? await exporter.render(engine.metrics, { counters: {}, gauges: {} }) : '' }),
+    status: () => ({ replaying: !!engine }),
+  });
+  return {
+    url: server.url,
+    engine: (e: Engine<ReplayGraphDeps> | undefined) => (engine = e ?? engine),
+    stop: async () => {
+      health.stop();
+      await server.stop();
+    },
+  };
 }
 
 export interface StatusRow {

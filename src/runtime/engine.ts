@@ -24,6 +24,8 @@ export interface EngineOptions<Deps> {
   maxBatchRecords: number;
   /** Consumer session timeout; a crashed instance's partitions move after this long. */
   sessionTimeoutMs?: number;
+  /** The cause consentgate_lag_seconds gives this engine's lag when records wait their turn: backlog (default), or replay. */
+  lagCause?: 'backlog' | 'replay';
 }
 
 export interface EngineMetrics {
@@ -245,6 +247,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
       consentWaitMs: this.o.consentWaitMs,
       maxHoldMs: this.o.maxHoldMs,
       maxBatchRecords: this.o.maxBatchRecords,
+      lagCause: this.o.lagCause,
       maxRecordBytes: (topic) => this.maxMessageBytes.get(topic) ?? DEFAULT_MAX_MESSAGE_BYTES,
       onCommitted: (s) => {
         this.metrics.committedTransactions++;

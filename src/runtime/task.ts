@@ -45,6 +45,8 @@ export interface TaskDeps {
   /** How long a record may be held before it is decided with the table unconfirmed (BLOCKED CONSENT_UNCONFIRMED). */
   maxHoldMs: number;
   maxBatchRecords: number;
+  /** The cause of lag while no record is held (consentgate_lag_seconds): backlog, or replay for a replay's engine. */
+  lagCause?: 'backlog' | 'replay';
   /**
    * The largest record batch a topic accepts (its max.message.bytes; default the broker's 1 MiB): an input whose
    * output would be larger is dead-lettered instead, and a dead letter is cut to fit.
@@ -278,7 +280,7 @@ export class PartitionTask {
       const labels = { group: this.d.groupId, topic, partition };
       out[series('kafka_consumergroup_group_lag', labels)] = records;
       out[series('kafka_consumergroup_group_lag_seconds', labels)] = seconds;
-      out[series('consentgate_lag_seconds', { ...labels, cause: 'backlog' })] = waiting ? 0 : seconds;
+      out[series('consentgate_lag_seconds', { ...labels, cause: this.d.lagCause ?? 'backlog' })] = waiting ? 0 : seconds;
       out[series('consentgate_lag_seconds', { ...labels, cause: 'consent_wait' })] = waiting ? seconds : 0;
     }
     for (const [key, value] of this.processorGauges) out[key] = (out[key] ?? 0) + value;

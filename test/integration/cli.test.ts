@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { promisify } from 'node:util';
+import { loadTopology } from '../../src/topology.ts';
 
 const exec = promisify(execFile);
 const bin = join(import.meta.dirname, '../../bin/consentgate.js');
@@ -22,7 +23,9 @@ it('topics apply creates the topology once and is idempotent (it needs no crypto
   assert.match(first.stdout, /^created\s+cli\w+\.consent\.state \(6 partitions\)$/m);
   const second = await run(['topics', 'apply'], env);
   assert.equal(second.code, 0, second.stderr);
-  assert.equal(second.stdout.split('\n').filter((l) => l.startsWith('unchanged')).length, 22);
+  const topics = first.stdout.split('\n').filter((l) => l.startsWith('created')).length;
+  assert.equal(topics, loadTopology(join(import.meta.dirname, '../../topologies/consentgate.json')).topics.size, 'every topic of the catalog created');
+  assert.equal(second.stdout.split('\n').filter((l) => l.startsWith('unchanged')).length, topics);
 });
 
 it('a bad configuration fails at start with every problem listed', async () => {

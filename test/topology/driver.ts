@@ -147,6 +147,7 @@ export class TopologyDriver {
         consentWaitMs,
         maxHoldMs: this.o.maxHoldMs ?? 60_000,
         maxBatchRecords: this.o.maxBatchRecords ?? 100,
+        lagCause: o.replay ? 'replay' : undefined,
         registryRetryMs: 20,
         maxRecordBytes: (topic) => Object.entries(this.o.maxMessageBytes ?? {}).find(([logical]) => this.name(logical) === topic)?.[1] ?? 1_048_588,
         onCommitted: (s) => this.stats.push(s),

@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { afterEach, describe, it } from 'node:test';
 import { PROJECT_ROOT } from '../../src/app.ts';
 import type { SinkRecord } from '../../src/domain/fieldRules.ts';
-import type { Lineage } from '../../src/domain/purge.ts';
+import type { Lineage, PurgeCommand } from '../../src/domain/purge.ts';
 import type { ReplayChange } from '../../src/domain/replay.ts';
 import type { Retraction } from '../../src/processors/purge.ts';
 import { changeSeries } from '../../src/processors/replay.ts';
@@ -74,5 +74,28 @@ describe('replay topology in memory', () => {
     ];
     assert.deepEqual(Object.fromEntries(Object.entries(d.counters).filter(([k]) => k.startsWith('consentgate_replay_changes_total'))), Object.fromEntries(expected.map(([sink, change, n]) => [changeSeries(sink, change), n])));
     assert.equal(d.counters['consentgate_replay_skipped_total{reason="past_cutover"}'], 1);
+    // Its lag is the replay's, not a backlog of the live pipeline.
+    const causes = new Set(Object.keys(d.gauges()).filter((k) => k.startsWith('consentgate_lag_seconds')).map((k) => /cause="([a-z_]+)"/.exec(k)![1]));
+    assert.deepEqual([...causes].sort(), ['consent_wait', 'replay']);
+  });
+
+  it('live: a retraction becomes one RETRACTION command per vendor of the sink, naming the records; a replay\'s deliveries reach later withdrawals', async () => {
+    const d = await started();
+    const retraction: Retraction = { requestId: 'retraction:g2:crm:r1', customerId: 'c1', sink: 'crm', purposes: ['ANALYTICS'], recordIds: ['r1', 'r2'], generation: 2, policyVersion: 'gen-2', replayId: 'x', requestedAt: 0 };
+    d.pipe('purge.retractions', 'c1', retraction);
+    d.pipe('purge.retractions', 'c1', retraction); // the same request again (a redelivery) opens nothing twice
+    await d.drained('purge.retractions');
+    const commands = await d.output<PurgeCommand>('purge.commands');
+    assert.deepEqual(commands.map((c) => [c.vendor, c.reason, c.customerId, c.recordIds, c.purposes]), [['crm-sync', 'RETRACTION', 'c1', ['r1', 'r2'], ['ANALYTICS']]]);
+
+    // c2's third-party data reached a vendor only through a replay: its withdrawal must still purge that vendor.
+    d.pipe('lineage.deliveries', 'c2', { customerId: 'c2', sinks: [{ sink: 'thirdparty', purposes: ['THIRD_PARTY'], records: 2, firstAt: 1, lastAt: 2 }], updatedAt: 2 } satisfies Lineage);
+    await d.drained('lineage.deliveries');
+    d.consent('c2', { THIRD_PARTY: true });
+    d.clock.advance(1000);
+    d.consent('c2', { THIRD_PARTY: false });
+    await d.drained('consent.events');
+    const after = (await d.output<PurgeCommand>('purge.commands')).filter((c) => c.customerId === 'c2');
+    assert.deepEqual(after.map((c) => [c.vendor, c.reason]), [['partner-enrichment', 'WITHDRAWAL']]);
   });
 });

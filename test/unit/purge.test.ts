@@ -3,7 +3,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { describe, it } from 'node:test';
-import { applyAck, openRequest, purgeBacklog, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
+import { applyAck, mergeLineage, openRequest, purgeBacklog, recordDelivery, slaTick, vendorsToPurge, type Vendor } from '../../src/domain/purge.ts';
 import type { SinkPolicy } from '../../src/domain/policy.ts';
 import { loadVendors } from '../../src/runtime/topology.ts';
 import { loadTopology } from '../../src/topology.ts';
@@ -65,6 +65,22 @@ describe('vendor registry', () => {
     writeFileSync(f, JSON.stringify(vendorsJson));
     return f;
   };
+  it('a retraction names its records in every command, re-sends included; a replay\'s deliveries merge into the lineage', () => {
+    const opened = openRequest(undefined, 'c', { requestId: 'retraction:g2:crm:r1', reason: 'RETRACTION', purposes: ['ANALYTICS'], vendors: vendors.slice(0, 1), now: 0, recordIds: ['r1', 'r2'] })!;
+    assert.deepEqual(opened.commands.map((c) => [c.vendor, c.reason, c.recordIds]), [['crm-sync', 'RETRACTION', ['r1', 'r2']]]);
+    const resent = slaTick(opened.record, 6 * H, () => 24 * H)!;
+    assert.deepEqual(resent.commands.map((c) => [c.attempt, c.recordIds]), [[2, ['r1', 'r2']]]);
+    const withdrawal = openRequest(undefined, 'c', { requestId: 'w', reason: 'WITHDRAWAL', purposes: ['MARKETING'], vendors: vendors.slice(0, 1), now: 0 })!;
+    assert.deepEqual(withdrawal.commands[0]!.recordIds, [], 'a withdrawal covers all of the customer\'s data');
+
+    const lineage = recordDelivery(recordDelivery(undefined, 'c', sink('crm', ['MARKETING']), 1), 'c', sink('analytics', ['ANALYTICS']), 2);
+    const merged = mergeLineage(lineage, { customerId: 'c', updatedAt: 9, sinks: [{ sink: 'crm', purposes: ['MARKETING', 'ANALYTICS'], records: 3, firstAt: 0, lastAt: 9 }, { sink: 'thirdparty', purposes: ['THIRD_PARTY'], records: 1, firstAt: 9, lastAt: 9 }] });
+    assert.deepEqual(merged.sinks.map((x) => [x.sink, x.purposes, x.records, x.firstAt, x.lastAt]), [
+      ['crm', ['MARKETING', 'ANALYTICS'], 4, 0, 9], ['analytics', ['ANALYTICS'], 1, 2, 2], ['thirdparty', ['THIRD_PARTY'], 1, 9, 9],
+    ]);
+    assert.deepEqual(vendorsToPurge(merged, ['THIRD_PARTY'], vendors).map((v) => v.name), ['partner'], 'a withdrawal now reaches what only the replay delivered');
+  });
+
   it('loads the shipped registry', () => {
     assert.deepEqual(loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology).map((v) => v.name).sort(), ['analytics-warehouse', 'crm-sync', 'partner-enrichment']);
   });
