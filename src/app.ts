@@ -12,7 +12,7 @@ import { shredEncrypt } from './adapters/shredding.ts';
 import { ConsentgateError } from './errors.ts';
 import type { Vendor } from './domain/purge.ts';
 import { Engine } from './runtime/engine.ts';
-import { loadPolicy, loadVendors, parsePolicy, type Topology } from './runtime/topology.ts';
+import { generationTopic, loadPolicy, loadVendors, parsePolicy, type Topology } from './runtime/topology.ts';
 import { loadTopology, type ConsentgateDeps } from './topology.ts';
 
 export const systemClock: Clock = { now: () => Date.now() };
@@ -79,8 +79,14 @@ export async function ensureTopics(kafka: Kafka, topology: Topology): Promise<vo
   }
 }
 
-export async function applyTopology(admin: Admin, topology: Topology) {
-  return applyTopics(admin, [...topology.topics.values()].map((t) => ({ name: t.name, partitions: t.partitions, config: t.config })));
+/**
+ * Creates the topology's missing topics and aligns their configs. A per-generation topic (a sink) is applied under
+ * its name for `sinkGeneration` (default 1); null leaves them alone (a retired generation's deleted topics stay deleted).
+ */
+export async function applyTopology(admin: Admin, topology: Topology, o: { sinkGeneration?: number | null } = {}) {
+  const generation = o.sinkGeneration === undefined ? 1 : o.sinkGeneration;
+  const topics = [...topology.topics.values()].filter((t) => !t.generations || generation !== null);
+  return applyTopics(admin, topics.map((t) => ({ name: t.generations ? generationTopic(t, generation!) : t.name, partitions: t.partitions, config: t.config })));
 }
 
 export interface Pipeline {

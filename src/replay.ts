@@ -15,20 +15,21 @@ import { applyTopology, loadDefinitions, missingKeys, openConfiguredKeyStore, PR
 import type { Config } from './config.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { changeOf, emptyTally, tallyRecord, type PolicyCutover, type ReplayChange, type ReplayTally } from './domain/replay.ts';
+import type { SinkRecord } from './domain/fieldRules.ts';
 import type { ConsentState, ConversationRecord, Decision } from './domain/types.ts';
 import { checkConversationRecord } from './domain/validation.ts';
 import { ConsentgateError } from './errors.ts';
 import { cutoverMarker } from './processors/enforcement.ts';
 import type { Retraction } from './processors/purge.ts';
 import { Engine } from './runtime/engine.ts';
-import { isControl, type InRecord } from './runtime/records.ts';
+import { CONTROL_HEADER, isControl, type InRecord } from './runtime/records.ts';
 import { generationTopic, parsePolicy, type Topology } from './runtime/topology.ts';
 import { replayTopology, type ConsentgateDeps, type ReplayGraphDeps } from './topology.ts';
 
 /** The record topics a replay decides again. */
 export const RECORD_TOPICS = ['genesys.conversations', 'genesys.exports'] as const;
 
-export type GenerationStatus = 'REPLAYING' | 'COMPLETE' | 'RETIRED';
+export type GenerationStatus = 'REPLAYING' | 'COMPLETE' | 'RETIRED' | 'DELETED';
 
 /** policy.generations: one record per generation, the last one per key is its state. */
 export interface GenerationRecord {
@@ -43,6 +44,8 @@ export interface GenerationRecord {
   startedAt: number;
   completedAt: number | null;
   retiredAt: number | null;
+  deleteAfter: number | null;
+  supersededExports: string[];
 }
 
 /** What a replay needs open: Kafka, the live topology and its serdes. */
@@ -63,7 +66,7 @@ export async function openReplayContext(config: Config, logger: Logger): Promise
   const admin = kafka.admin();
   await admin.connect();
   try {
-    await applyTopology(admin, topology); // policy.generations and the other topics of this version, if missing
+    await applyTopology(admin, topology, { sinkGeneration: null }); // policy.generations and the other topics of this version, if missing
     const serdes = await topologySerdes(config, topology);
     return { config, kafka, admin, topology, configured: policy, serdes, logger, close: () => admin.disconnect() };
   } catch (err) {
@@ -91,20 +94,25 @@ export function loadNewPolicy(c: Pick<ReplayContext, 'config' | 'topology'>, fil
   }
 }
 
+type Topics = Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>;
+
+/** Every value of a topic (tombstones skipped), decoded with its serde, in offset order per partition. */
+async function scanValues<T>(c: Topics, logical: string, each: (value: T) => void, onRecords?: (n: number) => void): Promise<void> {
+  const serde = c.serdes.forTopic<T>(logical);
+  await scanTopic(c.kafka, c.topology.topic(logical).name, async (records) => {
+    for (const r of records) if (r.value) each(await serde.decode(r.value));
+    onRecords?.(records.length);
+  }, { timeoutMs: 60_000 });
+}
+
 /** The generation log: the last record of each generation. */
-export async function readGenerations(c: Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>): Promise<Map<number, GenerationRecord>> {
-  const serde = c.serdes.forTopic<GenerationRecord>('policy.generations');
+export async function readGenerations(c: Topics): Promise<Map<number, GenerationRecord>> {
   const out = new Map<number, GenerationRecord>();
-  await scanTopic(c.kafka, c.topology.topic('policy.generations').name, async (records) => {
-    for (const r of records) if (r.value) {
-      const g = await serde.decode(r.value);
-      out.set(g.generation, g);
-    }
-  });
+  await scanValues<GenerationRecord>(c, 'policy.generations', (g) => out.set(g.generation, g));
   return out;
 }
 
-export async function writeGeneration(c: Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>, g: GenerationRecord): Promise<void> {
+export async function writeGeneration(c: Topics, g: GenerationRecord): Promise<void> {
   const producer = await openProducer(c.kafka);
   try {
     await producer.send([{ topic: c.topology.topic('policy.generations').name, key: String(g.generation), value: c.serdes.forTopic<GenerationRecord>('policy.generations').encode(g) }]);
@@ -118,20 +126,16 @@ export async function writeGeneration(c: Pick<ReplayContext, 'kafka' | 'topology
  * the configured policy's.
  */
 export function liveGeneration(c: Pick<ReplayContext, 'configured' | 'topology'>, log: Map<number, GenerationRecord>): { policy: Policy; record?: GenerationRecord } {
-  const newest = [...log.values()].filter((g) => g.status !== 'RETIRED' && g.generation > c.configured.generation).sort((a, b) => b.generation - a.generation)[0];
+  const newest = [...log.values()].filter((g) => g.status !== 'RETIRED' && g.status !== 'DELETED' && g.generation > c.configured.generation).sort((a, b) => b.generation - a.generation)[0];
   return newest ? { policy: parsePolicy(newest.policy, `policy generation ${newest.generation} (policy.generations)`, c.topology), record: newest } : { policy: c.configured };
 }
 
 /** Where the live pipeline cut each partition of the record topics over, as "topic:partition" → the newest cutover. */
-export async function readCutovers(c: Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>): Promise<Map<string, PolicyCutover>> {
-  const serde = c.serdes.forTopic<PolicyCutover>('policy.cutovers');
+export async function readCutovers(c: Topics): Promise<Map<string, PolicyCutover>> {
   const out = new Map<string, PolicyCutover>();
-  await scanTopic(c.kafka, c.topology.topic('policy.cutovers').name, async (records) => {
-    for (const r of records) if (r.value) {
-      const cut = await serde.decode(r.value);
-      const key = `${cut.topic}:${cut.partition}`;
-      if ((out.get(key)?.generation ?? 0) <= cut.generation) out.set(key, cut);
-    }
+  await scanValues<PolicyCutover>(c, 'policy.cutovers', (cut) => {
+    const key = `${cut.topic}:${cut.partition}`;
+    if ((out.get(key)?.generation ?? 0) <= cut.generation) out.set(key, cut);
   });
   return out;
 }
@@ -166,21 +170,16 @@ const partitionOffsets = (m: Map<string, bigint>, topic: string): PartitionOffse
  * The sinks each record reached under generation `generation`: its FORWARDED decisions there (record id → sinks).
  * `below`: only records below these offsets ("topic:partition", the cutovers).
  */
-export async function forwardsOf(c: Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>, generation: number, below?: Map<string, bigint>, onRecords?: (n: number) => void): Promise<Map<string, Set<string>>> {
-  const serde = c.serdes.forTopic<Decision>('audit.decisions');
+export async function forwardsOf(c: Topics, generation: number, below?: Map<string, bigint>, onRecords?: (n: number) => void): Promise<Map<string, Set<string>>> {
   const out = new Map<string, Set<string>>();
-  await scanTopic(c.kafka, c.topology.topic('audit.decisions').name, async (records) => {
-    for (const r of records) {
-      const d = await serde.decode(r.value);
-      if (d.outcome !== 'FORWARDED' || d.generation !== generation) continue;
-      const cut = below?.get(`${d.inputTopic}:${d.inputPartition}`);
-      if (cut !== undefined && BigInt(d.inputOffset) >= cut) continue;
-      const sinks = out.get(d.recordId);
-      if (sinks) sinks.add(d.sink);
-      else out.set(d.recordId, new Set([d.sink]));
-    }
-    onRecords?.(records.length);
-  }, { timeoutMs: 60_000 });
+  await scanValues<Decision>(c, 'audit.decisions', (d) => {
+    if (d.outcome !== 'FORWARDED' || d.generation !== generation) return;
+    const cut = below?.get(`${d.inputTopic}:${d.inputPartition}`);
+    if (cut !== undefined && BigInt(d.inputOffset) >= cut) return;
+    const sinks = out.get(d.recordId);
+    if (sinks) sinks.add(d.sink);
+    else out.set(d.recordId, new Set([d.sink]));
+  }, onRecords);
   return out;
 }
 
@@ -218,18 +217,10 @@ export async function dryRun(c: ReplayContext, next: Policy, from: number | 'ear
   const consentLag = await liveConsentLag(c);
   if (consentLag > 0) progress.note(`the live pipeline has ${consentLag} consent event(s) not applied yet: counting against the consent table as it is`);
 
-  const state = c.serdes.forTopic<ConsentState>('consent.state');
+  // The table as its changelog has it: the last state per customer (an erasure leaves a state too, every purpose withdrawn).
   const table = new Map<string, ConsentState>();
-  const stateTopic = c.topology.topic('consent.state').name;
-  progress.phase('consent table', await remainingRecords(c.admin, stateTopic));
-  await scanTopic(c.kafka, stateTopic, async (records) => {
-    for (const r of records) {
-      const key = r.key?.toString('utf8') ?? '';
-      if (r.value === null) table.delete(key);
-      else table.set(key, await state.decode(r.value));
-    }
-    progress.advance(records.length);
-  });
+  progress.phase('consent table', await remainingRecords(c.admin, c.topology.topic('consent.state').name));
+  await scanValues<ConsentState>(c, 'consent.state', (st) => table.set(st.customerId, st), (n) => progress.advance(n));
   progress.phase('previous decisions', await remainingRecords(c.admin, c.topology.topic('audit.decisions').name));
   const before = await forwardsOf(c, previous.generation, undefined, (n) => progress.advance(n));
 
@@ -313,29 +304,52 @@ export interface ReplayResult {
  * 4. the generation is COMPLETE in the log, and the result is counted from what the replay wrote.
  */
 export async function replay(c: ReplayContext, next: { policy: Policy; text: string }, from: number | 'earliest', progress: Progress, o: { signal?: AbortSignal; onEngine?(engine: Engine<ReplayGraphDeps> | undefined): void } = {}): Promise<ReplayResult> {
-  const { signal } = o;
   const log = await readGenerations(c);
   const existing = log.get(next.policy.generation);
   const previous = existing ? previousOf(c, log, existing) : liveGeneration(c, log).policy;
   checkSuccessor(previous, next.policy, log);
   const record: GenerationRecord = existing ?? {
     generation: next.policy.generation, policyVersion: next.policy.version, policy: next.text, replayId: randomUUID(), from: fromLabel(from),
-    status: 'REPLAYING', previousGeneration: previous.generation, previousPolicyVersion: previous.version, startedAt: Date.now(), completedAt: null, retiredAt: null,
+    status: 'REPLAYING', previousGeneration: previous.generation, previousPolicyVersion: previous.version, startedAt: Date.now(), completedAt: null, retiredAt: null, deleteAfter: null, supersededExports: [],
   };
   const sinkTopics = Object.fromEntries([...c.topology.sinks].map(([sink, def]) => [sink, generationTopic(def, next.policy.generation)]));
-  if (existing?.status === 'COMPLETE' || existing?.status === 'RETIRED') {
+  if (existing && existing.status !== 'REPLAYING') {
     progress.note(`generation ${record.generation} is ${existing.status.toLowerCase()} already (replay ${record.replayId})`);
     return { ...(await replayOutcome(c, record, previous)), topics: sinkTopics, resumed: true };
   }
   if (existing) progress.note(`resuming replay ${record.replayId} of generation ${record.generation} (started ${new Date(record.startedAt).toISOString()}, from ${record.from}${record.from !== fromLabel(from) ? `, as first given, not ${fromLabel(from)}` : ''})`);
-  else await writeGeneration(c, record);
+  else {
+    // The generation replaced is logged too (the configured one has no record yet): its policy is what a later
+    // status, dry run or retirement compares with.
+    if (!log.has(previous.generation)) await writeGeneration(c, { ...record, generation: previous.generation, policyVersion: previous.version, policy: readFileSync(resolve(PROJECT_ROOT, c.config.policyFile), 'utf8'), replayId: '', from: 'earliest', status: 'COMPLETE', previousGeneration: 0, previousPolicyVersion: '', completedAt: record.startedAt });
+    await writeGeneration(c, record);
+  }
   const startFrom = existing ? (record.from === 'earliest' ? 'earliest' : Date.parse(record.from)) : from;
 
-  // The generation's sink topics, as the catalog declares the sink topics, with their schemas registered.
-  await applyTopics(c.admin, [...c.topology.sinks.values()].map((def) => ({ name: generationTopic(def, next.policy.generation), partitions: def.partitions, config: def.config })));
-  await registerSchemas({ ...c.config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology: { topics: new Map([...c.topology.sinks.values()].map((def) => [def.logical, { ...def, name: generationTopic(def, next.policy.generation) }])) } as Topology });
-
+  await createGenerationTopics(c, next.policy.generation);
   const parts = recordPartitions(c.topology);
+  const cutovers = await cutOver(c, next, parts, progress, o.signal);
+  progress.phase('previous decisions', await remainingRecords(c.admin, c.topology.topic('audit.decisions').name));
+  const before = await forwardsOf(c, previous.generation, cutovers, (n) => progress.advance(n));
+  await replayUpTo(c, { policy: next.policy, previous, replayId: record.replayId, from: startFrom, parts, cutovers, before }, progress, o);
+  const complete: GenerationRecord = { ...record, status: 'COMPLETE', completedAt: Date.now() };
+  await writeGeneration(c, complete);
+  progress.stop();
+  return { ...(await replayOutcome(c, complete, previous)), topics: sinkTopics, resumed: !!existing };
+}
+
+/** The generation's sink topics, configured as the catalog declares the sink topics, with their schemas registered. */
+async function createGenerationTopics(c: ReplayContext, generation: number): Promise<void> {
+  const defs = [...c.topology.sinks.values()].map((def) => ({ ...def, name: generationTopic(def, generation) }));
+  await applyTopics(c.admin, defs.map((d) => ({ name: d.name, partitions: d.partitions, config: d.config })));
+  await registerSchemas({ ...c.config.schemaRegistry, schemasDir: resolve(PROJECT_ROOT, 'schemas'), topology: { topics: new Map(defs.map((d) => [d.logical, d])) } as Topology });
+}
+
+/**
+ * A cutover marker to every partition of the record topics the live pipeline has not cut over to the generation
+ * yet, then waits until it has cut every one over: "topic:partition" → the marker's offset.
+ */
+async function cutOver(c: ReplayContext, next: { policy: Policy; text: string }, parts: ReturnType<typeof recordPartitions>, progress: Progress, signal?: AbortSignal): Promise<Map<string, bigint>> {
   let cutovers = await readCutovers(c);
   const missing = () => parts.filter((p) => (cutovers.get(p.key)?.generation ?? 0) < next.policy.generation);
   if (missing().length) {
@@ -356,62 +370,65 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
     await new Promise((r) => setTimeout(r, 500));
     cutovers = await readCutovers(c);
   }
-  const cutoverOffsets = new Map(parts.map((p) => [p.key, BigInt(cutovers.get(p.key)!.offset)]));
+  return new Map(parts.map((p) => [p.key, BigInt(cutovers.get(p.key)!.offset)]));
+}
 
-  progress.phase('previous decisions', await remainingRecords(c.admin, c.topology.topic('audit.decisions').name));
-  const before = await forwardsOf(c, previous.generation, cutoverOffsets, (n) => progress.advance(n));
-
-  const topology = replayTopology(c.topology, next.policy.generation);
+/**
+ * Runs the replay engine (group and transactional ids `<application id>-replay-g<N>`) until every partition of the
+ * record topics is committed past its cutover. Its group starts at `from` the first time, at its commits after.
+ */
+async function replayUpTo(
+  c: ReplayContext,
+  r: { policy: Policy; previous: Policy; replayId: string; from: number | 'earliest'; parts: ReturnType<typeof recordPartitions>; cutovers: Map<string, bigint>; before: Map<string, Set<string>> },
+  progress: Progress,
+  o: { signal?: AbortSignal; onEngine?(engine: Engine<ReplayGraphDeps> | undefined): void },
+): Promise<void> {
+  const { parts, cutovers } = r;
+  const topology = replayTopology(c.topology, r.policy.generation);
   const group = topology.applicationId;
-  const starts = await startOffsets(c, startFrom);
-  const committed = await committedOffsets(c.admin, group, parts.map((p) => p.topic));
-  if (committed.size === 0) {
+  const starts = await startOffsets(c, r.from);
+  if ((await committedOffsets(c.admin, group, parts.map((p) => p.topic))).size === 0) {
     for (const l of RECORD_TOPICS) {
       const topic = c.topology.topic(l).name;
       await c.admin.setOffsets({ groupId: group, topic, partitions: [...partitionOffsets(starts, topic)].map(([partition, offset]) => ({ partition, offset: String(offset) })) });
     }
   }
-  await applyTopology(c.admin, topology); // the replay's consent-table changelog
+  await applyTopology(c.admin, topology, { sinkGeneration: null }); // the replay's consent-table changelog
   const serdes = await topologySerdes(c.config, topology);
-  const keyStore = shreddingSinks(next.policy).length ? await openConfiguredKeyStore(c.config) : undefined;
+  const keyStore = shreddingSinks(r.policy).length ? await openConfiguredKeyStore(c.config) : undefined;
   const engine = new Engine({
     kafka: c.kafka, admin: c.admin, topology, serdes, clock: systemClock, logger: c.logger,
     consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs, lagCause: 'replay',
     deps: {
-      policy: next.policy, previous, replayId: record.replayId,
-      cutover: (topic, partition) => cutoverOffsets.get(`${topic}:${partition}`)!,
-      forwardedBefore: (id) => before.get(id),
+      policy: r.policy, previous: r.previous, replayId: r.replayId,
+      cutover: (topic, partition) => cutovers.get(`${topic}:${partition}`)!,
+      forwardedBefore: (id) => r.before.get(id),
       transforms: c.config.fieldKey ? createFieldTransforms(c.config.fieldKey) : NO_KEY_TRANSFORMS,
-      shredKeys: keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), encrypt: shredEncrypt },
+      shredKeys: keyStore && { ensureKeys: (x: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(x), encrypt: shredEncrypt },
     },
   });
-  const total = parts.reduce((n, p) => n + Math.max(0, Number(cutoverOffsets.get(p.key)! - (starts.get(p.key) ?? 0n))), 0);
   let failure: Error | undefined;
   engine.on('error', (err: Error) => (failure = err));
   try {
     await engine.start();
     o.onEngine?.(engine);
-    progress.phase(`replaying into generation ${next.policy.generation}`, total);
-    let done = 0;
-    for (;;) {
+    progress.phase(`replaying into generation ${r.policy.generation}`, parts.reduce((n, p) => n + Math.max(0, Number(cutovers.get(p.key)! - (starts.get(p.key) ?? 0n))), 0));
+    for (let done = 0; ;) {
       if (failure) throw failure;
-      if (signal?.aborted) throw new ConsentgateError('INTERRUPTED', 'interrupted; what was committed stays: run the same command again to resume');
+      if (o.signal?.aborted) throw new ConsentgateError('INTERRUPTED', 'interrupted; what was committed stays: run the same command again to resume');
       const at = await committedOffsets(c.admin, group, parts.map((p) => p.topic));
-      const replayed = replayedRecords(parts, starts, cutoverOffsets, at);
+      const replayed = replayedRecords(parts, starts, cutovers, at);
       progress.advance(replayed - done);
       done = replayed;
-      if (parts.every((p) => (at.get(p.key) ?? starts.get(p.key) ?? 0n) > cutoverOffsets.get(p.key)! || (starts.get(p.key) ?? 0n) > cutoverOffsets.get(p.key)!)) break;
-      await new Promise((r) => setTimeout(r, 500));
+      // Past the cutover: the marker (at the cutover offset) is consumed too. A start past it: nothing to replay.
+      if (parts.every((p) => (at.get(p.key) ?? starts.get(p.key) ?? 0n) > cutovers.get(p.key)! || (starts.get(p.key) ?? 0n) > cutovers.get(p.key)!)) return;
+      await new Promise((res) => setTimeout(res, 500));
     }
   } finally {
     o.onEngine?.(undefined);
     await engine.stop();
     await keyStore?.close().catch(() => {});
   }
-  const complete: GenerationRecord = { ...record, status: 'COMPLETE', completedAt: Date.now() };
-  await writeGeneration(c, complete);
-  progress.stop();
-  return { ...(await replayOutcome(c, complete, previous)), topics: sinkTopics, resumed: !!existing };
 }
 
 /** The previous generation's policy of a generation in the log. */
@@ -440,16 +457,12 @@ function replayedRecords(parts: { key: string }[], starts: Map<string, bigint>, 
  */
 export async function replayOutcome(c: ReplayContext, g: GenerationRecord, previous: Policy): Promise<Omit<ReplayResult, 'topics' | 'resumed'>> {
   const next = parsePolicy(g.policy, `policy generation ${g.generation}`, c.topology);
-  const decisions = c.serdes.forTopic<Decision>('audit.decisions');
   const mine: Decision[] = [];
   const before = new Map<string, Set<string>>();
-  await scanTopic(c.kafka, c.topology.topic('audit.decisions').name, async (records) => {
-    for (const r of records) {
-      const d = await decisions.decode(r.value);
-      if (d.replayId === g.replayId) mine.push(d);
-      else if (d.generation === previous.generation && d.outcome === 'FORWARDED') (before.get(d.recordId) ?? before.set(d.recordId, new Set()).get(d.recordId)!).add(d.sink);
-    }
-  }, { timeoutMs: 60_000 });
+  await scanValues<Decision>(c, 'audit.decisions', (d) => {
+    if (d.replayId === g.replayId) mine.push(d);
+    else if (d.generation === previous.generation && d.outcome === 'FORWARDED') (before.get(d.recordId) ?? before.set(d.recordId, new Set()).get(d.recordId)!).add(d.sink);
+  });
   const tally = emptyTally(previous, next);
   const recordIds = new Set<string>();
   const newSinks = new Map(next.sinks.map((s) => [s.name, s]));
@@ -460,15 +473,92 @@ export async function replayOutcome(c: ReplayContext, g: GenerationRecord, previ
     tally[d.sink]![change]++;
   }
   const retractions = { requests: 0, records: 0 };
-  const serde = c.serdes.forTopic<Retraction>('purge.retractions');
-  await scanTopic(c.kafka, c.topology.topic('purge.retractions').name, async (records) => {
-    for (const r of records) {
-      const x = await serde.decode(r.value);
-      if (x.replayId !== g.replayId) continue;
-      retractions.requests++;
-      retractions.records += x.recordIds.length;
-    }
+  await scanValues<Retraction>(c, 'purge.retractions', (x) => {
+    if (x.replayId !== g.replayId) return;
+    retractions.requests++;
+    retractions.records += x.recordIds.length;
   });
   return { generation: g.generation, policyVersion: g.policyVersion, replayId: g.replayId, status: g.status, records: recordIds.size, sinks: tally, retractions };
 }
 
+
+export interface RetireResult {
+  generation: number;
+  policyVersion: string;
+  status: 'RETIRED' | 'DELETED';
+  topics: string[];
+  retiredAt: number;
+  deleteAfter: number;
+  supersededExports: string[];
+  /** What this run did: retired it now, deleted its topics now, or nothing yet (within the grace period). */
+  action: 'retired' | 'deleted' | 'waiting';
+}
+
+/** The control header value of the record a retirement appends to every partition of a retired generation's topics. */
+export const CONTROL_GENERATION_RETIRED = 'generation-retired';
+
+/**
+ * `replay retire --generation N`: the guide's "disable older export versions". Only a generation older than the live
+ * one, once its successor is complete. The first run retires it: retention of its sink topics shortened to the grace
+ * period, a control record in each partition saying which topic replaced it, the export jobs it decided marked
+ * superseded, RETIRED in the log (the pipeline then refuses to run with its policy). A run after the grace period
+ * deletes its topics (DELETED).
+ */
+export async function retire(c: ReplayContext, generation: number, graceMs: number, now = Date.now()): Promise<RetireResult> {
+  const log = await readGenerations(c);
+  const live = liveGeneration(c, log);
+  const g = log.get(generation);
+  const topics = [...c.topology.sinks.values()].map((def) => generationTopic(def, generation));
+  if (generation >= live.policy.generation) {
+    throw new ConsentgateError('CONFIG_INVALID', `generation ${generation} is ${generation === live.policy.generation ? 'the live one' : 'newer than the live one'} (generation ${live.policy.generation}): only an older generation retires`);
+  }
+  const successor = log.get(generation + 1);
+  if (successor && successor.status === 'REPLAYING') {
+    throw new ConsentgateError('CONFIG_INVALID', `generation ${generation + 1} is still replaying: consumers of generation ${generation} have nowhere complete to go yet (see consentgate replay status)`);
+  }
+  if (!g) throw new ConsentgateError('CONFIG_INVALID', `no generation ${generation} in ${c.topology.topic('policy.generations').name} (known: ${[...log.keys()].join(', ') || 'none'})`);
+  if (g.status === 'RETIRED' || g.status === 'DELETED') {
+    const result = { generation, policyVersion: g.policyVersion, topics, retiredAt: g.retiredAt!, deleteAfter: g.deleteAfter!, supersededExports: g.supersededExports };
+    if (g.status === 'DELETED' || now < g.deleteAfter!) return { ...result, status: g.status, action: 'waiting' };
+    const existing = new Set(await c.admin.listTopics());
+    await c.admin.deleteTopics({ topics: topics.filter((t) => existing.has(t)) });
+    await writeGeneration(c, { ...g, status: 'DELETED' });
+    return { ...result, status: 'DELETED', action: 'deleted' };
+  }
+  // The export jobs whose records this generation decided: superseded now.
+  const sinks = [...c.topology.sinks.values()];
+  const exports = new Set<string>();
+  for (const def of sinks) {
+    const serde = c.serdes.forTopic<SinkRecord>(def.logical);
+    await scanTopic(c.kafka, generationTopic(def, generation), async (records) => {
+      for (const r of records) if (r.value && !isControl(r)) {
+        const id = (await serde.decode(r.value)).exportJobId;
+        if (id) exports.add(id);
+      }
+    }, { timeoutMs: 60_000 });
+  }
+  // Every partition ends with a record saying the generation is retired and which topic to read instead.
+  const notices = [];
+  for (const def of sinks) {
+    const topic = generationTopic(def, generation);
+    const value = Buffer.from(JSON.stringify({ retiredGeneration: generation, readInstead: generationTopic(def, live.policy.generation), retiredAt: new Date(now).toISOString() }));
+    for (const partition of (await topicOffsets(c.admin, topic)).keys()) notices.push({ topic, partition, key: null, value, headers: { [CONTROL_HEADER]: CONTROL_GENERATION_RETIRED } });
+  }
+  const producer = await openProducer(c.kafka);
+  try {
+    await producer.send(notices);
+  } finally {
+    await producer.close();
+  }
+  await c.admin.alterConfigs({ validateOnly: false, resources: topics.map((name) => ({ type: 2, name, configEntries: [{ name: 'retention.ms', value: String(graceMs) }] })) });
+  const retired: GenerationRecord = { ...g, status: 'RETIRED', retiredAt: now, deleteAfter: now + graceMs, supersededExports: [...exports].sort() };
+  await writeGeneration(c, retired);
+  return { generation, policyVersion: g.policyVersion, status: 'RETIRED', topics, retiredAt: now, deleteAfter: now + graceMs, supersededExports: retired.supersededExports, action: 'retired' };
+}
+
+/** Why the pipeline may not run `policy`: its generation is retired (a consumer could be reading its topics' last records). */
+export function retiredProblem(log: Map<number, GenerationRecord>, policy: Policy, live: Policy): string | undefined {
+  const g = log.get(policy.generation);
+  if (g?.status !== 'RETIRED' && g?.status !== 'DELETED') return undefined;
+  return `policy ${policy.version} is generation ${policy.generation}, ${g.status.toLowerCase()} at ${new Date(g.retiredAt!).toISOString()}: nothing writes its topics any more — configure the live generation's policy (generation ${live.generation}, ${live.version}; CONSENTGATE_POLICY_FILE)`;
+}

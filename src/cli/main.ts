@@ -149,6 +149,18 @@ Progress (rate, ETA) on stderr; the result on stdout. Exit 0 once the generation
     .option('--json', 'one JSON object')
     .addOption(configOption())
     .action(async (o: { generation?: number; json?: boolean; config?: string }) => (await import('./replay.ts')).replayStatusCommand(o, await reachable(await config(o.config))));
+  replay.command('retire').description('retire an older generation once its successor is complete: its topics keep their records for a grace period, then this deletes them')
+    .requiredOption('--generation <n>', 'the generation to retire (older than the live one)', wholeNumber(1))
+    .option('--grace-hours <n>', 'how long its topics keep their records before they may be deleted', numberAbove(0), 168)
+    .option('--json', 'one JSON object')
+    .addOption(configOption())
+    .addHelpText('after', `
+The first run retires the generation: its sink topics' retention is shortened to the grace period, each partition
+ends with a control record (header consentgate-control: generation-retired) naming the topic that replaced it,
+the export jobs it decided are marked superseded in policy.generations, and \`consentgate run\` refuses its policy
+from then on; \`consentgate decrypt\` on its topics fails naming the new topic. Run it again after the grace period
+(e.g. daily from cron) and it deletes the topics. Exit 0 in every case; 2 when the generation may not retire yet.`)
+    .action(async (o: { generation: number; graceHours: number; json?: boolean; config?: string }) => (await import('./replay.ts')).retireCommand(o, await reachable(await config(o.config))));
 
   cli.command('worker', { hidden: true }).description('one engine worker (started by run)').addOption(configOption())
     .action(async (o: { config?: string }) => (await import('./pipeline.ts')).worker(await config(o.config, true)));

@@ -4,26 +4,28 @@ import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
 import { ConfigSchema, type Config } from '../config.ts';
+import { ConsentgateError } from '../errors.ts';
 import { HealthMonitor, startOpsServer } from '../ops.ts';
 import { metricsForLog } from '../runtime/engine.ts';
 import { series } from '../runtime/metrics.ts';
 import { DecisionHistory, statusModel } from '../statusPage.ts';
-import { describeTopology, loadPolicy } from '../runtime/topology.ts';
+import { describeTopology, generationTopic, loadPolicy } from '../runtime/topology.ts';
 import { loadTopology } from '../topology.ts';
 import { reportToPool, WorkerPool, workerCount } from '../workers.ts';
 // The connectors (and the Genesys SDK) are imported when `run` starts them: a worker process loads only the engine.
 type Connectors = Awaited<ReturnType<typeof import('../connectors/index.ts').startConnectors>>;
 
 export async function topicsApply(cfg: Config): Promise<void> {
-  const { topology } = loadDefinitions(cfg);
+  const { topology, policy } = loadDefinitions(cfg);
   const kafka = createKafka(cfg.kafka, createLogger(cfg.logLevel));
   const admin = kafka.admin();
   await admin.connect();
   try {
-    const r = await applyTopology(admin, topology);
+    const r = await applyTopology(admin, topology, { sinkGeneration: policy.generation });
     for (const t of topology.topics.values()) {
-      const what = r.created.includes(t.name) ? 'created' : r.updated.includes(t.name) ? 'updated' : 'unchanged';
-      console.log(`${what.padEnd(9)} ${t.name} (${t.partitions} partitions)`);
+      const name = t.generations ? generationTopic(t, policy.generation) : t.name;
+      const what = r.created.includes(name) ? 'created' : r.updated.includes(name) ? 'updated' : 'unchanged';
+      console.log(`${what.padEnd(9)} ${name} (${t.partitions} partitions)`);
     }
   } finally {
     await admin.disconnect();
@@ -46,7 +48,16 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const { workers, why } = workerCount(cfg, loadDefinitions(cfg).policy, requested); // CONFIG_INVALID: exit 2
   if (why) logger.info({ workers }, `one worker: ${why}`);
   const pipeline = await createPipeline(cfg, logger, systemClock, { waitForRegistry: true });
-  await applyTopology(pipeline.admin, pipeline.topology);
+  // A retired generation's topics take no more writes: its policy may not run (the log is empty until a replay).
+  const { liveGeneration, readGenerations, retiredProblem } = await import('../replay.ts');
+  await applyTopology(pipeline.admin, pipeline.topology, { sinkGeneration: null });
+  const log = await readGenerations(pipeline);
+  const retired = retiredProblem(log, pipeline.policy, liveGeneration({ configured: pipeline.policy, topology: pipeline.topology }, log).policy);
+  if (retired) {
+    await pipeline.stop();
+    throw new ConsentgateError('CONFIG_INVALID', retired);
+  }
+  await applyTopology(pipeline.admin, pipeline.topology, { sinkGeneration: pipeline.policy.generation });
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;
   let connectors: Connectors | undefined;

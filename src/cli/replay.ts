@@ -5,7 +5,7 @@ import { createLogger } from '../adapters/logger.ts';
 import type { Config } from '../config.ts';
 import { REPLAY_CHANGES, type ReplayTally } from '../domain/replay.ts';
 import {
-  dryRun, liveGeneration, loadNewPolicy, openReplayContext, previousOf, readCutovers, readGenerations, recordPartitions, replay, replayOutcome,
+  dryRun, liveGeneration, loadNewPolicy, openReplayContext, previousOf, readCutovers, readGenerations, recordPartitions, replay, replayOutcome, retire,
   type DryRunResult, type Progress, type ReplayContext, type ReplayResult,
 } from '../replay.ts';
 import { generationTopic } from '../runtime/topology.ts';
@@ -185,7 +185,7 @@ export async function replayStatusCommand(o: { generation?: number; json?: boole
     const topics = Object.fromEntries([...c.topology.sinks].map(([sink, def]) => [sink, generationTopic(def, g.generation)]));
     const summary = g.status === 'COMPLETE'
       ? `generation ${g.generation} (policy ${g.policyVersion}) is complete since ${new Date(g.completedAt!).toISOString()}: consumers can switch to ${Object.values(topics).join(', ')}`
-      : g.status === 'RETIRED' ? `generation ${g.generation} (policy ${g.policyVersion}) is retired`
+      : g.status === 'RETIRED' || g.status === 'DELETED' ? `generation ${g.generation} (policy ${g.policyVersion}) is ${g.status === 'RETIRED' ? `retired since ${new Date(g.retiredAt!).toISOString()} (its topics may be deleted from ${new Date(g.deleteAfter!).toISOString()} on)` : 'retired and its topics deleted'}; superseded exports: ${g.supersededExports.join(', ') || 'none'}`
         : `generation ${g.generation} (policy ${g.policyVersion}) is replaying (replay ${g.replayId}, from ${g.from}): ${remaining} record(s) left below the cutover${waiting ? `; ${waiting} partition(s) not cut over yet by the live pipeline` : ''} — consumers stay on generation ${g.previousGeneration} until it is complete`;
     if (o.json) {
       const outcome = g.status === 'COMPLETE' ? await replayOutcome(c, g, previousOf(c, log, g)) : undefined;
@@ -197,6 +197,26 @@ export async function replayStatusCommand(o: { generation?: number; json?: boole
     const widths = header.map((h, i) => Math.max(h.length, ...cells.map((x) => x[i]!.length)));
     const line = (x: string[]) => x.map((v, i) => (i === 0 ? v.padEnd(widths[i]!) : v.padStart(widths[i]!))).join('  ');
     console.log([summary, line(header), ...cells.map(line)].join('\n'));
+  } finally {
+    await c.close();
+  }
+}
+
+/** `consentgate replay retire --generation N [--grace-hours H] [--json]`. */
+export async function retireCommand(o: { generation: number; graceHours: number; json?: boolean }, cfg: Config): Promise<void> {
+  const c = await openReplayContext(cfg, createLogger('error'));
+  try {
+    const r = await retire(c, o.generation, Math.round(o.graceHours * 3_600_000));
+    if (o.json) {
+      console.log(JSON.stringify(r));
+      return;
+    }
+    const when = (t: number) => new Date(t).toISOString();
+    console.log(r.action === 'retired'
+      ? `generation ${r.generation} (policy ${r.policyVersion}) retired: ${r.topics.join(', ')} keep their records until ${when(r.deleteAfter)} (retention shortened), each partition ends with a notice naming its successor; run this again after then to delete them. ${r.supersededExports.length} export job(s) superseded${r.supersededExports.length ? `: ${r.supersededExports.join(', ')}` : ''}.`
+      : r.action === 'deleted' ? `generation ${r.generation} (policy ${r.policyVersion}): ${r.topics.join(', ')} deleted (retired at ${when(r.retiredAt)})`
+        : r.status === 'DELETED' ? `generation ${r.generation} (policy ${r.policyVersion}): its topics were deleted already`
+          : `generation ${r.generation} (policy ${r.policyVersion}) is retired since ${when(r.retiredAt)}: its topics may be deleted from ${when(r.deleteAfter)} on (run this again then)`);
   } finally {
     await c.close();
   }

@@ -86,15 +86,19 @@ export interface Topology<Deps = unknown> extends TopicCatalog {
 
 /** Reads a JSON file and validates it; the error names the file and every problem. */
 export function parseJson<T>(schema: z.ZodType<T>, file: string): T {
-  const text = readFileSync(file, 'utf8'); // a read error keeps its code and path (ENOENT, EACCES, …)
+  return parseJsonText(schema, readFileSync(file, 'utf8'), file); // a read error keeps its code and path (ENOENT, EACCES, …)
+}
+
+/** Parses JSON text and validates it; the error names `where` and every problem. */
+function parseJsonText<T>(schema: z.ZodType<T>, text: string, where: string): T {
   let raw: unknown;
   try {
     raw = JSON.parse(text);
   } catch (err) {
-    throw Object.assign(new Error(`${file}: not valid JSON: ${(err as Error).message}`), { code: 'INVALID_JSON' });
+    throw Object.assign(new Error(`${where}: not valid JSON: ${(err as Error).message}`), { code: 'INVALID_JSON' });
   }
   const r = schema.safeParse(raw);
-  if (!r.success) throw Object.assign(new Error(`${file}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { code: 'INVALID_INPUT' });
+  if (!r.success) throw Object.assign(new Error(`${where}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { code: 'INVALID_INPUT' });
   return r.data;
 }
 
@@ -136,15 +140,7 @@ export function loadPolicy(file: string, topology: Topology): Policy {
  * `where` names it in errors.
  */
 export function parsePolicy(text: string, where: string, topology: Topology): Policy {
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw Object.assign(new Error(`${where}: not valid JSON: ${(err as Error).message}`), { code: 'INVALID_JSON' });
-  }
-  const r = PolicyFile.safeParse(raw);
-  if (!r.success) throw Object.assign(new Error(`${where}:\n${r.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`).join('\n')}`), { code: 'INVALID_INPUT' });
-  return checkPolicy(r.data, where, topology);
+  return checkPolicy(parseJsonText(PolicyFile, text, where), where, topology);
 }
 
 function checkPolicy(p: z.infer<typeof PolicyFile>, where: string, topology: Topology): Policy {

@@ -14,7 +14,7 @@ import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { PurgeCommand } from '../../src/domain/purge.ts';
 import type { Decision } from '../../src/domain/types.ts';
 import { startRun, topicsOf } from '../harness/runProcess.ts';
-import { testConfig, testEnv, waitFor } from '../harness/pipeline.ts';
+import { conversation, testConfig, testEnv, waitFor } from '../harness/pipeline.ts';
 
 // Issue 14 on the real broker: a policy change on a stream with forwarded, blocked and unknown-consent records. The
 // dry run counts what the replay then writes; the replay, SIGKILLed mid-way and started again, writes each record's
@@ -51,7 +51,13 @@ it('replay: dry run equals the result, exactly once across SIGKILL and the cutov
   const PER = 8;
   for (let i = 0; i < PER; i++) for (const c of [...A, ...B, ...C]) await t.record(c);
   await t.malformed(A[0]!); // dead-lettered live; no generation decides it
-  const before = (A.length + B.length + C.length) * PER;
+  // One record of a bulk export (genesys.exports), so that retiring generation 1 supersedes its export job.
+  const exportJob = `job-${randomUUID().slice(0, 6)}`;
+  const exportProducer = kafka.producer({ idempotent: true });
+  await exportProducer.connect();
+  cleanups.push(() => exportProducer.disconnect());
+  await exportProducer.send({ topic: name('genesys.exports'), messages: [{ key: A[1]!, value: serdes.forTopic('genesys.exports').encode({ ...conversation(A[1]!), exportJobId: exportJob, exportVersion: 1 }) }] });
+  const before = (A.length + B.length + C.length) * PER + 1;
   await waitFor('the live pipeline decided every record', async () => (await t.count('audit.decisions')) === before * 3, 120_000);
   for (const c of C) await t.consent(c, { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
   await waitFor('the live pipeline applied the grants', async () => {
@@ -68,8 +74,19 @@ it('replay: dry run equals the result, exactly once across SIGKILL and the cutov
   const policyFile = join(mkdtempSync(join(tmpdir(), 'consentgate-replay-')), 'policy.json');
   writeFileSync(policyFile, JSON.stringify(doc));
 
+  // Bad input: exit 2 naming what to fix.
+  const failed = (args: string[]) => cli(prefix, args).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  assert.match((await failed(['replay'])).stderr, /\[USAGE\] replay needs --policy <file>/);
+  const badFrom = await failed(['replay', '--policy', policyFile, '--from', 'yesterday']);
+  assert.deepEqual([badFrom.code, /--from <time>' argument 'yesterday' is invalid/.test(badFrom.stderr)], [2, true]);
+  const skipping = join(mkdtempSync(join(tmpdir(), 'consentgate-replay-')), 'policy.json');
+  writeFileSync(skipping, JSON.stringify({ ...doc, generation: 3 }));
+  const skip = await failed(['replay', '--policy', skipping, '--dry-run']);
+  assert.equal(skip.code, 2);
+  assert.match(skip.stderr, /\[CONFIG_INVALID\] the live pipeline serves generation 1 \(policy [^)]+\): the new policy must say "generation": 2, not 3/);
+
   const dry = JSON.parse((await cli(prefix, ['replay', '--policy', policyFile, '--dry-run', '--json', '--quiet'])).stdout);
-  const a = A.length * PER, b = B.length * PER, c = C.length * PER;
+  const a = A.length * PER + 1, b = B.length * PER, c = C.length * PER;
   const expected = {
     crm: { keep: a, retract: b, admit: c, reshape: 0 },
     analytics: { keep: b, retract: 0, admit: c, reshape: a },
@@ -144,4 +161,31 @@ it('replay: dry run equals the result, exactly once across SIGKILL and the cutov
   const retracted = retractions.flatMap((x) => x.recordIds);
   assert.equal(retracted.length, b, 'each retracted record named once');
   assert.deepEqual(new Set(retracted), bIds);
+
+  // Retiring generation 1 ("disable older export versions"): not the live one; then retention shortened, a notice
+  // closing each partition, the export job superseded, its policy refused by run, decrypt failing with the successor's
+  // name; after the grace period its topics are deleted.
+  const refused = await failed(['replay', 'retire', '--generation', '2']);
+  assert.deepEqual([refused.code, /generation 2 is the live one/.test(refused.stderr)], [2, true], refused.stderr);
+  const retired = JSON.parse((await cli(prefix, ['replay', 'retire', '--generation', '1', '--grace-hours', '0.001', '--json'])).stdout);
+  assert.deepEqual([retired.action, retired.status, retired.supersededExports], ['retired', 'RETIRED', [exportJob]]);
+  const [crm1] = (await admin.describeConfigs({ includeSynonyms: false, resources: [{ type: 2, name: name('sink.crm'), configNames: ['retention.ms'] }] })).resources;
+  assert.equal(crm1!.configEntries[0]!.configValue, '3600');
+  const tail = (await readTopic(kafka, name('sink.crm'))).filter((r) => r.headers['consentgate-control']?.toString() === 'generation-retired');
+  assert.equal(tail.length, topology.topic('sink.crm').partitions, 'each partition ends with the notice');
+  assert.equal(JSON.parse(tail[0]!.value!.toString()).readInstead, `${name('sink.crm')}.v2`);
+  const oldPolicy = join(mkdtempSync(join(tmpdir(), 'consentgate-replay-')), 'policy.json');
+  writeFileSync(oldPolicy, readFileSync(resolve(PROJECT_ROOT, 'topologies/policy.json')));
+  const oldRun = await cli(prefix, ['run'], { CONSENTGATE_POLICY_FILE: oldPolicy, CONSENTGATE_OPS_PORT: '0' }).then(() => ({ code: 0, stderr: '' }), (e: { code: number; stderr: string }) => e);
+  assert.equal(oldRun.code, 2, oldRun.stderr);
+  assert.match(oldRun.stderr, /\[CONFIG_INVALID\] policy [^ ]+ is generation 1, retired at .*configure the live generation's policy \(generation 2/);
+  const reader = await failed(['decrypt', '--topic', 'sink.crm']);
+  assert.equal(reader.code, 1);
+  assert.match(reader.stderr, new RegExp(`\\[GENERATION_RETIRED\\] ${name('sink.crm').replace(/\./g, '\\.')} is policy generation 1, retired at .*: read ${name('sink.crm').replace(/\./g, '\\.')}\\.v2 instead`));
+  assert.equal((await cli(prefix, ['decrypt', '--topic', 'sink.crm.v2', '--max', '1'])).stdout.trim().split('\n').length, 1, 'the new generation reads as before');
+  await new Promise((r) => setTimeout(r, 4000));
+  const deleted = JSON.parse((await cli(prefix, ['replay', 'retire', '--generation', '1', '--json'])).stdout);
+  assert.deepEqual([deleted.action, deleted.status], ['deleted', 'DELETED']);
+  const left = await admin.listTopics();
+  assert.ok(!left.includes(name('sink.crm')) && left.includes(`${name('sink.crm')}.v2`));
 });
