@@ -317,11 +317,36 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
     progress.note(`generation ${record.generation} is ${existing.status.toLowerCase()} already (replay ${record.replayId})`);
     return { ...(await replayOutcome(c, record, previous)), topics: sinkTopics, resumed: true };
   }
+  // A policy that shreds needs the key store beside the running pipeline: found out before anything is written.
+  const keyStore = shreddingSinks(next.policy).length ? await openKeyStoreBeside(c) : undefined;
+  try {
+    return await build(c, { next, previous, record, existing, hasPrevious: log.has(previous.generation), from, sinkTopics, keyStore }, progress, o);
+  } finally {
+    await keyStore?.close().catch(() => {});
+  }
+}
+
+async function openKeyStoreBeside(c: ReplayContext): Promise<KeyStore> {
+  try {
+    return await openConfiguredKeyStore(c.config);
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'STORE_BUSY') throw err;
+    throw new ConsentgateError('CONFIG_INVALID', `the new policy crypto-shreds fields, so the replay mints data keys while \`consentgate run\` runs, and the embedded key store admits one process (${(err as Error).message.split(':')[0]}): set DATABASE_URL to a PostgreSQL server both reach`);
+  }
+}
+
+async function build(
+  c: ReplayContext,
+  b: { next: { policy: Policy; text: string }; previous: Policy; record: GenerationRecord; existing?: GenerationRecord; hasPrevious: boolean; from: number | 'earliest'; sinkTopics: Record<string, string>; keyStore?: KeyStore },
+  progress: Progress,
+  o: { signal?: AbortSignal; onEngine?(engine: Engine<ReplayGraphDeps> | undefined): void },
+): Promise<ReplayResult> {
+  const { next, previous, record, existing, from, sinkTopics } = b;
   if (existing) progress.note(`resuming replay ${record.replayId} of generation ${record.generation} (started ${new Date(record.startedAt).toISOString()}, from ${record.from}${record.from !== fromLabel(from) ? `, as first given, not ${fromLabel(from)}` : ''})`);
   else {
     // The generation replaced is logged too (the configured one has no record yet): its policy is what a later
     // status, dry run or retirement compares with.
-    if (!log.has(previous.generation)) await writeGeneration(c, { ...record, generation: previous.generation, policyVersion: previous.version, policy: readFileSync(resolve(PROJECT_ROOT, c.config.policyFile), 'utf8'), replayId: '', from: 'earliest', status: 'COMPLETE', previousGeneration: 0, previousPolicyVersion: '', completedAt: record.startedAt });
+    if (!b.hasPrevious) await writeGeneration(c, { ...record, generation: previous.generation, policyVersion: previous.version, policy: readFileSync(resolve(PROJECT_ROOT, c.config.policyFile), 'utf8'), replayId: '', from: 'earliest', status: 'COMPLETE', previousGeneration: 0, previousPolicyVersion: '', completedAt: record.startedAt });
     await writeGeneration(c, record);
   }
   const startFrom = existing ? (record.from === 'earliest' ? 'earliest' : Date.parse(record.from)) : from;
@@ -331,7 +356,7 @@ export async function replay(c: ReplayContext, next: { policy: Policy; text: str
   const cutovers = await cutOver(c, next, parts, progress, o.signal);
   progress.phase('previous decisions', await remainingRecords(c.admin, c.topology.topic('audit.decisions').name));
   const before = await forwardsOf(c, previous.generation, cutovers, (n) => progress.advance(n));
-  await replayUpTo(c, { policy: next.policy, previous, replayId: record.replayId, from: startFrom, parts, cutovers, before }, progress, o);
+  await replayUpTo(c, { policy: next.policy, previous, replayId: record.replayId, from: startFrom, parts, cutovers, before, keyStore: b.keyStore }, progress, o);
   const complete: GenerationRecord = { ...record, status: 'COMPLETE', completedAt: Date.now() };
   await writeGeneration(c, complete);
   progress.stop();
@@ -379,7 +404,7 @@ async function cutOver(c: ReplayContext, next: { policy: Policy; text: string },
  */
 async function replayUpTo(
   c: ReplayContext,
-  r: { policy: Policy; previous: Policy; replayId: string; from: number | 'earliest'; parts: ReturnType<typeof recordPartitions>; cutovers: Map<string, bigint>; before: Map<string, Set<string>> },
+  r: { policy: Policy; previous: Policy; replayId: string; from: number | 'earliest'; parts: ReturnType<typeof recordPartitions>; cutovers: Map<string, bigint>; before: Map<string, Set<string>>; keyStore?: KeyStore },
   progress: Progress,
   o: { signal?: AbortSignal; onEngine?(engine: Engine<ReplayGraphDeps> | undefined): void },
 ): Promise<void> {
@@ -395,7 +420,7 @@ async function replayUpTo(
   }
   await applyTopology(c.admin, topology, { sinkGeneration: null }); // the replay's consent-table changelog
   const serdes = await topologySerdes(c.config, topology);
-  const keyStore = shreddingSinks(r.policy).length ? await openConfiguredKeyStore(c.config) : undefined;
+  const { keyStore } = r;
   const engine = new Engine({
     kafka: c.kafka, admin: c.admin, topology, serdes, clock: systemClock, logger: c.logger,
     consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs, lagCause: 'replay',
@@ -427,7 +452,6 @@ async function replayUpTo(
   } finally {
     o.onEngine?.(undefined);
     await engine.stop();
-    await keyStore?.close().catch(() => {});
   }
 }
 

@@ -50,7 +50,7 @@ after(async () => {
 });
 
 it('Operations: every line runs as written, in order, in one shell on a fresh checkout', async () => {
-  symlinkSync(join(root, 'bin'), join(dir, 'bin'));
+  for (const d of ['bin', 'topologies']) symlinkSync(join(root, d), join(dir, d));
   // The jars this run already fetched, so that `dev up` starts without downloading them again.
   mkdirSync(join(dir, '.cache'));
   for (const jars of ['kafka-4.4.0', 'apicurio-registry-3.3.3']) if (existsSync(join(root, '.cache', jars))) symlinkSync(join(root, '.cache', jars), join(dir, '.cache', jars));

@@ -35,6 +35,7 @@ export function progressBar(quiet = false): Progress {
     phase(name, total) {
       if (quiet) return;
       finish();
+      if (total <= 0) return; // nothing to read in this phase: no bar
       started = performance.now();
       value = 0;
       bar.start(Math.max(total, 0), 0, { phase: name, rate: 0 });
