@@ -96,13 +96,13 @@ export function loadNewPolicy(c: Pick<ReplayContext, 'config' | 'topology'>, fil
 
 type Topics = Pick<ReplayContext, 'kafka' | 'topology' | 'serdes'>;
 
-/** Every value of a topic (tombstones skipped), decoded with its serde, in offset order per partition. */
+/** Every value of a topic (tombstones skipped), decoded with its serde, in offset order per partition; none when it does not exist yet. */
 async function scanValues<T>(c: Topics, logical: string, each: (value: T) => void, onRecords?: (n: number) => void): Promise<void> {
   const serde = c.serdes.forTopic<T>(logical);
   await scanTopic(c.kafka, c.topology.topic(logical).name, async (records) => {
     for (const r of records) if (r.value) each(await serde.decode(r.value));
     onRecords?.(records.length);
-  }, { timeoutMs: 60_000 });
+  }, { timeoutMs: 60_000, missingOk: true });
 }
 
 /** The generation log: the last record of each generation. */

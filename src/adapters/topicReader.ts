@@ -1,5 +1,6 @@
 import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
+import { ConsentgateError } from '../errors.ts';
 import { toInRecord, topicOffsets, type InRecord } from './kafka.ts';
 
 /** Per partition, an offset. */
@@ -8,15 +9,21 @@ export type PartitionOffsets = Map<number, bigint>;
 /**
  * Reads the committed records of `topic` (read_committed, a throwaway consumer group) from `from` (default: each
  * partition's start) up to `until` (default: the end offsets observed at the start), handing them over batch by
- * batch in offset order per partition. Resolves with the number of records handed over.
+ * batch in offset order per partition. Resolves with the number of records handed over; a topic that does not
+ * exist is an error (CONFIG_INVALID), or nothing to read with `missingOk`.
  */
-export async function scanTopic(kafka: Kafka, topic: string, handle: (records: InRecord[]) => void | Promise<void>, opts: { from?: PartitionOffsets; until?: PartitionOffsets; timeoutMs?: number } = {}): Promise<number> {
+export async function scanTopic(kafka: Kafka, topic: string, handle: (records: InRecord[]) => void | Promise<void>, opts: { from?: PartitionOffsets; until?: PartitionOffsets; timeoutMs?: number; missingOk?: boolean } = {}): Promise<number> {
   const admin = kafka.admin();
   await admin.connect();
   const groupId = `consentgate-reader-${randomUUID()}`;
   let remaining: Set<number>;
   let ends: PartitionOffsets;
   try {
+    // kafkajs retries a topic it does not know for as long as it is asked to: find out first.
+    if (!(await admin.listTopics()).includes(topic)) {
+      if (opts.missingOk) return 0;
+      throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
+    }
     const offsets = await topicOffsets(admin, topic);
     ends = opts.until ?? new Map([...offsets].map(([p, o]) => [p, o.high]));
     const starts = new Map([...offsets].map(([p, o]) => [p, opts.from?.get(p) ?? o.low]));
@@ -74,10 +81,11 @@ export async function scanTopic(kafka: Kafka, topic: string, handle: (records: I
 
 /**
  * Reads every committed record of `topic` from the beginning up to the end offsets observed at the start
- * (read_committed, a throwaway consumer group that never commits). For tests, the demo summary and tools.
+ * (read_committed, a throwaway consumer group that never commits); none from a topic that does not exist (yet). For
+ * tests, the demo summary and tools.
  */
 export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?: number } = {}): Promise<InRecord[]> {
   const out: InRecord[] = [];
-  await scanTopic(kafka, topic, (records) => void out.push(...records), opts);
+  await scanTopic(kafka, topic, (records) => void out.push(...records), { ...opts, missingOk: true });
   return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
