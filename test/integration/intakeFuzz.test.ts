@@ -15,7 +15,7 @@ after(async () => {
 });
 
 it('malformed JSON, wrong content types, 10 MB bodies, deep nesting, odd characters and 1,000 concurrent requests: only 4xx, nothing without a token', async () => {
-  const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake,eventbridge-http', CONSENTGATE_HTTP_PORT: '0', CONSENTGATE_INTAKE_RATE_LIMIT: '200' });
+  const config = testConfig(undefined, { CONSENTGATE_CONNECTORS: 'consent-intake,eventbridge-http', CONSENTGATE_HTTP_PORT: '0', CONSENTGATE_INTAKE_RATE_LIMIT: '50' });
   const pipeline = await startPipeline(config);
   const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel), keyStore: pipeline.keyStore });
   const client = await TopicClient.open(pipeline);
@@ -68,8 +68,8 @@ it('malformed JSON, wrong content types, 10 MB bodies, deep nesting, odd charact
   ), { numRuns: 300, seed: 20261130 });
 
   // 1,000 at once from one client: accepted or told to slow down (429 with Retry-After), nothing else. The limiter
-  // counts per one-second window: the fuzzing above may have spent this window's allowance, so the burst starts in
-  // a fresh one (else every request of it could be told to slow down, and none accepted).
+  // counts per one-second window (50 requests here: a busy machine that spreads the burst over a few seconds still
+  // exceeds it): the fuzzing above may have spent this window's allowance, so the burst starts in a fresh one.
   await new Promise((r) => setTimeout(r, 1100));
   const burst = await Promise.all(Array.from({ length: 1000 }, async (_, i) => {
     const res = await fetch(`${base}/v1/consent`, { method: 'POST', headers: auth, body: valid(`burst-${i}`) });
@@ -78,7 +78,8 @@ it('malformed JSON, wrong content types, 10 MB bodies, deep nesting, odd charact
     return { status: res.status, retryAfter: res.headers.get('retry-after') };
   }));
   assert.ok(burst.every((r) => r.status === 202 || (r.status === 429 && Number(r.retryAfter) >= 1)), JSON.stringify([...new Set(burst.map((r) => r.status))]));
-  assert.ok(burst.some((r) => r.status === 202) && burst.some((r) => r.status === 429));
+  const byStatus = JSON.stringify(Object.fromEntries([202, 429].map((st) => [st, burst.filter((r) => r.status === st).length])));
+  assert.ok(burst.some((r) => r.status === 202) && burst.some((r) => r.status === 429), `some accepted and some told to slow down: ${byStatus}`);
 
   assert.equal((await fetch(`${base}/healthz`)).status, 200, 'still up');
   await waitFor('accepted consent on Kafka', async () => (await client.read<ConsentEvent>('consent.events')).length === accepted);
