@@ -268,8 +268,8 @@ async function restore(s: BenchStack) {
   return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss };
 }
 
-// (f) `consentgate replay` after a policy change (crm now also needs ANALYTICS: a third of the CRM's records are
-// retracted): N records decided live first; then, with the live pipeline running, the replay builds generation 2 in
+// (f) `consentgate replay` after a policy change (crm now also needs THIRD_PARTY, which half of the customers
+// withheld: about half of the CRM's records are retracted): N records decided live first; then, with the live pipeline running, the replay builds generation 2 in
 // this process. The replay phase (its engine, from start to every partition past its cutover) and the whole command.
 async function replayRun(s: BenchStack) {
   const p = await s.pipeline();
@@ -282,7 +282,7 @@ async function replayRun(s: BenchStack) {
   const c = await openReplayContext(r.config, createLogger('error'));
   const doc = JSON.parse(readFileSync(resolve(PROJECT_ROOT, r.config.policyFile), 'utf8'));
   Object.assign(doc, { version: 'bench-gen-2', generation: 2 });
-  doc.sinks.crm.requires = ['MARKETING', 'ANALYTICS'];
+  doc.sinks.crm.requires = ['MARKETING', 'THIRD_PARTY'];
   const phases = new Map<string, number>();
   const progress = { phase: (name: string) => void phases.set(name, performance.now()), advance() {}, note() {}, stop: () => void phases.set('end', performance.now()) };
   const t0 = performance.now();
@@ -395,7 +395,7 @@ if (soaked) {
 }
 if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
 if (replayed) {
-  console.log(`(f) replay into a new policy generation while the live pipeline runs on ${workers} workers (crm now also needs ANALYTICS): ${replayed.records} records`);
+  console.log(`(f) replay into a new policy generation while the live pipeline runs on ${workers} workers (crm now also needs THIRD_PARTY): ${replayed.records} records`);
   console.log(`    replaying: ${replayed.rate} records/s (${replayed.seconds.toFixed(1)} s, ${replayed.cpuPerRecord.toFixed(0)} µs CPU per record in this process)${raw ? `, ratio to raw ${(replayed.rate / raw.rate).toFixed(2)}` : ''}; the whole command (markers, cutover, previous decisions read, replay, result counted from the topics): ${replayed.overall} records/s (${replayed.overallSeconds.toFixed(1)} s); ${replayed.retracted} records retracted in ${replayed.requests} purge requests`);
 }
 process.exit(0);
