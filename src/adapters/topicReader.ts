@@ -1,7 +1,7 @@
 import type { Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { ConsentgateError } from '../errors.ts';
-import { toInRecord, topicOffsets, type InRecord } from './kafka.ts';
+import { settled, toInRecord, topicOffsets, type InRecord } from './kafka.ts';
 
 /** Per partition, an offset. */
 export type PartitionOffsets = Map<number, bigint>;
@@ -20,7 +20,7 @@ export async function scanTopic(kafka: Kafka, topic: string, handle: (records: I
   let ends: PartitionOffsets;
   try {
     // kafkajs retries a topic it does not know for as long as it is asked to: find out first.
-    if (!(await admin.listTopics()).includes(topic)) {
+    if (!(await settled(() => admin.listTopics())).includes(topic)) {
       if (opts.missingOk) return 0;
       throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
     }

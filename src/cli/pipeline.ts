@@ -4,7 +4,6 @@ import { createKafka } from '../adapters/kafka.ts';
 import { createLogger } from '../adapters/logger.ts';
 import { applyTopology, createPipeline, loadDefinitions, PROJECT_ROOT, systemClock } from '../app.ts';
 import { ConfigSchema, type Config } from '../config.ts';
-import { ConsentgateError } from '../errors.ts';
 import { HealthMonitor, startOpsServer } from '../ops.ts';
 import { metricsForLog } from '../runtime/engine.ts';
 import { series } from '../runtime/metrics.ts';
@@ -48,15 +47,6 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
   const { workers, why } = workerCount(cfg, loadDefinitions(cfg).policy, requested); // CONFIG_INVALID: exit 2
   if (why) logger.info({ workers }, `one worker: ${why}`);
   const pipeline = await createPipeline(cfg, logger, systemClock, { waitForRegistry: true });
-  // A retired generation's topics take no more writes: its policy may not run (the log is empty until a replay).
-  const { liveGeneration, readGenerations, retiredProblem } = await import('../replay.ts');
-  await applyTopology(pipeline.admin, pipeline.topology, { sinkGeneration: null });
-  const log = await readGenerations(pipeline);
-  const retired = retiredProblem(log, pipeline.policy, liveGeneration({ configured: pipeline.policy, topology: pipeline.topology }, log).policy);
-  if (retired) {
-    await pipeline.stop();
-    throw new ConsentgateError('CONFIG_INVALID', retired);
-  }
   await applyTopology(pipeline.admin, pipeline.topology, { sinkGeneration: pipeline.policy.generation });
   const pool = workers > 1 ? new WorkerPool({ workers, env: process.env, logger }) : undefined;
   const engine = () => pool ?? pipeline.engine;
@@ -119,6 +109,16 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
     await ops.stop();
   };
   logger.info({ groupId: pipeline.engine.groupId, policy: pipeline.policy.version, workers, ops: ops.url }, 'pipeline running');
+  // A retired generation's topics take no more writes: its policy may not run. Checked once the topics have settled
+  // (instances starting together create them at once); a log that cannot be read is no reason to stop.
+  void (async () => {
+    const { liveGeneration, readGenerations, retiredProblem } = await import('../replay.ts');
+    const log = await readGenerations(pipeline);
+    const retired = retiredProblem(log, pipeline.policy, liveGeneration({ configured: pipeline.policy, topology: pipeline.topology }, log).policy);
+    if (!retired) return;
+    console.error(`consentgate: [CONFIG_INVALID] ${retired}`);
+    await stop(2);
+  })().catch((err: Error) => logger.warn({ err: err.message }, 'policy.generations could not be read to check the configured generation'));
   const { kafka, topology, serdes } = pipeline;
   const { startConnectors } = await import('../connectors/index.ts');
   connectors = await startConnectors({ config: cfg, kafka, topology, serdes, clock: systemClock, logger, keyStore: pipeline.keyStore, health: () => health.report() });

@@ -59,7 +59,7 @@ it('three `consentgate run` processes of one fresh application started at once a
     } finally {
       for (const r of runs) r.child.kill('SIGTERM');
       const codes = await Promise.all(runs.map((r) => r.exit));
-      assert.deepEqual(codes, [0, 0, 0], `round ${round}: clean exits`);
+      assert.deepEqual(codes, [0, 0, 0], `round ${round}: clean exits${codes.some((c) => c !== 0) ? `; the log of the first that did not:\n${runs[codes.findIndex((c) => c !== 0)]!.log.slice(-3000)}` : ''}`);
     }
   }
 });
