@@ -86,6 +86,12 @@ export function sinkDecider(d: DeciderDeps) {
   /** Keys of the chunk being decided, by `${customerId}/${purpose}`; filled by prepare. */
   let keys = new Map<string, DataKey | 'destroyed'>();
   return {
+    /** A generation already prepared, if it is that policy version. */
+    known(generation: number, version: string): Governing | undefined {
+      const g = generations.get(generation);
+      return g?.policy.version === version ? g : undefined;
+    },
+
     governing(policy: Policy): Governing {
       let g = generations.get(policy.generation);
       if (g?.policy.version !== policy.version) {
@@ -201,7 +207,8 @@ export function enforcementProcessor(d: EnforcementDeps): ProcessorLogic<Convers
   const governingFor = (topic: string): Governing => {
     const cut = d.cutovers.get(topic);
     if (!cut || cut.generation <= d.policy.generation) return configured;
-    return decider.governing(d.parsePolicy(cut.policy, `policy generation ${cut.generation} (cut over at ${topic}:${cut.partition}@${cut.offset})`));
+    // Parsed once per generation, not per record: the document is checked against the topology (zod, keys).
+    return decider.known(cut.generation, cut.policyVersion) ?? decider.governing(d.parsePolicy(cut.policy, `policy generation ${cut.generation} (cut over at ${topic}:${cut.partition}@${cut.offset})`));
   };
   return {
     prepare: (records, topic) => decider.prepare(governingFor(topic), records),
