@@ -8,6 +8,8 @@ import { PROJECT_ROOT } from './paths.ts';
 import type { Clock } from './domain/clock.ts';
 import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { openKeyStore, type KeyStore } from './adapters/keyStore.ts';
+import { AnalyticsDb } from './adapters/analyticsDb.ts';
+import { openDb } from './adapters/postgres.ts';
 import { shredEncrypt } from './adapters/shredding.ts';
 import { ConsentgateError } from './errors.ts';
 import type { Vendor } from './domain/purge.ts';
@@ -61,7 +63,11 @@ export function openConfiguredKeyStore(config: Config): Promise<KeyStore> {
   return openKeyStore({ databaseUrl: config.databaseUrl, dataDir: resolve(config.keyStoreDir), masterKey: Buffer.from(config.masterKey, 'hex'), schema: config.keyStoreSchema });
 }
 
-
+/** The consent-aware analytics store: PostgreSQL at DATABASE_URL, else an embedded PGlite in CONSENTGATE_ANALYTICS_DIR. */
+export function openAnalyticsStore(config: Config, policy: Policy): AnalyticsDb {
+  const db = openDb({ databaseUrl: config.databaseUrl, dataDir: resolve(config.analytics.dir) });
+  return new AnalyticsDb(db, { schema: config.analytics.schema, readerRole: config.analytics.readerRole }, policy);
+}
 
 /** Serdes of every topic of the topology, their schemas (from schemas/) registered under `<topic>-value`. */
 export function topologySerdes(config: Config, topology: Topology, waitWhileUnavailable?: (message: string) => void): Promise<SerdeRegistry> {

@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor', 'dpia'] as const;
+export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor', 'dpia', 'analytics-store'] as const;
 export type ConnectorName = (typeof CONNECTORS)[number];
 /** Connectors that call Genesys Cloud, so need its credentials. */
 export const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
@@ -134,6 +134,20 @@ export const ConfigSchema = z.strictObject({
     insecureNoAuth: z.boolean().default(false),
     rateLimitPerSecond: z.number().int().positive().default(500),
   }).default({ host: '127.0.0.1', port: 8088, insecureNoAuth: false, rateLimitPerSecond: 500 }),
+  /**
+   * The consent-aware analytics store (connector analytics-store, `consentgate analytics`, `export-store`): PostgreSQL
+   * at DATABASE_URL (else an embedded PGlite in `dir`), the schema of the reader views (raw tables in <schema>_raw),
+   * the role readers are granted, and the read API (GET /v1/analytics/records), which starts when a readers file
+   * (name → sink and SHA-256 of the bearer token; `consentgate analytics token` writes it) is given.
+   */
+  analytics: z.strictObject({
+    dir: z.string().default('.cache/analytics'),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate_analytics'),
+    readerRole: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate_analytics_reader'),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8090),
+    readersFile: readableFile('CONSENTGATE_ANALYTICS_READERS').optional(),
+  }).default({ dir: '.cache/analytics', schema: 'consentgate_analytics', readerRole: 'consentgate_analytics_reader', host: '127.0.0.1', port: 8090 }),
   /** The operations endpoints every `run` serves (GET /healthz, /readyz); port 0 takes any free port. */
   ops: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9465) }).default({ host: '127.0.0.1', port: 9465 }),
 }).superRefine((c, ctx) => {
@@ -206,6 +220,14 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_INSECURE_NO_AUTH !== undefined) http.insecureNoAuth = ['1', 'true', 'yes'].includes(env.CONSENTGATE_INSECURE_NO_AUTH.toLowerCase());
   if (env.CONSENTGATE_INTAKE_RATE_LIMIT) http.rateLimitPerSecond = Number(env.CONSENTGATE_INTAKE_RATE_LIMIT);
   if (Object.keys(http).length) out.http = http;
+  const analytics: Record<string, unknown> = {};
+  if (env.CONSENTGATE_ANALYTICS_DIR) analytics.dir = env.CONSENTGATE_ANALYTICS_DIR;
+  if (env.CONSENTGATE_ANALYTICS_SCHEMA) analytics.schema = env.CONSENTGATE_ANALYTICS_SCHEMA;
+  if (env.CONSENTGATE_ANALYTICS_ROLE) analytics.readerRole = env.CONSENTGATE_ANALYTICS_ROLE;
+  if (env.CONSENTGATE_ANALYTICS_HOST) analytics.host = env.CONSENTGATE_ANALYTICS_HOST;
+  if (env.CONSENTGATE_ANALYTICS_PORT) analytics.port = Number(env.CONSENTGATE_ANALYTICS_PORT);
+  if (env.CONSENTGATE_ANALYTICS_READERS) analytics.readersFile = env.CONSENTGATE_ANALYTICS_READERS;
+  if (Object.keys(analytics).length) out.analytics = analytics;
   const ops: Record<string, unknown> = {};
   if (env.CONSENTGATE_OPS_HOST) ops.host = env.CONSENTGATE_OPS_HOST;
   if (env.CONSENTGATE_OPS_PORT) ops.port = Number(env.CONSENTGATE_OPS_PORT);

@@ -414,17 +414,37 @@ export async function openProducer(kafka: Kafka): Promise<{ send(records: OutRec
 /**
  * An at-least-once consumer for connectors: `handle` gets each fetched batch in offset order; its offsets are
  * committed only after it resolves, so a crash replays what was not fully handled (handlers are idempotent). A
- * handler that waits long calls `heartbeat` so the group does not evict it.
+ * handler that waits long calls `heartbeat` so the group does not evict it. With `startAt`, a handler that keeps
+ * its own offsets (in a database, with what it wrote) says where each newly assigned partition resumes: the
+ * consumer seeks there once per assignment, so the group's committed offsets (kept for lag dashboards) are only
+ * a hint.
  */
-export async function consumeBatches(kafka: Kafka, o: { groupId: string; topic: string; fromBeginning?: boolean; handle(records: InRecord[], heartbeat: () => Promise<void>): Promise<void> }): Promise<{ stop(): Promise<void> }> {
+export async function consumeBatches(kafka: Kafka, o: {
+  groupId: string;
+  topic: string | string[];
+  fromBeginning?: boolean;
+  startAt?(topic: string, partition: number): Promise<bigint | undefined>;
+  handle(records: InRecord[], heartbeat: () => Promise<void>): Promise<void>;
+}): Promise<{ stop(): Promise<void> }> {
   const consumer = kafka.consumer({ groupId: o.groupId, readUncommitted: false, maxWaitTimeInMs: 200 });
+  const positioned = new Set<string>();
+  consumer.on(consumer.events.GROUP_JOIN, () => positioned.clear());
   await consumer.connect();
-  await consumer.subscribe({ topic: o.topic, fromBeginning: o.fromBeginning ?? true });
+  await consumer.subscribe({ topics: Array.isArray(o.topic) ? o.topic : [o.topic], fromBeginning: o.fromBeginning ?? true });
   await consumer.run({
     autoCommit: false,
     eachBatchAutoResolve: false,
     eachBatch: async ({ batch, resolveOffset, commitOffsetsIfNecessary, heartbeat, isRunning, isStale }) => {
       if (!isRunning() || isStale() || batch.messages.length === 0) return;
+      const tp = `${batch.topic}:${batch.partition}`;
+      if (o.startAt && !positioned.has(tp)) {
+        positioned.add(tp);
+        const at = await o.startAt(batch.topic, batch.partition);
+        if (at !== undefined && BigInt(batch.firstOffset() ?? batch.messages[0]!.offset) !== at) {
+          consumer.seek({ topic: batch.topic, partition: batch.partition, offset: at.toString() });
+          return;
+        }
+      }
       await o.handle(batch.messages.map((m) => toInRecord(batch.topic, batch.partition, m)), heartbeat);
       resolveOffset(batch.lastOffset());
       await consumer.commitOffsets([{ topic: batch.topic, partition: batch.partition, offset: (BigInt(batch.lastOffset()) + 1n).toString() }]);

@@ -13,10 +13,14 @@ export interface Db {
   query<R>(sql: string, params?: unknown[]): Promise<R[]>;
   /** Multi-statement SQL without parameters, run as one implicit transaction. */
   exec(sql: string): Promise<void>;
+  /** Runs `work` in one transaction: committed when it resolves, rolled back when it throws. */
+  transaction<T>(work: (tx: Queryable) => Promise<T>): Promise<T>;
   /** Delivers payloads of `channel`; `live(false)` whenever notifications may have been missed, `live(true)` once listening again. */
   listen(channel: string, onPayload: (payload: string) => void, live: (ok: boolean) => void): Promise<void>;
   close(): Promise<void>;
 }
+
+export type Queryable = Pick<Db, 'query'>;
 
 export function serverDb(url: string): Db {
   const pool = new pg.Pool({ connectionString: url, max: 10 });
@@ -26,6 +30,20 @@ export function serverDb(url: string): Db {
   return {
     query: async <R>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as R[],
     exec: async (sql) => void (await pool.query(sql)),
+    async transaction(work) {
+      const client = await pool.connect();
+      try {
+        await client.query('BEGIN');
+        const out = await work({ query: async <R>(sql: string, params?: unknown[]) => (await client.query(sql, params)).rows as R[] });
+        await client.query('COMMIT');
+        return out;
+      } catch (err) {
+        await client.query('ROLLBACK').catch(() => {});
+        throw err;
+      } finally {
+        client.release();
+      }
+    },
     async listen(channel, onPayload, live) {
       const retryLater = () => !closed && setTimeout(() => void connect().catch(retryLater), 1000).unref();
       const connect = async () => {
@@ -84,6 +102,7 @@ export function embeddedDb(dataDir: string): Db {
   return {
     query: async <R>(sql: string, params?: unknown[]) => (await (await entry.db).query<R>(sql, params)).rows,
     exec: async (sql) => void (await (await entry.db).exec(sql)),
+    transaction: async (work) => (await entry.db).transaction((tx) => work({ query: async <R>(sql: string, params?: unknown[]) => (await tx.query<R>(sql, params)).rows })),
     async listen(channel, onPayload, live) {
       unlisten = await (await entry.db).listen(channel, onPayload);
       live(true);

@@ -25,7 +25,7 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
-  consent-intake, writeback, integrations, session-executor, dpia (default none); CONSENTGATE_HTTP_HOST/PORT
+  consent-intake, writeback, integrations, session-executor, dpia, analytics-store (default none); CONSENTGATE_HTTP_HOST/PORT
   (127.0.0.1:8088) for the HTTP intake, which needs CONSENTGATE_INTAKE_TOKEN (16+ chars; POST /v1/erasure needs
   CONSENTGATE_ERASURE_TOKEN) unless run --insecure-no-auth; CONSENTGATE_INTAKE_RATE_LIMIT (500 requests/s a client).
   Operations: CONSENTGATE_OPS_HOST/PORT (127.0.0.1:9465; 0 = any free port) serve GET /healthz, /readyz, /metrics
@@ -33,6 +33,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Session guard: CONSENTGATE_SESSION_DISCONNECT_AFTER_MS (default 30000), CONSENTGATE_SESSION_MAX_ATTEMPTS (5).
   Crypto-shredding key store: CONSENTGATE_MASTER_KEY (64 hex chars), DATABASE_URL (PostgreSQL; else an embedded
   PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
+  Analytics store (connector analytics-store): CONSENTGATE_ANALYTICS_SCHEMA, _ROLE, _DIR, _HOST/_PORT, _READERS
+  (see consentgate analytics --help).
   A bad configuration fails at start and lists every problem.
 
 Exit codes: 0 done; 1 the work failed (or a DPIA gate/drift/verify said no); 2 a usage, configuration or input
@@ -206,6 +208,51 @@ carries "_erased": true; a field that cannot be decrypted otherwise keeps its ci
 "_failures": N. Needs CONSENTGATE_MASTER_KEY, and DATABASE_URL or the key store directory the pipeline uses
 (CONSENTGATE_KEYSTORE_DIR, default .cache/keystore). Prints the totals to stderr.`)
     .action(async (o: { topic: string; max?: number; config?: string }) => (await import('./decrypt.ts')).decryptCommand(o, await reachable(await config(o.config))));
+
+  const analytics = cli.command('analytics').description('the consent-aware analytics store in PostgreSQL: what readers see is what consent allows at the moment they query')
+    .addHelpText('after', `
+The analytics-store connector (CONSENTGATE_CONNECTORS=…,analytics-store) lands every sink the policy marks
+"store": "postgres" in <schema>_raw.sink_<sink>, exactly once, and mirrors consent.state into <schema>_raw.consent.
+Readers query the views <schema>.<sink> (security barrier, owned by the store's owner): a row shows only while its
+customer grants every purpose the sink requires, at the moment of the query, whatever the query. The reader role
+may read those views and nothing else. Purge commands to the store vendor delete the rows and are acknowledged.
+Database: DATABASE_URL (else an embedded PGlite in CONSENTGATE_ANALYTICS_DIR, default .cache/analytics);
+CONSENTGATE_ANALYTICS_SCHEMA (consentgate_analytics), CONSENTGATE_ANALYTICS_ROLE (consentgate_analytics_reader);
+the read API on CONSENTGATE_ANALYTICS_HOST/PORT (127.0.0.1:8090) when CONSENTGATE_ANALYTICS_READERS names a readers file.`);
+  analytics.command('ddl').description('print the SQL of the store (tables, reader views generated from the policy, reader role and grants)')
+    .addOption(configOption())
+    .action(async (o: { config?: string }) => (await import('./analytics.ts')).ddlCommand(await config(o.config)));
+  analytics.command('apply').description('install or update the store in the database (idempotent; the views follow the policy)')
+    .addOption(configOption())
+    .action(async (o: { config?: string }) => (await import('./analytics.ts')).applyCommand(await config(o.config)));
+  analytics.command('token').description('mint a bearer token for a reader of the read API; prints it once, its SHA-256 goes to the readers file')
+    .requiredOption('--reader <name>', 'the reader (a dashboard, a team)')
+    .option('--sink <sink>', 'the stored sink it may read (default: the first stored one)')
+    .option('--readers <file>', 'the readers file to add it to (created if missing)', 'readers.json')
+    .addOption(configOption())
+    .action(async (o: { reader: string; sink?: string; readers: string; config?: string }) => {
+      if (!/^[A-Za-z0-9._-]+$/.test(o.reader)) throw new UsageError('--reader: letters, digits, . _ - only');
+      (await import('./analytics.ts')).tokenCommand(o, await config(o.config));
+    });
+
+  cli.command('export-store').description('bulk-export a stored sink to CSV or JSON lines, consent checked as each row is read')
+    .requiredOption('--sink <sink>', 'the stored sink (e.g. analytics)')
+    .requiredOption('--out <file>', 'FILE.csv or FILE.jsonl (written to FILE.partial, renamed when complete)')
+    .option('--from <time>', 'rows that occurred at or after this time (ISO-8601)', isoTime)
+    .option('--to <time>', 'rows that occurred before this time (ISO-8601)', isoTime)
+    .addOption(new Option('--channel <channel>', 'one channel only').choices(['VOICE', 'CHAT', 'EMAIL', 'SMS', 'MESSAGING']))
+    .option('--quiet', 'no progress bar on stderr')
+    .addOption(configOption())
+    .addHelpText('after', `
+Reads the store page by page (1,000 rows) through the sink's reader view and checks each row again against the
+consent state read with it: a customer who has opted out by the time a row of theirs is read has no row in the file
+from then on. Each row carries the policy version and the time of its check (policy_version, checked_at). Progress
+on stderr; a JSON summary on stdout ({"rows":…, "withheld":…}). With the embedded PGlite, stop a running
+\`consentgate run\` first (or set DATABASE_URL).`)
+    .action(async (o: { sink: string; out: string; from?: number; to?: number; channel?: 'VOICE'; quiet?: boolean; config?: string }) => {
+      if (o.from !== undefined && o.to !== undefined && o.from >= o.to) throw new UsageError('--from must be before --to');
+      return (await import('./analytics.ts')).exportStoreCommand(o, await config(o.config));
+    });
 
   dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));
 

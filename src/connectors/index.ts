@@ -21,6 +21,9 @@ import { requestErasure } from './erasure.ts';
 import { startDpiaWatcher } from './dpiaWatcher.ts';
 import { openDpiaStore, referenceData } from '../dpiaReference.ts';
 import type { KeyStore } from '../adapters/keyStore.ts';
+import { loadDefinitions, openAnalyticsStore } from '../app.ts';
+import { AnalyticsApi, loadReaders } from './analyticsApi.ts';
+import { startAnalyticsStore } from './analyticsStore.ts';
 
 export interface ConnectorDeps {
   config: Config;
@@ -44,6 +47,8 @@ export interface Connectors {
   writeback?: Awaited<ReturnType<typeof startWriteback>>;
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
   dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
+  analyticsStore?: Awaited<ReturnType<typeof startAnalyticsStore>>;
+  analyticsApi?: AnalyticsApi;
   stats(): Record<string, unknown>;
   /** Whether the connectors are connected (readiness): the notifications source has its WebSocket open. */
   readiness(): { ready: boolean; detail?: string };
@@ -76,6 +81,8 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       writeback: out.writeback?.stats,
       sessionExecutor: out.sessionExecutor?.stats,
       dpia: out.dpia?.stats,
+      analyticsStore: out.analyticsStore?.stats,
+      analyticsApi: out.analyticsApi?.stats,
     }),
     readiness: () => {
       if (out.notifications && !out.notifications.connected) return { ready: false, detail: 'the notifications source is not connected' };
@@ -101,6 +108,13 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       for (const [result, k] of Object.entries(out.intake?.stats ?? {})) add('consentgate_intake_requests_total', { result }, k);
       for (const [result, k] of Object.entries(out.dpia?.stats ?? {})) add('consentgate_dpia_assessments_total', { result }, k);
       for (const [status, k] of out.dpia?.artifacts ?? []) gauges[series('consentgate_dpia_artifacts', { status })] = k;
+      const a = out.analyticsStore?.stats;
+      add('consentgate_analytics_store_rows_total', {}, a?.rows);
+      add('consentgate_analytics_store_consent_states_total', {}, a?.consentStates);
+      add('consentgate_analytics_store_purges_total', {}, a?.purges);
+      add('consentgate_analytics_store_purged_rows_total', {}, a?.purgedRows);
+      add('consentgate_analytics_store_redelivered_batches_total', {}, a?.redelivered);
+      for (const [result, k] of Object.entries(out.analyticsApi?.stats ?? {})) add('consentgate_analytics_api_total', { result }, k);
       return { counters, gauges };
     },
     async stop() {
@@ -169,6 +183,19 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         await w.stop();
         await store.close();
       });
+    }
+    if (on.has('analytics-store')) {
+      const { policy, vendors } = loadDefinitions(config);
+      const store = openAnalyticsStore(config, policy);
+      stops.push(() => store.db.close());
+      const s = (out.analyticsStore = await startAnalyticsStore({ kafka, topology, serdes, policy, vendors, store, sender: producer, clock, logger }));
+      stops.push(() => s.stop());
+      if (config.analytics.readersFile) {
+        const api = (out.analyticsApi = new AnalyticsApi({ ...config.analytics, readers: loadReaders(config.analytics.readersFile, policy), store, policy, clock, logger: logger.child({ component: 'analytics-api' }) }));
+        await api.start();
+        logger.info({ url: api.url }, 'analytics read API listening');
+        stops.push(() => api.stop());
+      }
     }
   } catch (err) {
     await out.stop();

@@ -19,6 +19,8 @@ export interface SinkPolicy {
   /** What happens to each personal field; a field not listed gets `defaultAction`. */
   fields: Partial<Record<PersonalField, FieldAction>>;
   defaultAction: FieldAction;
+  /** "postgres": the records also land in the consent-aware analytics store (domain/analyticsStore.ts). */
+  store?: 'postgres';
 }
 
 export interface Policy {

@@ -20,6 +20,8 @@ export interface Vendor {
   /** Host names it receives data on, and how long it keeps data (for the DPIA's governance check). */
   hosts: string[];
   retentionDays: number | null;
+  /** "postgres": the consentgate analytics store, which executes its purge commands itself. */
+  store?: 'postgres';
 }
 
 /** Per customer, which sinks received records, for which purposes, and when last (the enforcement's lineage). */

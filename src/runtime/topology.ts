@@ -31,6 +31,8 @@ const PolicyFile = z.object({
     requires: z.array(z.enum(PURPOSES)).min(1),
     defaultAction: z.enum(FIELD_ACTIONS),
     fields: z.partialRecord(z.enum(PERSONAL_FIELDS), z.enum(FIELD_ACTIONS)).default({}),
+    /** Also land the sink's records in the consent-aware analytics store (consentgate analytics). */
+    store: z.literal('postgres').optional(),
   })),
   sessionGuard: z.object({ purposes: z.array(z.enum(PURPOSES)), doc: z.string().optional() }).default({ purposes: [...PURPOSES] }),
 });
@@ -46,6 +48,8 @@ const VendorsFile = z.object({
     hosts: z.array(z.string()).default([]),
     /** How long it keeps data; compared with the source's retention in a DPIA. */
     retentionDays: z.number().int().nonnegative().optional(),
+    /** The consentgate analytics store: the store connector executes its purge commands and acknowledges them. */
+    store: z.literal('postgres').optional(),
   })),
 });
 
@@ -152,7 +156,7 @@ function checkPolicy(p: z.infer<typeof PolicyFile>, where: string, topology: Top
   return {
     version: p.version,
     generation: p.generation,
-    sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields })),
+    sinks: Object.entries(p.sinks).map(([name, s]) => ({ name, requires: s.requires, defaultAction: s.defaultAction, fields: s.fields, ...(s.store ? { store: s.store } : {}) })),
     sessionGuard: { purposes: p.sessionGuard.purposes },
   };
 }
@@ -165,7 +169,7 @@ export function loadVendors(file: string, topology: Topology): Vendor[] {
   const v = parseJson(VendorsFile, file);
   const vendors = Object.entries(v.vendors).map(([name, x]) => ({
     name, sinks: x.sinks, retentionPolicyId: x.retentionPolicyId, deletion: x.deletion, ackSlaMs: Math.round(x.ackSlaHours * 3_600_000),
-    hosts: x.hosts.map((h) => h.toLowerCase()), retentionDays: x.retentionDays ?? null,
+    hosts: x.hosts.map((h) => h.toLowerCase()), retentionDays: x.retentionDays ?? null, ...(x.store ? { store: x.store } : {}),
   }));
   const problems: string[] = [];
   for (const x of vendors) for (const s of x.sinks) if (!topology.sinks.has(s)) problems.push(`vendor ${x.name} reads unknown sink ${s}`);

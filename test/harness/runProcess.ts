@@ -6,7 +6,7 @@ import { createLogger } from '../../src/adapters/logger.ts';
 import { readTopic } from '../../src/adapters/topicReader.ts';
 import { loadDefinitions, PROJECT_ROOT, topologySerdes } from '../../src/app.ts';
 import { freePort } from '../../src/devstack/process.ts';
-import type { ConsentEvent, Purpose } from '../../src/domain/types.ts';
+import type { Channel, ConsentEvent, ConversationRecord, Purpose } from '../../src/domain/types.ts';
 import { conversation, testConfig, testEnv, waitFor } from './pipeline.ts';
 
 /** `consentgate run` in a child process, on topics of its own, with its operations port. */
@@ -74,11 +74,12 @@ export async function topicsOf(prefix: string) {
   const send = (logical: string, key: string, value: Buffer) => producer.send({ topic: name(logical), messages: [{ key, value }] });
   return {
     name,
-    consent: (customerId: string, purposes: Partial<Record<Purpose, boolean>>) => send('consent.events', customerId, serdes.forTopic<ConsentEvent>('consent.events').encode({
+    consent: (customerId: string, purposes: Partial<Record<Purpose, boolean>>, channel: Channel | null = null) => send('consent.events', customerId, serdes.forTopic<ConsentEvent>('consent.events').encode({
       eventId: randomUUID(), customerId, capturedAt: Date.now(), source: 'WEB',
-      purposes: Object.entries(purposes).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel: null })),
+      purposes: Object.entries(purposes).map(([purpose, granted]) => ({ purpose: purpose as Purpose, granted: granted!, channel })),
     })),
-    record: (customerId: string) => send('genesys.conversations', customerId, serdes.forTopic('genesys.conversations').encode(conversation(customerId))),
+    record: (customerId: string, overrides: Partial<ConversationRecord> = {}) => send('genesys.conversations', customerId, serdes.forTopic('genesys.conversations').encode(conversation(customerId, overrides))),
+    read: async <T>(logical: string) => Promise.all((await readTopic(kafka, name(logical))).map(async (raw) => ({ raw, value: (await serdes.forTopic(logical).decode(raw.value)) as T }))),
     malformed: (customerId: string) => send('genesys.conversations', customerId, Buffer.from('not avro at all')),
     count: async (logical: string) => (await readTopic(kafka, name(logical))).length,
     close: () => producer.disconnect(),

@@ -82,7 +82,7 @@ describe('vendor registry', () => {
   });
 
   it('loads the shipped registry', () => {
-    assert.deepEqual(loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology).map((v) => v.name).sort(), ['analytics-warehouse', 'crm-sync', 'partner-enrichment']);
+    assert.deepEqual(loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology).map((v) => v.name).sort(), ['analytics-warehouse', 'consentgate-store', 'crm-sync', 'partner-enrichment']);
   });
   it('refuses a sink no registered vendor reads, an unknown sink and a bad deletion capability', () => {
     assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /sink thirdparty is read by no registered vendor/);

@@ -1,0 +1,158 @@
+import { effectiveGrants, rawSchema, readerView, sinkTable, storeDdl, type StoredRow, type StoreNames } from '../domain/analyticsStore.ts';
+import type { Policy } from '../domain/policy.ts';
+import type { Channel, ConsentState } from '../domain/types.ts';
+import type { Db, Queryable } from './postgres.ts';
+
+/** Where a batch of one partition ends: the offset the connector resumes from once the batch is committed. */
+export interface BatchEnd {
+  consumer: string;
+  topic: string;
+  partition: number;
+  /** The first offset of the batch and the one after its last record. */
+  from: bigint;
+  next: bigint;
+}
+
+/** A stored row with the consent state it was read with (the read API and the export check them again in code). */
+export interface CheckedRow extends StoredRow {
+  consent: ConsentState | undefined;
+}
+
+export interface PageQuery {
+  from?: number;
+  to?: number;
+  channel?: Channel;
+  after?: { occurredAt: number; recordId: string };
+  limit: number;
+}
+
+const ms = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interval '1 millisecond')`;
+
+/**
+ * The analytics store's SQL: each write of the connector commits the batch's rows (or consent states, or purge) and
+ * the partition's next offset in one transaction, after checking that offset — so a batch delivered again after a
+ * crash, or by a partition's previous owner, changes nothing (the Kafka Connect JDBC sink's exactly-once pattern).
+ */
+export class AnalyticsDb {
+  private readonly raw: string;
+
+  constructor(readonly db: Db, readonly names: StoreNames, readonly policy: Policy) {
+    this.raw = rawSchema(names);
+  }
+
+  /** Installs (or updates) the tables, the reader views and the reader role: idempotent. */
+  apply(): Promise<void> {
+    return this.db.exec(storeDdl(this.policy, this.names));
+  }
+
+  /** The offset `consumer` resumes `topic`'s partition from, if it committed any. */
+  async resumeAt(consumer: string, topic: string, partition: number): Promise<bigint | undefined> {
+    const [row] = await this.db.query<{ next_offset: string }>(`SELECT next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2 AND partition = $3`, [consumer, topic, partition]);
+    return row ? BigInt(row.next_offset) : undefined;
+  }
+
+  /** Per partition of `topic`, the offset `consumer` has committed up to. */
+  async committed(consumer: string, topic: string): Promise<Map<number, bigint>> {
+    const rows = await this.db.query<{ partition: number; next_offset: string }>(`SELECT partition, next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2`, [consumer, topic]);
+    return new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
+  }
+
+  /**
+   * Runs `write` and records the batch's end in one transaction, unless the partition is already past the batch's
+   * start (a batch seen before): then nothing is written and false returned. The offset row is locked first, so two
+   * owners of a partition during a rebalance write one after the other, and the second writes nothing.
+   */
+  async once(end: BatchEnd, write: (tx: Queryable, from: bigint) => Promise<void>): Promise<boolean> {
+    return this.db.transaction(async (tx) => {
+      await tx.query(`INSERT INTO ${this.raw}.offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, [end.consumer, end.topic, end.partition]);
+      const [row] = await tx.query<{ next_offset: string }>(`SELECT next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, [end.consumer, end.topic, end.partition]);
+      const done = BigInt(row!.next_offset);
+      if (done >= end.next) return false;
+      await write(tx, done > end.from ? done : end.from);
+      await tx.query(`UPDATE ${this.raw}.offsets SET next_offset = $4 WHERE consumer = $1 AND topic = $2 AND partition = $3`, [end.consumer, end.topic, end.partition, end.next.toString()]);
+      return true;
+    });
+  }
+
+  /** Inserts rows of `sink` (a record seen again, e.g. from a later policy generation's topic, is replaced by the newer generation). */
+  async insertRows(tx: Queryable, sink: string, rows: StoredRow[]): Promise<void> {
+    if (rows.length === 0) return;
+    const table = sinkTable(this.names, sink);
+    await tx.query(
+      `INSERT INTO ${table} (record_id, customer_id, conversation_id, channel, occurred_at, kind, generation, record)
+       SELECT r, c, v, ch, ${ms('t')}, k, g, j::jsonb FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::int[], $8::text[]) AS x(r, c, v, ch, t, k, g, j)
+       ON CONFLICT (record_id) DO UPDATE SET record = EXCLUDED.record, generation = EXCLUDED.generation, stored_at = now() WHERE ${table}.generation < EXCLUDED.generation`,
+      [rows.map((r) => r.recordId), rows.map((r) => r.customerId), rows.map((r) => r.conversationId), rows.map((r) => r.channel), rows.map((r) => String(r.occurredAt)),
+        rows.map((r) => r.kind), rows.map((r) => r.generation), rows.map((r) => JSON.stringify(r.record))],
+    );
+  }
+
+  /** Mirrors consent states (null: the customer's state was deleted); an older version never replaces a newer one. */
+  async mirrorConsent(tx: Queryable, changes: { customerId: string; state: ConsentState | null }[]): Promise<void> {
+    const latest = new Map(changes.map((c) => [c.customerId, c.state]));
+    const gone = [...latest].filter(([, s]) => s === null).map(([id]) => id);
+    const states = [...latest.values()].filter((s): s is ConsentState => s !== null);
+    if (gone.length) await tx.query(`DELETE FROM ${this.raw}.consent WHERE customer_id = ANY($1::text[])`, [gone]);
+    if (states.length === 0) return;
+    await tx.query(
+      `INSERT INTO ${this.raw}.consent (customer_id, version, compliance_status, grants, purposes, updated_at)
+       SELECT c, v, s, ARRAY(SELECT jsonb_array_elements_text(g::jsonb)), p::jsonb, ${ms('u')} FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::bigint[]) AS x(c, v, s, g, p, u)
+       ON CONFLICT (customer_id) DO UPDATE SET version = EXCLUDED.version, compliance_status = EXCLUDED.compliance_status, grants = EXCLUDED.grants,
+         purposes = EXCLUDED.purposes, updated_at = EXCLUDED.updated_at, mirrored_at = now()
+       WHERE ${this.raw}.consent.version < EXCLUDED.version`,
+      [states.map((s) => s.customerId), states.map((s) => s.version), states.map((s) => s.complianceStatus), states.map((s) => JSON.stringify(effectiveGrants(s))),
+        states.map((s) => JSON.stringify(s.purposes)), states.map((s) => String(s.updatedAt))],
+    );
+  }
+
+  /** Deletes a customer's rows of `sinks` (only `recordIds` when given) and records the purge; the number deleted. */
+  async purge(tx: Queryable, p: { commandId: string; requestId: string; customerId: string; reason: string; sinks: string[]; recordIds: string[] }): Promise<number> {
+    let deleted = 0;
+    for (const sink of p.sinks) {
+      const rows = p.recordIds.length
+        ? await tx.query<{ n: string }>(`WITH d AS (DELETE FROM ${sinkTable(this.names, sink)} WHERE customer_id = $1 AND record_id = ANY($2::text[]) RETURNING 1) SELECT count(*) AS n FROM d`, [p.customerId, p.recordIds])
+        : await tx.query<{ n: string }>(`WITH d AS (DELETE FROM ${sinkTable(this.names, sink)} WHERE customer_id = $1 RETURNING 1) SELECT count(*) AS n FROM d`, [p.customerId]);
+      deleted += Number(rows[0]!.n);
+    }
+    await tx.query(`INSERT INTO ${this.raw}.purges (command_id, request_id, customer_id, reason, deleted) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING`, [p.commandId, p.requestId, p.customerId, p.reason, deleted]);
+    return deleted;
+  }
+
+  /**
+   * A page of `sink`'s rows as a reader sees them now (through its view, so only rows whose customer grants the
+   * sink's purposes at this moment), in (occurred_at, record_id) order, each with its customer's consent state.
+   */
+  async page(sink: string, q: PageQuery): Promise<CheckedRow[]> {
+    const params: unknown[] = [];
+    const where: string[] = [];
+    const param = (v: unknown) => `$${params.push(v)}`;
+    if (q.from !== undefined) where.push(`v.occurred_at >= ${ms(param(String(q.from)))}`);
+    if (q.to !== undefined) where.push(`v.occurred_at < ${ms(param(String(q.to)))}`);
+    if (q.channel) where.push(`v.channel = ${param(q.channel)}`);
+    if (q.after) where.push(`(v.occurred_at, v.record_id) > (${ms(param(String(q.after.occurredAt)))}, ${param(q.after.recordId)}::text)`);
+    const rows = await this.db.query<{
+      record_id: string; customer_id: string; conversation_id: string; channel: Channel; occurred_ms: string; kind: string; generation: number; record: unknown;
+      version: string | null; compliance_status: string | null; purposes: ConsentState['purposes'] | null; updated_ms: string | null;
+    }>(
+      `SELECT v.record_id, v.customer_id, v.conversation_id, v.channel, (extract(epoch FROM v.occurred_at) * 1000)::bigint AS occurred_ms, v.kind, v.generation, v.record,
+              c.version, c.compliance_status, c.purposes, (extract(epoch FROM c.updated_at) * 1000)::bigint AS updated_ms
+       FROM ${readerView(this.names, sink)} v LEFT JOIN ${this.raw}.consent c ON c.customer_id = v.customer_id
+       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+       ORDER BY v.occurred_at, v.record_id LIMIT ${param(q.limit)}`,
+      params,
+    );
+    return rows.map((r) => ({
+      recordId: r.record_id, customerId: r.customer_id, conversationId: r.conversation_id, channel: r.channel, occurredAt: Number(r.occurred_ms), kind: r.kind, generation: r.generation, record: r.record,
+      consent: r.version === null ? undefined : {
+        customerId: r.customer_id, version: Number(r.version), complianceStatus: r.compliance_status as ConsentState['complianceStatus'], purposes: r.purposes!, updatedAt: Number(r.updated_ms),
+      },
+    }));
+  }
+
+  /** Rows of `sink` a reader sees now, and rows stored. */
+  async counts(sink: string): Promise<{ visible: number; stored: number }> {
+    const [v] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${readerView(this.names, sink)}`);
+    const [s] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${sinkTable(this.names, sink)}`);
+    return { visible: Number(v!.n), stored: Number(s!.n) };
+  }
+}
