@@ -11,6 +11,10 @@
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
 //  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS;
 //  (f) `consentgate replay` of the N records into a new policy generation while the live pipeline runs: records/s;
+//  (g) the consent-aware analytics store (PostgreSQL): BENCH_STORE_ROWS (1M) stored rows of BENCH_STORE_CUSTOMERS (100k)
+//      customers; the read API's p50/p99 for a 100-row page, the reader view's COUNT(*) against the raw table's, and
+//      the time from an acknowledged opt-out to its customer's rows vanishing from queries (through the live
+//      pipeline's consent table and the store connector's mirror);
 //  (soak) only with `npm run bench -- soak`: BENCH_SOAK_SECONDS (600) at BENCH_SOAK_RATE (2000) records/s, each worker's
 //      RSS and V8 heap growth in MB/min (progress every 30 s on stderr).
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
@@ -39,6 +43,12 @@ import { GenesysSimulator } from '../src/simulator/index.ts';
 import { loadConfig } from '../src/config.ts';
 import { openReplayContext, replay } from '../src/replay.ts';
 import { parsePolicy } from '../src/runtime/topology.ts';
+import { loadDefinitions, openAnalyticsStore } from '../src/app.ts';
+import { AnalyticsApi, sha256 } from '../src/connectors/analyticsApi.ts';
+import { startAnalyticsStore } from '../src/connectors/analyticsStore.ts';
+import { effectiveGrants } from '../src/domain/analyticsStore.ts';
+import { PURPOSES, type ConsentEvent } from '../src/domain/types.ts';
+import { conversation as conversationRecordValue } from '../test/harness/pipeline.ts';
 import { benchStack, consentEvent, dropTopics, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -46,10 +56,12 @@ const STEADY_SECONDS = Number(process.env.BENCH_STEADY_SECONDS ?? 15);
 const STEADY_RATES = (process.env.BENCH_STEADY_RATES ?? '1000,5000,10000,20000').split(',').map(Number);
 const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
+const STORE_ROWS = Number(process.env.BENCH_STORE_ROWS ?? 1_000_000);
+const STORE_CUSTOMERS = Number(process.env.BENCH_STORE_CUSTOMERS ?? 100_000);
 const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
 /** `npm run bench -- soak` runs the soak alone (it takes BENCH_SOAK_SECONDS, 10 minutes by default). */
-const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f').split(',').map((x) => x.trim()));
+const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g').split(',').map((x) => x.trim()));
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RATE = Number(process.env.BENCH_SOAK_RATE ?? 2000);
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
@@ -296,6 +308,91 @@ async function replayRun(s: BenchStack) {
   return { records: result.records, rate: rate(result.records, replaying), seconds: replaying / 1000, overall: rate(result.records, took), overallSeconds: took / 1000, cpuPerRecord: (cpu.user + cpu.system) / result.records, retracted: result.retractions.records, requests: result.retractions.requests };
 }
 
+// (g) the analytics store: STORE_ROWS rows of STORE_CUSTOMERS customers (a tenth of them without ANALYTICS) loaded
+// into its tables with SQL (the connector's ingest is not what is measured here), then the read API, COUNT(*) through
+// the reader view against the raw table, and opt-outs: each withdrawal acknowledged by Kafka → its customer's rows gone
+// from a reader's query (the pipeline's consent table → consent.state → the store connector's mirror).
+async function analyticsStoreRun(s: BenchStack) {
+  const p = await s.pipeline();
+  const schema = `bench_an_${randomUUID().slice(0, 8)}`;
+  const r = loadConfig({ env: { ...process.env, ...s.envOf(p), CONSENTGATE_ANALYTICS_SCHEMA: schema, CONSENTGATE_ANALYTICS_ROLE: `${schema}_reader`, CONSENTGATE_ANALYTICS_DIR: join(tmpdir(), schema) } });
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  const { policy, vendors } = loadDefinitions(r.config);
+  const store = openAnalyticsStore(r.config, policy);
+  await store.apply();
+  const raw = `${schema}_raw`;
+  const optOuts = Array.from({ length: 100 }, (_, i) => `oc-${i}`);
+  const state = (customerId: string, granted: boolean) => applyConsentEvent(undefined, consentEvent(customerId, 0, PURPOSES.map((purpose) => ({ purpose, granted: granted || purpose !== 'ANALYTICS', channel: null }))), Date.now()).state!;
+  const [yes, no] = [state('x', true), state('x', false)];
+  const t0 = performance.now();
+  await store.db.query(`INSERT INTO ${raw}.consent (customer_id, version, compliance_status, grants, purposes, updated_at)
+    SELECT 'ac-' || i, 1, CASE WHEN i % 10 = 0 THEN $1 ELSE $2 END, CASE WHEN i % 10 = 0 THEN $3::text[] ELSE $4::text[] END, CASE WHEN i % 10 = 0 THEN $5::jsonb ELSE $6::jsonb END, now()
+    FROM generate_series(0, $7::int - 1) i`, [no.complianceStatus, yes.complianceStatus, effectiveGrants(no), effectiveGrants(yes), JSON.stringify(no.purposes), JSON.stringify(yes.purposes), STORE_CUSTOMERS]);
+  const record = JSON.stringify(conversationRecordValue('ac-0'));
+  for (let i = 0; i < STORE_ROWS; i += 100_000) {
+    await store.db.query(`INSERT INTO ${raw}.sink_analytics (record_id, customer_id, conversation_id, channel, occurred_at, kind, generation, record)
+      SELECT 'r-' || i, 'ac-' || (i % $3::int), 'conv-' || (i / 4), (ARRAY['VOICE','CHAT','EMAIL','SMS','MESSAGING'])[1 + i % 5], timestamptz '2026-11-01' + i * interval '1 second', 'segment', 1, $4::jsonb
+      FROM generate_series($1::int, $2::int - 1) i`, [i, Math.min(STORE_ROWS, i + 100_000), STORE_CUSTOMERS, record]);
+  }
+  await store.db.exec(`ANALYZE ${raw}.consent; ANALYZE ${raw}.sink_analytics`);
+  const loadSeconds = (performance.now() - t0) / 1000;
+
+  // COUNT(*) as a reader (through the view) and on the raw table, the median of five each.
+  const timed = async (sql: string, role?: string) => {
+    const runs: number[] = [];
+    let n = 0;
+    for (let k = 0; k < 5; k++) {
+      const t = performance.now();
+      n = await store.db.transaction(async (tx) => {
+        if (role) await tx.query(`SET LOCAL ROLE ${role}`);
+        return Number((await tx.query<{ n: string }>(sql))[0]!.n);
+      });
+      runs.push(performance.now() - t);
+    }
+    return { ms: pct(runs, 50), n };
+  };
+  const viewCount = await timed(`SELECT count(*) AS n FROM ${schema}.analytics`, r.config.analytics.readerRole);
+  const rawCount = await timed(`SELECT count(*) AS n FROM ${raw}.sink_analytics`);
+
+  // The read API: 100-row pages from random points of the stored period.
+  const token = randomUUID();
+  const api = new AnalyticsApi({ host: '127.0.0.1', port: 0, readers: [{ name: 'bench', sink: 'analytics', tokenSha256: sha256(token) }], store, policy, clock: systemClock, logger: createLogger('error') });
+  await api.start();
+  const pages: number[] = [];
+  for (let k = 0; k < 1000; k++) {
+    const from = Date.parse('2026-11-01') + Math.floor(Math.random() * STORE_ROWS) * 1000;
+    const t = performance.now();
+    const res = await fetch(`${api.url}/v1/analytics/records?pageSize=100&from=${from}`, { headers: { authorization: `Bearer ${token}` } });
+    await res.arrayBuffer();
+    if (k >= 50) pages.push(performance.now() - t); // the first 50 warm up
+  }
+  await api.stop();
+
+  // Opt-outs through the live pipeline and the store connector; each customer has 10 rows, granted through Kafka first.
+  await store.db.query(`INSERT INTO ${raw}.sink_analytics (record_id, customer_id, conversation_id, channel, occurred_at, kind, generation, record)
+    SELECT 'o-' || c || '-' || k, c, 'conv-o', 'VOICE', now(), 'segment', 1, '{}'::jsonb FROM unnest($1::text[]) c, generate_series(1, 10) k`, [optOuts]);
+  const runner = await s.run(p, 1);
+  const producer = await openProducer(p.kafka);
+  const connector = await startAnalyticsStore({ kafka: p.kafka, topology: p.topology, serdes: p.serdes, policy, vendors, store, sender: producer, clock: systemClock, logger: createLogger('error') });
+  await grantConsent(p, optOuts);
+  const visible = async (c: string) => Number((await store.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${schema}.analytics WHERE customer_id = $1`, [c]))[0]!.n);
+  for (const c of optOuts) while ((await visible(c)) < 10) await sleep(20);
+  const serde = p.serdes.forTopic<ConsentEvent>('consent.events');
+  const vanish: number[] = [];
+  for (const [i, c] of optOuts.entries()) {
+    await producer.send([{ topic: p.topology.topic('consent.events').name, key: c, value: serde.encode(consentEvent(c, i + 1, [{ purpose: 'ANALYTICS', granted: false, channel: null }])) }]);
+    const t = performance.now();
+    while ((await visible(c)) > 0) await sleep(2);
+    vanish.push(performance.now() - t);
+  }
+  await connector.stop();
+  await producer.close();
+  await runner.stop();
+  await store.db.exec(`DROP SCHEMA ${schema} CASCADE; DROP SCHEMA ${raw} CASCADE; DROP ROLE ${r.config.analytics.readerRole}`);
+  await store.db.close();
+  return { loadSeconds, viewCount, rawCount, pages, vanish };
+}
+
 // soak: a steady flow at SOAK_RATE for SOAK_SECONDS on all workers; each worker's RSS and V8 heap sampled every 5 s,
 // their growth as a least-squares slope over the samples after the first fifth (at most a minute) of warm-up.
 async function soak(s: BenchStack) {
@@ -362,6 +459,7 @@ if (ONLY.has('c')) for (const target of STEADY_RATES) steadyRuns.push(await stea
 const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
 const replayed = ONLY.has('f') ? await replayRun(stack) : undefined;
+const stored = ONLY.has('g') ? await analyticsStoreRun(stack) : undefined;
 const soaked = ONLY.has('soak') ? await soak(stack) : undefined;
 await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
@@ -397,5 +495,11 @@ if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entri
 if (replayed) {
   console.log(`(f) replay into a new policy generation while the live pipeline runs on ${workers} workers (crm now also needs THIRD_PARTY): ${replayed.records} records`);
   console.log(`    replaying: ${replayed.rate} records/s (${replayed.seconds.toFixed(1)} s, ${replayed.cpuPerRecord.toFixed(0)} µs CPU per record in this process)${raw ? `, ratio to raw ${(replayed.rate / raw.rate).toFixed(2)}` : ''}; the whole command (markers, cutover, previous decisions read, replay, result counted from the topics): ${replayed.overall} records/s (${replayed.overallSeconds.toFixed(1)} s); ${replayed.retracted} records retracted in ${replayed.requests} purge requests`);
+}
+if (stored) {
+  console.log(`(g) analytics store, ${STORE_ROWS} rows of ${STORE_CUSTOMERS} customers (a tenth without ANALYTICS) in ${databaseUrl ? 'PostgreSQL' : 'the embedded PGlite'} (loaded in ${stored.loadSeconds.toFixed(1)} s):`);
+  console.log(`    read API, a 100-row page from a random time: ${ms(stored.pages)}`);
+  console.log(`    SELECT count(*) as the reader role through the view (consent checked now): ${stored.viewCount.ms.toFixed(0)} ms (${stored.viewCount.n} rows); on the raw table: ${stored.rawCount.ms.toFixed(0)} ms (${stored.rawCount.n} rows); ratio ${(stored.viewCount.ms / stored.rawCount.ms).toFixed(1)}×`);
+  console.log(`    opt-out acknowledged → the customer's rows gone from a reader's query: ${ms(stored.vanish)}`);
 }
 process.exit(0);

@@ -1,5 +1,5 @@
-import { effectiveGrants, rawSchema, readerView, sinkTable, storeDdl, type StoredRow, type StoreNames } from '../domain/analyticsStore.ts';
-import type { Policy } from '../domain/policy.ts';
+import { consentCondition, effectiveGrants, rawSchema, readerView, sinkTable, storeDdl, type StoredRow, type StoreNames } from '../domain/analyticsStore.ts';
+import type { Policy, SinkPolicy } from '../domain/policy.ts';
 import type { Channel, ConsentState } from '../domain/types.ts';
 import type { Db, Queryable } from './postgres.ts';
 
@@ -13,9 +13,10 @@ export interface BatchEnd {
   next: bigint;
 }
 
-/** A stored row with the consent state it was read with (the read API and the export check them again in code). */
+/** A stored row with the consent state it was read with and the reader view's verdict on it (the read API and the export check again in code). */
 export interface CheckedRow extends StoredRow {
   consent: ConsentState | undefined;
+  permitted: boolean;
 }
 
 export interface PageQuery {
@@ -119,30 +120,33 @@ export class AnalyticsDb {
   }
 
   /**
-   * A page of `sink`'s rows as a reader sees them now (through its view, so only rows whose customer grants the
-   * sink's purposes at this moment), in (occurred_at, record_id) order, each with its customer's consent state.
+   * Up to `q.limit` rows of `sink` in (occurred_at, record_id) order from the raw table (an index range scan, whatever
+   * the share of permitted rows), each with the consent state read in the same statement and whether the reader
+   * view's condition holds for it now (`permitted`). The read API and the export page through these windows.
    */
-  async page(sink: string, q: PageQuery): Promise<CheckedRow[]> {
+  async scan(sink: SinkPolicy, q: PageQuery): Promise<CheckedRow[]> {
     const params: unknown[] = [];
     const where: string[] = [];
     const param = (v: unknown) => `$${params.push(v)}`;
-    if (q.from !== undefined) where.push(`v.occurred_at >= ${ms(param(String(q.from)))}`);
-    if (q.to !== undefined) where.push(`v.occurred_at < ${ms(param(String(q.to)))}`);
-    if (q.channel) where.push(`v.channel = ${param(q.channel)}`);
-    if (q.after) where.push(`(v.occurred_at, v.record_id) > (${ms(param(String(q.after.occurredAt)))}, ${param(q.after.recordId)}::text)`);
+    if (q.from !== undefined) where.push(`r.occurred_at >= ${ms(param(String(q.from)))}`);
+    if (q.to !== undefined) where.push(`r.occurred_at < ${ms(param(String(q.to)))}`);
+    if (q.channel) where.push(`r.channel = ${param(q.channel)}`);
+    if (q.after) where.push(`(r.occurred_at, r.record_id) > (${ms(param(String(q.after.occurredAt)))}, ${param(q.after.recordId)}::text)`);
     const rows = await this.db.query<{
-      record_id: string; customer_id: string; conversation_id: string; channel: Channel; occurred_ms: string; kind: string; generation: number; record: unknown;
+      record_id: string; customer_id: string; conversation_id: string; channel: Channel; occurred_ms: string; kind: string; generation: number; record: unknown; permitted: boolean;
       version: string | null; compliance_status: string | null; purposes: ConsentState['purposes'] | null; updated_ms: string | null;
     }>(
-      `SELECT v.record_id, v.customer_id, v.conversation_id, v.channel, (extract(epoch FROM v.occurred_at) * 1000)::bigint AS occurred_ms, v.kind, v.generation, v.record,
+      `SELECT r.record_id, r.customer_id, r.conversation_id, r.channel, (extract(epoch FROM r.occurred_at) * 1000)::bigint AS occurred_ms, r.kind, r.generation, r.record,
+              ${consentCondition(this.names, sink)} AS permitted,
               c.version, c.compliance_status, c.purposes, (extract(epoch FROM c.updated_at) * 1000)::bigint AS updated_ms
-       FROM ${readerView(this.names, sink)} v LEFT JOIN ${this.raw}.consent c ON c.customer_id = v.customer_id
-       ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-       ORDER BY v.occurred_at, v.record_id LIMIT ${param(q.limit)}`,
+       FROM (SELECT * FROM ${sinkTable(this.names, sink.name)} r ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY r.occurred_at, r.record_id LIMIT ${param(q.limit)}) r
+       LEFT JOIN ${this.raw}.consent c ON c.customer_id = r.customer_id
+       ORDER BY r.occurred_at, r.record_id`,
       params,
     );
     return rows.map((r) => ({
       recordId: r.record_id, customerId: r.customer_id, conversationId: r.conversation_id, channel: r.channel, occurredAt: Number(r.occurred_ms), kind: r.kind, generation: r.generation, record: r.record,
+      permitted: r.permitted,
       consent: r.version === null ? undefined : {
         customerId: r.customer_id, version: Number(r.version), complianceStatus: r.compliance_status as ConsentState['complianceStatus'], purposes: r.purposes!, updatedAt: Number(r.updated_ms),
       },

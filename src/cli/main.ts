@@ -44,9 +44,9 @@ file error (the message names what to fix).`;
  * Loads and validates the configuration, with what the pipeline needs for commands that run it (`pipeline`);
  * every problem at once, exit 2.
  */
-async function config(file: string | undefined, pipeline = false): Promise<Config> {
+async function config(file: string | undefined, pipeline = false, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const { loadConfig } = await import('../config.ts');
-  const r = loadConfig({ file });
+  const r = loadConfig({ file, env });
   const problems = [...(r.ok ? [] : r.problems), ...(pipeline ? (await import('../app.ts')).pipelineProblems(r.ok ? r.config : undefined) : [])];
   if (!r.ok || problems.length) throw new UsageError(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`, 'CONFIG_INVALID');
   return r.config;
@@ -65,6 +65,9 @@ async function reachable(cfg: Config, registry: 'check' | 'wait' | 'skip' = 'che
   ]);
   return cfg;
 }
+
+/** The configuration of a command that reaches neither Kafka nor the registry (the analytics store's): they need not be set. */
+const storeConfig = (file: string | undefined) => config(file, false, { KAFKA_BROKERS: 'unused:9092', SCHEMA_REGISTRY_URL: 'http://unused.invalid', ...process.env });
 
 const configOption = () => new Option('--config <file>', 'a JSON configuration file (default: CONSENTGATE_CONFIG; the environment overrides it)');
 
@@ -221,10 +224,10 @@ CONSENTGATE_ANALYTICS_SCHEMA (consentgate_analytics), CONSENTGATE_ANALYTICS_ROLE
 the read API on CONSENTGATE_ANALYTICS_HOST/PORT (127.0.0.1:8090) when CONSENTGATE_ANALYTICS_READERS names a readers file.`);
   analytics.command('ddl').description('print the SQL of the store (tables, reader views generated from the policy, reader role and grants)')
     .addOption(configOption())
-    .action(async (o: { config?: string }) => (await import('./analytics.ts')).ddlCommand(await config(o.config)));
+    .action(async (o: { config?: string }) => (await import('./analytics.ts')).ddlCommand(await storeConfig(o.config)));
   analytics.command('apply').description('install or update the store in the database (idempotent; the views follow the policy)')
     .addOption(configOption())
-    .action(async (o: { config?: string }) => (await import('./analytics.ts')).applyCommand(await config(o.config)));
+    .action(async (o: { config?: string }) => (await import('./analytics.ts')).applyCommand(await storeConfig(o.config)));
   analytics.command('token').description('mint a bearer token for a reader of the read API; prints it once, its SHA-256 goes to the readers file')
     .requiredOption('--reader <name>', 'the reader (a dashboard, a team)')
     .option('--sink <sink>', 'the stored sink it may read (default: the first stored one)')
@@ -232,7 +235,7 @@ the read API on CONSENTGATE_ANALYTICS_HOST/PORT (127.0.0.1:8090) when CONSENTGAT
     .addOption(configOption())
     .action(async (o: { reader: string; sink?: string; readers: string; config?: string }) => {
       if (!/^[A-Za-z0-9._-]+$/.test(o.reader)) throw new UsageError('--reader: letters, digits, . _ - only');
-      (await import('./analytics.ts')).tokenCommand(o, await config(o.config));
+      (await import('./analytics.ts')).tokenCommand(o, await storeConfig(o.config));
     });
 
   cli.command('export-store').description('bulk-export a stored sink to CSV or JSON lines, consent checked as each row is read')
@@ -251,7 +254,7 @@ on stderr; a JSON summary on stdout ({"rows":…, "withheld":…}). With the emb
 \`consentgate run\` first (or set DATABASE_URL).`)
     .action(async (o: { sink: string; out: string; from?: number; to?: number; channel?: 'VOICE'; quiet?: boolean; config?: string }) => {
       if (o.from !== undefined && o.to !== undefined && o.from >= o.to) throw new UsageError('--from must be before --to');
-      return (await import('./analytics.ts')).exportStoreCommand(o, await config(o.config));
+      return (await import('./analytics.ts')).exportStoreCommand(o, await storeConfig(o.config));
     });
 
   dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));

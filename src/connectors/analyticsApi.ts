@@ -66,14 +66,28 @@ export function publicRow(r: CheckedRow) {
 }
 
 /**
- * Reads `pageSize` rows of `sink` from the store (through the reader view) and checks each again against the consent
- * state read with it, in code, before anything is built from it — the guide's server-side check. `withheld` counts
- * rows the second check refused (a policy the view and the code disagree on); the cursor follows the rows read.
+ * A page of `sink` for a reader: rows whose customer grants the sink's purposes now — by the reader view's condition,
+ * evaluated in the database, and again in code on the consent state read with the row, before anything is built from
+ * it (the guide's server-side check). It scans windows of the stored rows in order until the page is full, the rows
+ * end, or ten pages' worth were scanned (then the page is short and `next` continues the scan). `withheld` counts rows
+ * that passed the database's check and failed the code's (it stays 0 unless the two disagree).
  */
 export async function readCheckedPage(store: AnalyticsDb, sink: SinkPolicy, q: PageQuery): Promise<{ rows: CheckedRow[]; withheld: number; next: string | null }> {
-  const read = await store.page(sink.name, q);
-  const rows = read.filter((r) => permitsRow(sink, r, r.consent));
-  return { rows, withheld: read.length - rows.length, next: read.length === q.limit ? encodeCursor(read.at(-1)!) : null };
+  const rows: CheckedRow[] = [];
+  let withheld = 0;
+  let after = q.after;
+  for (let scanned = 0; scanned < 10 * q.limit;) {
+    const window = await store.scan(sink, { ...q, after, limit: Math.max(2 * q.limit, 200) });
+    for (const r of window) {
+      if (!r.permitted) continue;
+      if (!permitsRow(sink, r, r.consent)) withheld++;
+      else if (rows.push(r) === q.limit) return { rows, withheld, next: encodeCursor(r) };
+    }
+    scanned += window.length;
+    if (window.length < Math.max(2 * q.limit, 200)) return { rows, withheld, next: null };
+    after = window.at(-1)!;
+  }
+  return { rows, withheld, next: after ? encodeCursor(after) : null };
 }
 
 /**

@@ -65,8 +65,8 @@ export const rawSchema = (names: StoreNames) => `${ident(names.schema)}_raw`;
 export const sinkTable = (names: StoreNames, sink: string) => `${rawSchema(names)}.sink_${ident(sink)}`;
 export const readerView = (names: StoreNames, sink: string) => `${ident(names.schema)}.${ident(sink)}`;
 
-/** The view's condition for one row `r` joined to nothing: its customer grants every required purpose on its channel now. */
-function consentCondition(names: StoreNames, sink: SinkPolicy): string {
+/** The view's condition for a row `r` of a sink table: its customer grants every required purpose on its channel now. */
+export function consentCondition(names: StoreNames, sink: SinkPolicy): string {
   const required = sink.requires.map((p) => `${literal(`${p}:`)} || r.channel`).join(', ');
   return `EXISTS (SELECT 1 FROM ${rawSchema(names)}.consent c WHERE c.customer_id = r.customer_id AND c.grants @> ARRAY[${required}])`;
 }

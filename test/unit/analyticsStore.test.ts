@@ -97,6 +97,6 @@ describe('analytics store (SQL, on an embedded PostgreSQL)', () => {
     const granted = state('z', [{ purpose: 'ANALYTICS', level: true, channels: [] }]);
     await store.once({ ...end, consumer: 'consent' }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...granted, version: 10_000 } }]));
     await store.once({ ...end, consumer: 'consent', from: 5n, next: 6n }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...state('z', [{ purpose: 'ANALYTICS', level: false, channels: [] }]), version: 9_999 } }]));
-    assert.deepEqual((await store.page('analytics', { limit: 10, channel: 'CHAT', from: 5, to: 6 })).map((r) => [r.recordId, r.consent?.version]), [['once-1', 10_000]]);
+    assert.deepEqual((await store.scan(analytics, { limit: 10, channel: 'CHAT', from: 5, to: 6 })).map((r) => [r.recordId, r.consent?.version, r.permitted]), [['once-1', 10_000, true]]);
   });
 });
