@@ -153,10 +153,9 @@ export class AnalyticsDb {
     }));
   }
 
-  /** Rows of `sink` a reader sees now, and rows stored. */
-  async counts(sink: string): Promise<{ visible: number; stored: number }> {
+  /** Rows of `sink` a reader sees now (through its view). */
+  async visibleRows(sink: string): Promise<number> {
     const [v] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${readerView(this.names, sink)}`);
-    const [s] = await this.db.query<{ n: string }>(`SELECT count(*) AS n FROM ${sinkTable(this.names, sink)}`);
-    return { visible: Number(v!.n), stored: Number(s!.n) };
+    return Number(v!.n);
   }
 }

@@ -78,7 +78,7 @@ export async function exportStoreCommand(o: { sink: string; out: string; from?: 
   let rows = 0;
   let withheld = 0;
   try {
-    progress.phase(`export ${sink.name}`, (await store.counts(sink.name)).visible);
+    progress.phase(`export ${sink.name}`, await store.visibleRows(sink.name));
     if (format === '.csv') await write(`${CSV_COLUMNS.join(',')}\n`);
     for (let after: { occurredAt: number; recordId: string } | undefined, more = true; more;) {
       const page = await readCheckedPage(store, sink, { from: o.from, to: o.to, channel: o.channel, after, limit: 1000 });
