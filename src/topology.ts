@@ -25,7 +25,7 @@ export interface ConsentgateDeps {
   parsePolicy(text: string, where: string): Policy;
 }
 
-const SOURCE_OUTPUTS = ['genesys.conversations', 'consent.events', 'integrations.changes', 'dlq'];
+const SOURCE_OUTPUTS = ['genesys.conversations', 'consent.events', 'identity.contacts', 'integrations.changes', 'dlq'];
 
 /**
  * The consentgate graph, declared once: `describe` prints it, the engine runs it, and the topic catalog
@@ -84,7 +84,8 @@ export const consentgateGraph = new TopologyBuilder<ConsentgateDeps>()
   .addSource('genesys-notifications', { from: 'Genesys Cloud', outputs: SOURCE_OUTPUTS, doc: 'Genesys notifications over WebSocket (client credentials, channel renewal, reconnect); after any gap, backfills conversations through the analytics query and contacts through the contact listing.' })
   .addSource('eventbridge-http', { from: 'HTTP', outputs: SOURCE_OUTPUTS, doc: 'EventBridge envelopes POSTed by an API destination to /v1/eventbridge; mapped exactly like WebSocket events.' })
   .addSource('eventbridge-topic', { from: 'genesys.eventbridge', outputs: SOURCE_OUTPUTS, doc: 'EventBridge envelopes written as JSON by an EventBridge-to-Kafka bridge.' })
-  .addSource('consent-intake', { from: 'HTTP', outputs: ['consent.events', 'dlq'], doc: 'POST /v1/consent from web forms, IVR and agents; validated, acknowledged once on consent.events.' })
+  .addSource('consent-intake', { from: 'HTTP', outputs: ['consent.events', 'consent.pending', 'dlq'], doc: 'POST /v1/consent from web forms, IVR and agents, naming the customer id, an e-mail address or a phone number; validated, resolved through the identity graph (a withdrawal through any link, a grant through a strong one), acknowledged once on consent.events, or on consent.pending while the identifier resolves to nobody.' })
+  .addSource('identity-resolver', { from: 'consent.pending, identity.contacts', outputs: ['consent.events', 'consent.pending'], doc: 'Keeps the consent statements given by an identifier no contact held; applies each (to consent.events) once a contact with that identifier appears, then tombstones it. Every connector process follows identity.contacts as a global table (the identity graph).' })
   .addSource('writeback', { from: 'consent.events', outputs: [], doc: 'Writes consent from consent.events (except what came from Genesys) back to the external contact\'s ComplianceConsent fields.' })
   .addSource('integrations', { from: 'Genesys Cloud', outputs: ['integrations.changes', 'connect.offsets'], doc: 'Periodic listing of OAuth clients and integrations, diffed against the last seen definitions; audit events are enriched with the current definition.' })
   .addSource('bulk-export', { from: 'Genesys Cloud', outputs: ['genesys.exports', 'connect.offsets', 'dlq'], doc: 'consentgate export: analytics conversation-detail jobs, page by page, each page and its cursor in one transaction.' })

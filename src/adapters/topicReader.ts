@@ -89,3 +89,41 @@ export async function readTopic(kafka: Kafka, topic: string, opts: { timeoutMs?:
   await scanTopic(kafka, topic, (records) => void out.push(...records), { ...opts, missingOk: true });
   return out.sort((a, b) => a.partition - b.partition || Number(BigInt(a.offset) - BigInt(b.offset)));
 }
+
+/**
+ * Follows every partition of `topic` from its start, for as long as it runs (a global table: each process holds all
+ * of it). `caughtUp` resolves once the records up to the end offsets observed at the start were handed over; later
+ * records keep coming. A consumer group of its own (no offsets committed): every start reads the topic again.
+ */
+export async function followTopic(kafka: Kafka, topic: string, handle: (records: InRecord[]) => void | Promise<void>): Promise<{ caughtUp: Promise<void>; stop(): Promise<void> }> {
+  const admin = kafka.admin();
+  await admin.connect();
+  let ends: PartitionOffsets;
+  try {
+    if (!(await settled(() => admin.listTopics())).includes(topic)) {
+      throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
+    }
+    ends = new Map([...(await topicOffsets(admin, topic))].filter(([, o]) => o.high > o.low).map(([p, o]) => [p, o.high]));
+  } finally {
+    await admin.disconnect();
+  }
+  let done!: () => void;
+  const caughtUp = new Promise<void>((resolve) => (done = resolve));
+  const behind = new Set(ends.keys());
+  const advance = (partition: number, next: bigint) => {
+    if (behind.has(partition) && next >= ends.get(partition)!) behind.delete(partition);
+    if (behind.size === 0) done();
+  };
+  advance(-1, 0n);
+  const consumer = kafka.consumer({ groupId: `consentgate-follower-${randomUUID()}`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  await consumer.connect();
+  await consumer.subscribe({ topic, fromBeginning: true });
+  consumer.on(consumer.events.END_BATCH_PROCESS, (e) => advance(e.payload.partition, BigInt(e.payload.lastOffset) + 1n));
+  await consumer.run({
+    autoCommit: false,
+    eachBatch: async ({ batch }) => {
+      if (batch.messages.length) await handle(batch.messages.map((m) => toInRecord(topic, batch.partition, m)));
+    },
+  });
+  return { caughtUp, stop: () => consumer.disconnect() };
+}

@@ -6,7 +6,8 @@ import { z } from 'zod';
 import type { Logger } from '../adapters/logger.ts';
 import type { Clock } from '../domain/clock.ts';
 import { mapNotification, unwrapEventBridge, type Mapped } from '../domain/genesysEvents.ts';
-import { CHANNELS, CONSENT_SOURCES, PURPOSES, type ConsentEvent } from '../domain/types.ts';
+import { normaliseEmail, normalisePhone, resolveConsent, type IdentityIndex } from '../domain/identity.ts';
+import { CHANNELS, CONSENT_SOURCES, PURPOSES } from '../domain/types.ts';
 import { Identifier } from '../domain/validation.ts';
 import type { Origin, SourceSink } from './sink.ts';
 
@@ -19,15 +20,23 @@ const DISCARD_MAX = 64 << 20;
 /** How far ahead of this server's clock a sender's capture time may be (clock skew), at most. */
 const MAX_FUTURE_SKEW_MS = 5 * 60_000;
 
-/** What web forms, IVR flows and agent desktops POST to /v1/consent. */
+/** What web forms, IVR flows and agent desktops POST to /v1/consent: the customer id, or an e-mail or phone of theirs. */
 export const ConsentRequest = z.object({
-  customerId: Identifier,
+  customerId: Identifier.optional(),
+  /** Resolved through the identity graph (domain/identity.ts) when the sender does not know the customer id. */
+  email: z.string().max(320).optional(),
+  phone: z.string().max(64).optional(),
   /** Idempotency key: the same request sent twice states the same event. */
   eventId: Identifier.optional(),
   /** When the person gave or withdrew consent: ISO 8601 or epoch ms; defaults to the time of receipt. */
   capturedAt: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).optional(),
   source: z.enum(CONSENT_SOURCES).default('API'),
   purposes: z.array(z.object({ purpose: z.enum(PURPOSES), granted: z.boolean(), channel: z.enum(CHANNELS).nullable().default(null) })).min(1),
+}).superRefine((r, ctx) => {
+  const named = (['customerId', 'email', 'phone'] as const).filter((k) => r[k] !== undefined);
+  if (named.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `name the person by exactly one of customerId, email, phone (got ${named.length ? named.join(', ') : 'none'})` });
+  const n = r.email !== undefined ? normaliseEmail(r.email) : r.phone !== undefined ? normalisePhone(r.phone) : null;
+  if (n && !n.ok) ctx.addIssue({ code: 'custom', path: [r.email !== undefined ? 'email' : 'phone'], message: n.reason });
 });
 
 class HttpError extends Error {
@@ -102,6 +111,8 @@ export interface IntakeOptions {
   consentIntake: boolean;
   eventBridge: boolean;
   enrich?: (m: Mapped) => Promise<Mapped>;
+  /** The identity graph: consent given by e-mail or phone is resolved through it. */
+  identity?: IdentityIndex;
   /** POST /v1/erasure (with the consent intake): the erasure flow, resolving what it did. */
   erase?: (r: { customerId: string; source: string; genesysDelete: boolean }) => Promise<unknown>;
   /** GET /healthz: 200 with the body when healthy, else 503. */
@@ -120,7 +131,7 @@ export class HttpIntake {
   private server?: Server;
   private warning?: NodeJS.Timeout;
   private readonly limiter: RateLimiterMemory;
-  readonly stats = { consentAccepted: 0, consentRejected: 0, envelopes: 0, rateLimited: 0 };
+  readonly stats = { consentAccepted: 0, consentRejected: 0, consentPending: 0, consentRefused: 0, envelopes: 0, rateLimited: 0 };
 
   constructor(private readonly o: IntakeOptions) {
     this.limiter = new RateLimiterMemory({ points: o.rateLimitPerSecond, duration: 1 });
@@ -229,14 +240,35 @@ export class HttpIntake {
       this.stats.consentRejected++;
       throw new HttpError(400, 'invalid consent request', [reason]);
     }
-    const event: ConsentEvent = { eventId: r.eventId ?? randomUUID(), customerId: r.customerId, capturedAt, source: r.source, purposes: r.purposes };
-    const written = await this.o.sink.write([{ mapped: { kind: 'consent', key: event.customerId, value: event }, origin }]);
+    const statement = { eventId: r.eventId ?? randomUUID(), capturedAt, source: r.source, purposes: r.purposes };
+    let mapped: Mapped;
+    let answer: Record<string, unknown> = {};
+    if (r.customerId !== undefined) mapped = { kind: 'consent', key: r.customerId, value: { ...statement, customerId: r.customerId } };
+    else {
+      const n = r.email !== undefined ? normaliseEmail(r.email) : normalisePhone(r.phone!);
+      if (!n.ok || !this.o.identity) throw new HttpError(400, 'invalid consent request', [n.ok ? 'this intake runs without the identity graph: name the customerId' : n.reason]);
+      const resolved = resolveConsent(this.o.identity, n.key, statement);
+      if (resolved.kind === 'refused') {
+        this.stats.consentRefused++;
+        throw new HttpError(422, 'not applied', [resolved.reason]);
+      }
+      if (resolved.kind === 'pending') {
+        mapped = { kind: 'pending', key: statement.eventId, value: { identifier: n.key, statement, receivedAt: now, reason: resolved.reason } };
+        answer = { pending: true, reason: `${resolved.reason}: kept, and applied when a contact with it appears` };
+      } else {
+        mapped = { kind: 'consent', key: resolved.event.customerId, value: { ...resolved.event, resolvedBy: resolved.resolution } };
+        answer = { customerId: resolved.event.customerId, resolvedBy: resolved.resolution };
+        if (resolved.droppedGrants.length) answer.notApplied = { purposes: resolved.droppedGrants, reason: 'a grant needs a strong link (a contact id, an e-mail address or an external id); a phone number is weak' };
+      }
+    }
+    const written = await this.o.sink.write([{ mapped, origin }]);
     if (written.deadLettered) {
       this.stats.consentRejected++;
       throw new HttpError(400, 'invalid consent request', ['see the dlq for the reason']);
     }
-    this.stats.consentAccepted++;
-    json(res, 202, { accepted: true, eventId: event.eventId, capturedAt: event.capturedAt, duplicate: written.duplicates > 0 });
+    if (mapped.kind === 'pending') this.stats.consentPending++;
+    else this.stats.consentAccepted++;
+    json(res, 202, { accepted: true, eventId: statement.eventId, capturedAt, duplicate: written.duplicates > 0, ...answer });
   }
 
   private async erasure(req: IncomingMessage, res: ServerResponse): Promise<void> {

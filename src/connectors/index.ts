@@ -24,6 +24,10 @@ import type { KeyStore } from '../adapters/keyStore.ts';
 import { loadDefinitions, openAnalyticsStore } from '../app.ts';
 import { AnalyticsApi, loadReaders } from './analyticsApi.ts';
 import { startAnalyticsStore } from './analyticsStore.ts';
+import { IdentityGraph, startPendingResolver } from './identity.ts';
+
+/** Connectors that write conversation records or consent, and so resolve identities. */
+const IDENTITY_CONNECTORS: Config['connectors'] = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake'];
 
 export interface ConnectorDeps {
   config: Config;
@@ -44,6 +48,7 @@ export interface Connectors {
   notifications?: NotificationsSource;
   integrations?: IntegrationWatcher;
   intake?: HttpIntake;
+  identity?: Awaited<ReturnType<typeof startPendingResolver>>;
   writeback?: Awaited<ReturnType<typeof startWriteback>>;
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
   dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
@@ -68,8 +73,11 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
   const on = new Set(config.connectors);
   const logger = d.logger.child({ component: 'connectors' });
   const producer = await openProducer(kafka);
-  const sink = new SourceSink({ sender: producer, topology, serdes, clock, logger });
   const stops: (() => Promise<void>)[] = [];
+  // The identity graph (a global table of identity.contacts) for every connector that writes records or consent.
+  const graph = IDENTITY_CONNECTORS.some((n) => on.has(n)) ? await IdentityGraph.start({ kafka, topology, serdes, logger }) : undefined;
+  if (graph) stops.push(() => graph.stop());
+  const sink = new SourceSink({ sender: producer, topology, serdes, clock, logger, identity: graph?.index });
   const out: Connectors = {
     sink,
     stats: () => ({
@@ -78,6 +86,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       notifications: out.notifications?.stats,
       integrations: out.integrations?.stats,
       intake: out.intake?.stats,
+      identity: out.identity && { contacts: graph!.index.contacts, ...out.identity.stats },
       writeback: out.writeback?.stats,
       sessionExecutor: out.sessionExecutor?.stats,
       dpia: out.dpia?.stats,
@@ -106,6 +115,11 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       if (g) gauges[series('consentgate_genesys_rate_budget_remaining')] = g.remainingBudget;
       for (const [outcome, k] of Object.entries(out.sessionExecutor?.stats ?? {})) add('consentgate_session_outcomes_total', { outcome }, k);
       for (const [result, k] of Object.entries(out.intake?.stats ?? {})) add('consentgate_intake_requests_total', { result }, k);
+      if (graph) gauges[series('consentgate_identity_contacts')] = graph.index.contacts;
+      if (out.identity) {
+        gauges[series('consentgate_identity_pending_consents')] = out.identity.stats.pending;
+        add('consentgate_identity_released_consents_total', {}, out.identity.stats.released);
+      }
       for (const [result, k] of Object.entries(out.dpia?.stats ?? {})) add('consentgate_dpia_assessments_total', { result }, k);
       for (const [status, k] of out.dpia?.artifacts ?? []) gauges[series('consentgate_dpia_artifacts', { status })] = k;
       const a = out.analyticsStore?.stats;
@@ -143,9 +157,13 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       await out.notifications.start();
       stops.push(() => out.notifications!.stop());
     }
+    if (on.has('consent-intake')) {
+      const r = (out.identity = await startPendingResolver({ kafka, topology, serdes, graph: graph!, sender: producer, clock, logger }));
+      stops.push(() => r.stop());
+    }
     if (on.has('consent-intake') || on.has('eventbridge-http')) {
       out.intake = new HttpIntake({
-        ...config.http, sink, clock, logger, enrich,
+        ...config.http, sink, clock, logger, enrich, identity: graph?.index,
         consentIntake: on.has('consent-intake'),
         eventBridge: on.has('eventbridge-http'),
         erase: (r) => requestErasure({ ...r, keyStore: d.keyStore, genesys: out.genesys, sender: producer, topology, serdes, clock }),

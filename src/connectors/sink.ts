@@ -4,7 +4,8 @@ import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
 import { INTEGRATION_ACTIONS, INTEGRATION_ENTITY_TYPES, type Mapped } from '../domain/genesysEvents.ts';
-import { checkConsentEvent, checkConversationRecord, type Check } from '../domain/validation.ts';
+import { resolveRecord, type IdentityIndex } from '../domain/identity.ts';
+import { checkConsentEvent, checkConversationRecord, Identifier, type Check } from '../domain/validation.ts';
 import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from '../runtime/deadLetters.ts';
 import { recordBatchBytes } from '../runtime/records.ts';
 import type { Topology } from '../runtime/topology.ts';
@@ -36,6 +37,11 @@ const IntegrationChangeRules = z.object({
   definition: z.string().nullable(),
 });
 
+type Keyed = Extract<Mapped, { key: string }>;
+const TOPIC_OF: Record<Keyed['kind'], string> = {
+  conversation: 'genesys.conversations', consent: 'consent.events', contact: 'identity.contacts', pending: 'consent.pending', integration: 'integrations.changes',
+};
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** A dead letter for input that never was a Kafka record: `topic` names the connector and what it read. */
@@ -66,25 +72,34 @@ export class SourceSink {
   private readonly recent = new Map<string, true>();
   private stopped = false;
 
-  constructor(private readonly d: { sender: Sender; topology: Topology; serdes: SerdeRegistry; clock: Clock; logger: Logger; recentIds?: number }) {}
+  constructor(private readonly d: {
+    sender: Sender; topology: Topology; serdes: SerdeRegistry; clock: Clock; logger: Logger; recentIds?: number;
+    /** The identity graph: conversation records are resolved through it (see resolve). */
+    identity?: IdentityIndex;
+  }) {}
 
   stop(): void {
     this.stopped = true;
   }
 
-  private topicOf(kind: 'conversation' | 'consent' | 'integration'): string {
-    return kind === 'conversation' ? 'genesys.conversations' : kind === 'consent' ? 'consent.events' : 'integrations.changes';
+  private topicOf(kind: Keyed['kind']): string {
+    return TOPIC_OF[kind];
   }
 
-  private idOf(m: Extract<Mapped, { key: string }>): string {
+  private idOf(m: Keyed): string {
     if (m.kind === 'conversation') return `r:${m.value.recordId}`;
     if (m.kind === 'consent') return `c:${m.value.eventId}`;
+    if (m.kind === 'contact') return `k:${m.value.contactId}:${m.value.identifiers.join(',')}`;
+    if (m.kind === 'pending') return `p:${m.key}`;
     return `i:${m.value.changeId}`;
   }
 
-  private check(m: Extract<Mapped, { key: string }>): Check {
+  private check(m: Keyed): Check {
     if (m.kind === 'conversation') return checkConversationRecord(m.key, m.value);
     if (m.kind === 'consent') return checkConsentEvent(m.key, m.value);
+    // The statement's own checks (its event id stands in for the customer it does not have yet).
+    if (m.kind === 'pending') return checkConsentEvent(m.key, { ...m.value.statement, customerId: m.key });
+    if (m.kind === 'contact') return Identifier.safeParse(m.value.contactId).success && m.key === m.value.contactId ? { ok: true } : { ok: false, reason: 'contact id: not a valid identifier' };
     const r = IntegrationChangeRules.safeParse(m.value);
     return r.success ? { ok: true } : { ok: false, reason: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') };
   }
@@ -94,7 +109,8 @@ export class SourceSink {
     const out: OutRecord[] = [];
     const ids: string[] = [];
     const batch: SinkStats = { written: 0, deadLettered: 0, ignored: 0, duplicates: 0 };
-    for (const { mapped: m, origin } of items) {
+    for (const { mapped, origin } of this.expand(items)) {
+      const m = mapped.kind === 'conversation' ? this.resolve(mapped) : mapped;
       if (m.kind === 'ignored') {
         batch.ignored++;
         continue;
@@ -137,6 +153,29 @@ export class SourceSink {
     }
     for (const k of Object.keys(batch) as (keyof SinkStats)[]) this.stats[k] += batch[k];
     return batch;
+  }
+
+  /** A contact's consent comes with its identifiers: the identifiers are written first (identity.contacts). */
+  private *expand(items: { mapped: Mapped; origin: Origin }[]): Generator<{ mapped: Mapped; origin: Origin }> {
+    for (const item of items) {
+      if (item.mapped.kind === 'consent' && item.mapped.contact) {
+        yield { mapped: { kind: 'contact', key: item.mapped.contact.contactId, value: item.mapped.contact }, origin: item.origin };
+      }
+      yield item;
+    }
+  }
+
+  /**
+   * A conversation record through the identity graph: a record without a customer gets the one its identifiers
+   * resolve to (and is keyed by it, so it lands on that customer's partition); a record whose identifiers point at
+   * different customers is marked CONFLICT (the enforcement blocks it). Without a graph, records pass as they are.
+   */
+  private resolve(m: Extract<Mapped, { kind: 'conversation' }>): Extract<Mapped, { kind: 'conversation' }> {
+    if (!this.d.identity) return m;
+    const s = resolveRecord(this.d.identity, m.value);
+    if (s.kind === 'none' || (s.kind === 'resolved' && s.resolution === null)) return m;
+    const customerId = s.customerId ?? m.value.customerId;
+    return { kind: 'conversation', key: customerId ?? m.key, value: { ...m.value, customerId, resolvedBy: s.resolution } };
   }
 
   private async sendUntilAcknowledged(out: OutRecord[]): Promise<void> {

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import type { Channel, ConsentEvent, ConsentSource, ConversationRecord, Purpose, PurposeConsent } from './types.ts';
+import { identitiesOfContact, type ContactIdentity, type PendingConsent } from './identity.ts';
 
 /**
  * Maps Genesys Cloud notification events (WebSocket messages, EventBridge `detail`, REST backfill) to the topic
@@ -9,7 +10,11 @@ import type { Channel, ConsentEvent, ConsentSource, ConversationRecord, Purpose,
 
 export type Mapped =
   | { kind: 'conversation'; key: string; value: ConversationRecord }
-  | { kind: 'consent'; key: string; value: ConsentEvent }
+  | { kind: 'consent'; key: string; value: ConsentEvent; contact?: ContactIdentity }
+  /** A contact's identifiers for the identity graph (identity.contacts). */
+  | { kind: 'contact'; key: string; value: ContactIdentity }
+  /** A consent statement by an identifier that resolves to nobody yet (consent.pending, keyed by event id). */
+  | { kind: 'pending'; key: string; value: PendingConsent }
   | { kind: 'integration'; key: string; value: IntegrationChange }
   | { kind: 'ignored'; reason: string }
   | { kind: 'invalid'; reason: string };
@@ -121,7 +126,8 @@ export function consentSourceOf(text: unknown): ConsentSource {
   return typeof text === 'string' ? (SOURCES[text.trim().toLowerCase()] ?? 'GENESYS') : 'GENESYS';
 }
 
-const ContactEvent = z.object({
+// Loose: the identity fields (e-mails, phones, external ids) are read by identitiesOfContact, leniently.
+const ContactEvent = z.looseObject({
   id: z.string().min(1),
   modifyDate: z.string().nullish(),
   customFields: z.record(z.string(), z.unknown()).nullish(),
@@ -129,9 +135,9 @@ const ContactEvent = z.object({
 
 /**
  * An external contact (its change event, or the REST contact) → the ConsentEvent its ComplianceConsent fields
- * state. Capture time is last_consent_timestamp (the contact's modifyDate when absent), so replaying the same
- * contact yields the same event id and the consent table applies it once. A contact without consent fields
- * states nothing: ignored, not an opt-out.
+ * state, with the contact's identifiers for the identity graph. Capture time is last_consent_timestamp (the
+ * contact's modifyDate when absent), so replaying the same contact yields the same event id and the consent table
+ * applies it once. A contact without consent fields states no consent (not an opt-out): its identifiers only.
  */
 export function consentEventOfContact(raw: unknown): Mapped {
   const parsed = ContactEvent.safeParse(raw);
@@ -145,7 +151,8 @@ export function consentEventOfContact(raw: unknown): Mapped {
     if (typeof v !== 'boolean') return { kind: 'invalid', reason: `custom field ${field} of contact ${c.id} is ${typeof v}, expected boolean` };
     purposes.push({ purpose, granted: v, channel: null });
   }
-  if (purposes.length === 0) return { kind: 'ignored', reason: 'contact carries no ComplianceConsent flags' };
+  const contact = identitiesOfContact(c);
+  if (purposes.length === 0) return { kind: 'contact', key: c.id, value: contact };
   const stamp = fields.get(CONSENT_TIMESTAMP_FIELD) ?? c.modifyDate;
   const capturedAt = typeof stamp === 'string' ? Date.parse(stamp) : Number.NaN;
   if (!Number.isFinite(capturedAt)) return { kind: 'invalid', reason: `contact ${c.id}: ${CONSENT_TIMESTAMP_FIELD} is not a date-time and there is no modifyDate` };
@@ -157,7 +164,7 @@ export function consentEventOfContact(raw: unknown): Mapped {
     source: consentSourceOf(fields.get(CONSENT_SOURCE_FIELD)),
     purposes,
   };
-  return { kind: 'consent', key: c.id, value };
+  return { kind: 'consent', key: c.id, value, contact };
 }
 
 const AuditEvent = z.object({

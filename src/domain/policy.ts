@@ -1,4 +1,4 @@
-import type { Channel, ConsentState, DecisionReason, Purpose } from './types.ts';
+import type { Channel, ConsentState, DecisionReason, Purpose, Resolution } from './types.ts';
 
 /**
  * keep; drop; pseudonymize (HMAC, stable); encrypt (one pipeline key); shred (AES-256-GCM under a data key of the
@@ -55,17 +55,25 @@ export type Verdict =
   | { kind: 'block'; reason: DecisionReason; denied: Purpose[]; consentVersion: number | null };
 
 /**
- * Decides one record for one sink. Fails closed: no subject, no known state, or any required purpose not
- * granted → block. A withdrawal outranks an unknown purpose as the reason.
+ * Decides one record for one sink. Fails closed: no subject, identifiers pointing at different customers, no known
+ * state, or any required purpose not granted → block. A withdrawal outranks an unknown purpose as the reason. A
+ * customer found through a weak link only (a phone number) is never forwarded to: IDENTITY_WEAK, once consent
+ * would have allowed it (a withdrawal still reads as one).
  */
-export function evaluate(sink: SinkPolicy, subject: { customerId: string | null; channel: Channel }, state: ConsentState | undefined): Verdict {
+export function evaluate(sink: SinkPolicy, subject: { customerId: string | null; channel: Channel; resolvedBy?: Resolution | null }, state: ConsentState | undefined): Verdict {
+  if (subject.resolvedBy?.link === 'CONFLICT') {
+    return { kind: 'block', reason: 'IDENTITY_CONFLICT', denied: [...sink.requires], consentVersion: null };
+  }
   if (subject.customerId === null || subject.customerId === '') {
     return { kind: 'block', reason: 'NO_SUBJECT', denied: [...sink.requires], consentVersion: null };
   }
   if (!state) return { kind: 'block', reason: 'CONSENT_UNKNOWN', denied: [...sink.requires], consentVersion: null };
   const grants = sink.requires.map((purpose) => ({ purpose, grant: effectiveGrant(state, purpose, subject.channel) }));
   const denied = grants.filter((g) => g.grant !== 'granted');
-  if (denied.length === 0) return { kind: 'forward', consentVersion: state.version };
+  if (denied.length === 0) {
+    if (subject.resolvedBy?.link === 'WEAK') return { kind: 'block', reason: 'IDENTITY_WEAK', denied: [], consentVersion: state.version };
+    return { kind: 'forward', consentVersion: state.version };
+  }
   const reason = denied.some((g) => g.grant === 'withdrawn') ? 'CONSENT_WITHDRAWN' : 'CONSENT_UNKNOWN';
   return { kind: 'block', reason, denied: denied.map((g) => g.purpose), consentVersion: state.version };
 }

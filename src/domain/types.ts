@@ -12,6 +12,17 @@ export type ConsentSource = (typeof CONSENT_SOURCES)[number];
 export const COMPLIANCE_STATUSES = ['FULLY_OPTED_IN', 'PARTIAL_OPT_IN', 'FULLY_OPTED_OUT'] as const;
 export type ComplianceStatus = (typeof COMPLIANCE_STATUSES)[number];
 
+export const IDENTIFIER_KINDS = ['CONTACT_ID', 'EMAIL', 'PHONE', 'EXTERNAL_ID'] as const;
+export type IdentifierKind = (typeof IDENTIFIER_KINDS)[number];
+export const LINK_STRENGTHS = ['CERTAIN', 'STRONG', 'WEAK'] as const;
+export type LinkStrength = (typeof LINK_STRENGTHS)[number];
+
+/** How a customer was found through the identity graph (domain/identity.ts); CONFLICT: identifiers point at different customers. */
+export interface Resolution {
+  identifier: IdentifierKind;
+  link: LinkStrength | 'CONFLICT';
+}
+
 export interface PurposeConsent {
   purpose: Purpose;
   granted: boolean;
@@ -26,6 +37,8 @@ export interface ConsentEvent {
   capturedAt: number;
   source: ConsentSource;
   purposes: PurposeConsent[];
+  /** Set when the statement named an identifier (e-mail, phone), resolved to this customer. */
+  resolvedBy?: Resolution | null;
 }
 
 /** One consent flag as last captured. */
@@ -76,6 +89,8 @@ export interface ConversationRecord {
   dnis: string | null;
   attributes: Record<string, string>;
   transcript: string | null;
+  /** Set when the identity graph found the customer (or found a CONFLICT); absent or null when the record named it. */
+  resolvedBy?: Resolution | null;
 }
 
 export interface ExportRecord extends ConversationRecord {
@@ -90,6 +105,10 @@ export const DECISION_REASONS = [
   'NO_SUBJECT',
   'CONSENT_UNCONFIRMED',
   'CUSTOMER_ERASED',
+  /** The record's identifiers point at different customers (a shared or recycled address). */
+  'IDENTITY_CONFLICT',
+  /** Consent permits it, but the customer was found through a weak link only (a phone number). */
+  'IDENTITY_WEAK',
 ] as const;
 export type DecisionReason = (typeof DECISION_REASONS)[number];
 
@@ -114,6 +133,8 @@ export interface Decision {
   generation: number;
   /** Set when `consentgate replay` decided the record (building a new generation). */
   replayId: string | null;
+  /** How the record's customer was resolved; null when the record named its customer. */
+  resolvedBy: Resolution | null;
 }
 
 /** A per-(customer, purpose) data key of crypto-shredding; the key store mints and destroys them. */

@@ -185,6 +185,7 @@ export function sinkDecider(d: DeciderDeps) {
           inputOffset: input.offset,
           generation: policy.generation,
           replayId: o.replayId,
+          resolvedBy: record.resolvedBy ?? null,
         };
         ctx.emit({ topic: d.decisionsTopic, key: record.customerId, partition: ctx.partition, value: d.decisionSerde.encode(decision) });
         ctx.count(decisionSeries(sink.name, decision.outcome, decision.reason));

@@ -171,6 +171,22 @@ describe('PartitionTask in memory', () => {
     assert.deepEqual(outcomes(await d.decisions(), r.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
   });
 
+  it('a record resolved through a weak link is decided for that customer but never forwarded; a conflict is blocked as one', async () => {
+    const d = await started();
+    d.consent('c1', ALL);
+    const strong = d.record('c1', { resolvedBy: { identifier: 'EMAIL', link: 'STRONG' } });
+    const weak = d.record('c1', { resolvedBy: { identifier: 'PHONE', link: 'WEAK' } });
+    const conflict = d.record('c1', { resolvedBy: { identifier: 'EMAIL', link: 'CONFLICT' } });
+    await d.drained('genesys.conversations');
+    const ds = await d.decisions();
+    assert.deepEqual(outcomes(ds, strong.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.deepEqual(outcomes(ds, weak.recordId), { crm: 'BLOCKED:IDENTITY_WEAK', analytics: 'BLOCKED:IDENTITY_WEAK', thirdparty: 'BLOCKED:IDENTITY_WEAK' });
+    assert.deepEqual(outcomes(ds, conflict.recordId), { crm: 'BLOCKED:IDENTITY_CONFLICT', analytics: 'BLOCKED:IDENTITY_CONFLICT', thirdparty: 'BLOCKED:IDENTITY_CONFLICT' });
+    assert.deepEqual({ ...ds.find((x) => x.recordId === weak.recordId)!.resolvedBy }, { identifier: 'PHONE', link: 'WEAK' });
+    assert.equal(ds.find((x) => x.recordId === strong.recordId)!.customerId, 'c1');
+    assert.deepEqual((await d.output<SinkRecord>('sink.crm')).map((x) => x.recordId), [strong.recordId]);
+  });
+
   it('dead-letters malformed input with its original bytes and keeps going', async () => {
     const d = await started();
     d.consent('c1', ALL);

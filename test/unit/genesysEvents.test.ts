@@ -81,10 +81,11 @@ describe('consentEventOfContact', () => {
     assert.notEqual(a.kind === 'consent' && a.value.eventId, c.kind === 'consent' && c.value.eventId);
   });
 
-  it('falls back to modifyDate, ignores contacts without flags, rejects non-boolean flags', () => {
+  it('falls back to modifyDate, gives only the identifiers of contacts without flags, rejects non-boolean flags', () => {
     const m = consentEventOfContact(contact({ consent_third_party: true }));
     assert.equal(m.kind === 'consent' && m.value.capturedAt, Date.parse('2026-11-01T10:00:00.000Z'));
-    assert.equal(consentEventOfContact(contact({ favourite_colour_text: 'red' })).kind, 'ignored');
+    const bare = consentEventOfContact({ ...contact({ favourite_colour_text: 'red' }), workEmail: ' Ada@Example.COM', cellPhone: { e164: '+44 7700 900001' } });
+    assert.deepEqual(bare.kind === 'contact' && bare.value.identifiers, ['email:ada@example.com', 'phone:+447700900001']);
     assert.equal(consentEventOfContact(contact({ consent_marketing_checkbox: 'yes' })).kind, 'invalid');
     assert.equal(consentEventOfContact({ customFields: {} }).kind, 'invalid');
   });
