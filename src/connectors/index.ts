@@ -48,6 +48,8 @@ export interface Connectors {
   notifications?: NotificationsSource;
   integrations?: IntegrationWatcher;
   intake?: HttpIntake;
+  /** The identity graph this process follows (with any connector that writes records or consent). */
+  graph?: IdentityGraph;
   identity?: Awaited<ReturnType<typeof startPendingResolver>>;
   writeback?: Awaited<ReturnType<typeof startWriteback>>;
   sessionExecutor?: Awaited<ReturnType<typeof startSessionExecutor>>;
@@ -80,6 +82,7 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
   const sink = new SourceSink({ sender: producer, topology, serdes, clock, logger, identity: graph?.index });
   const out: Connectors = {
     sink,
+    graph,
     stats: () => ({
       sink: sink.stats,
       genesys: out.genesys?.stats,
