@@ -59,7 +59,7 @@ export async function runDemo(): Promise<void> {
     while (connectors.notifications!.stats.connects < 2) await sleep(20);
     sim.faults.malformed('{"topicName":"v2.detail.events.conversation.x.customer.start","eventBody":{"conversationId":"x"}}');
     const summary = await traffic;
-    say(`  simulated ${summary.contactIds.length} customers (${summary.contactIdsWithoutConsent.length} never asked), ${summary.conversationIds.length} conversations (${summary.anonymousConversationIds.length} without a known customer), ${summary.consentChangeContactIds.length} consent changes in Genesys`);
+    say(`  simulated ${summary.contactIds.length} customers (${summary.contactIdsWithoutConsent.length} never asked), ${summary.conversationIds.length} conversations (${summary.anonymousConversationIds.length} without an external contact), ${summary.consentChangeContactIds.length} consent changes in Genesys`);
     const optOuts = summary.contactIds.slice(0, 20);
     // Five of them are on a call when they opt out, and stay on it: the guard ends those calls.
     for (const customerId of optOuts.slice(0, 5)) sim.startConversation({ customerId, mediaType: 'voice' });
@@ -95,6 +95,9 @@ export async function runDemo(): Promise<void> {
     say(`pipeline: ${engine.metrics.processedRecords} input records in ${engine.metrics.committedTransactions} transactions`);
     say('sink        outcome   reason                 count');
     for (const [k, n] of [...counts].sort()) say(`${k.padEnd(46)} ${n}`);
+    const resolved = decisions.filter((d) => d.resolvedBy);
+    const byLink = (link: string) => resolved.filter((d) => d.resolvedBy!.link === link).length;
+    say(`identity graph: ${resolved.length} decisions of records without an external contact resolved through it (${byLink('STRONG')} by e-mail: decided on consent; ${byLink('WEAK')} by phone: IDENTITY_WEAK unless consent blocks; ${byLink('CONFLICT')} conflicts); NO_SUBJECT ${decisions.filter((d) => d.reason === 'NO_SUBJECT').length} of ${decisions.length} decisions (it would be ${decisions.filter((d) => d.reason === 'NO_SUBJECT').length + byLink('STRONG') + byLink('WEAK')} without the graph)`);
     say(`dead-lettered: ${(await readTopic(kafka, topology.topic('dlq').name)).length}`);
     for (const sink of topology.sinks.values()) say(`${sink.name}: ${(await readTopic(kafka, sink.name)).length} records`);
     say(`${topology.topic('integrations.changes').name}: ${(await readTopic(kafka, topology.topic('integrations.changes').name)).length} integration changes for the DPIA`);

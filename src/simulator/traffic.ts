@@ -30,12 +30,17 @@ const MEDIA: MediaType[] = ['voice', 'voice', 'voice', 'chat', 'message', 'email
 const SOURCES = ['Web', 'Phone', 'IVR', 'Agent'];
 const DISCONNECTS = ['endpoint', 'endpoint', 'peer', 'client'];
 const NO_CONTACT_SHARE = 0.15;
+/** Of the conversations without an external contact, those from a known contact's address Genesys did not link. */
+const UNLINKED_KNOWN_SHARE = 0.5;
+const EMAIL_MEDIA: ReadonlySet<MediaType> = new Set(['chat', 'message', 'email']);
 const NO_CONSENT_SHARE = 0.2;
 
 /**
  * Seeded contact-centre traffic: first `customers` contacts (about 80% with ComplianceConsent fields), then
  * conversation starts and ends interleaved with consent changes; about 15% of conversations have no external
- * contact. Every random draw comes from the seed, so a rerun with the same options repeats ids and order.
+ * contact: half of those come from a known contact's address Genesys did not link (a chat, message or e-mail from
+ * the contact's e-mail address, a call from their phone), the rest from unknown numbers or a withheld caller id.
+ * Every random draw comes from the seed, so a rerun with the same options repeats ids and order.
  */
 export async function runTraffic(target: TrafficTarget, o: TrafficOptions): Promise<TrafficSummary> {
   const seed = o.seed ?? 1;
@@ -44,13 +49,16 @@ export async function runTraffic(target: TrafficTarget, o: TrafficOptions): Prom
   const summary: TrafficSummary = { seed, contactIds: [], contactIdsWithoutConsent: [], conversationIds: [], anonymousConversationIds: [], consentChangeContactIds: [] };
   const pool = [...(o.contactIds ?? [])];
   const phones = new Map<string, string>();
+  const emails = new Map<string, string>();
   const consent = (): ConsentChange => ({ marketing: rand() < 0.5, analytics: rand() < 0.7, thirdParty: rand() < 0.2, source: pick(SOURCES) });
 
   for (let i = 0; i < o.customers; i++) {
     const id = seededUuid(rand);
     const [first, last] = [pick(FIRST), pick(LAST)];
     const phone = `+1555${String(Math.floor(rand() * 1e7)).padStart(7, '0')}`;
-    target.upsertContact({ id, firstName: first, lastName: last, workEmail: `${first}.${last}.${i}@example.com`.toLowerCase(), cellPhone: { e164: phone } });
+    const email = `${first}.${last}.${i}@example.com`.toLowerCase();
+    target.upsertContact({ id, firstName: first, lastName: last, workEmail: email, cellPhone: { e164: phone } });
+    emails.set(id, email);
     if (rand() < NO_CONSENT_SHARE) summary.contactIdsWithoutConsent.push(id);
     else target.setConsent(id, consent());
     phones.set(id, phone);
@@ -72,9 +80,13 @@ export async function runTraffic(target: TrafficTarget, o: TrafficOptions): Prom
       const id = seededUuid(rand);
       const customerId = pool.length && rand() >= NO_CONTACT_SHARE ? pick(pool) : null;
       const mediaType = pick(MEDIA);
-      const phone = (customerId && phones.get(customerId)) ?? `+1555${String(Math.floor(rand() * 1e7)).padStart(7, '0')}`;
+      const unlinked = !customerId && pool.length && rand() < UNLINKED_KNOWN_SHARE ? pick(pool) : null;
+      const person = customerId ?? unlinked;
+      const phone = (person && phones.get(person)) ?? `+1555${String(Math.floor(rand() * 1e7)).padStart(7, '0')}`;
       const voiceLike = mediaType === 'voice' || mediaType === 'callback';
-      target.startConversation({ id, customerId, mediaType, ani: voiceLike ? `tel:${phone}` : phone, dnis: voiceLike ? 'tel:+18005550100' : '+18005550100' });
+      const withheld = !person && voiceLike && rand() < 0.25;
+      const ani = unlinked && EMAIL_MEDIA.has(mediaType) ? emails.get(unlinked)! : withheld ? 'sip:anonymous@anonymous.invalid' : voiceLike ? `tel:${phone}` : phone;
+      target.startConversation({ id, customerId, mediaType, ani, dnis: voiceLike ? 'tel:+18005550100' : '+18005550100' });
       open.push(id);
       summary.conversationIds.push(id);
       if (!customerId) summary.anonymousConversationIds.push(id);
