@@ -1,17 +1,8 @@
 import { consentCondition, effectiveGrants, rawSchema, readerView, sinkTable, storeDdl, type StoredRow, type StoreNames } from '../domain/analyticsStore.ts';
 import type { Policy, SinkPolicy } from '../domain/policy.ts';
 import type { Channel, ConsentState } from '../domain/types.ts';
+import { OffsetLedger } from './offsetLedger.ts';
 import type { Db, Queryable } from './postgres.ts';
-
-/** Where a batch of one partition ends: the offset the connector resumes from once the batch is committed. */
-export interface BatchEnd {
-  consumer: string;
-  topic: string;
-  partition: number;
-  /** The first offset of the batch and the one after its last record. */
-  from: bigint;
-  next: bigint;
-}
 
 /** A stored row with the consent state it was read with and the reader view's verdict on it (the read API and the export check again in code). */
 export interface CheckedRow extends StoredRow {
@@ -31,48 +22,20 @@ const ms = (param: string) => `(timestamptz 'epoch' + ${param}::bigint * interva
 
 /**
  * The analytics store's SQL: each write of the connector commits the batch's rows (or consent states, or purge) and
- * the partition's next offset in one transaction, after checking that offset — so a batch delivered again after a
- * crash, or by a partition's previous owner, changes nothing (the Kafka Connect JDBC sink's exactly-once pattern).
+ * the partition's next offset in one transaction (`ledger.once`).
  */
 export class AnalyticsDb {
   private readonly raw: string;
+  readonly ledger: OffsetLedger;
 
   constructor(readonly db: Db, readonly names: StoreNames, readonly policy: Policy) {
     this.raw = rawSchema(names);
+    this.ledger = new OffsetLedger(db, `${this.raw}.offsets`);
   }
 
   /** Installs (or updates) the tables, the reader views and the reader role: idempotent. */
   apply(): Promise<void> {
     return this.db.exec(storeDdl(this.policy, this.names));
-  }
-
-  /** The offset `consumer` resumes `topic`'s partition from, if it committed any. */
-  async resumeAt(consumer: string, topic: string, partition: number): Promise<bigint | undefined> {
-    const [row] = await this.db.query<{ next_offset: string }>(`SELECT next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2 AND partition = $3`, [consumer, topic, partition]);
-    return row ? BigInt(row.next_offset) : undefined;
-  }
-
-  /** Per partition of `topic`, the offset `consumer` has committed up to. */
-  async committed(consumer: string, topic: string): Promise<Map<number, bigint>> {
-    const rows = await this.db.query<{ partition: number; next_offset: string }>(`SELECT partition, next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2`, [consumer, topic]);
-    return new Map(rows.map((r) => [r.partition, BigInt(r.next_offset)]));
-  }
-
-  /**
-   * Runs `write` and records the batch's end in one transaction, unless the partition is already past the batch's
-   * start (a batch seen before): then nothing is written and false returned. The offset row is locked first, so two
-   * owners of a partition during a rebalance write one after the other, and the second writes nothing.
-   */
-  async once(end: BatchEnd, write: (tx: Queryable, from: bigint) => Promise<void>): Promise<boolean> {
-    return this.db.transaction(async (tx) => {
-      await tx.query(`INSERT INTO ${this.raw}.offsets (consumer, topic, partition, next_offset) VALUES ($1, $2, $3, 0) ON CONFLICT DO NOTHING`, [end.consumer, end.topic, end.partition]);
-      const [row] = await tx.query<{ next_offset: string }>(`SELECT next_offset FROM ${this.raw}.offsets WHERE consumer = $1 AND topic = $2 AND partition = $3 FOR UPDATE`, [end.consumer, end.topic, end.partition]);
-      const done = BigInt(row!.next_offset);
-      if (done >= end.next) return false;
-      await write(tx, done > end.from ? done : end.from);
-      await tx.query(`UPDATE ${this.raw}.offsets SET next_offset = $4 WHERE consumer = $1 AND topic = $2 AND partition = $3`, [end.consumer, end.topic, end.partition, end.next.toString()]);
-      return true;
-    });
   }
 
   /** Inserts rows of `sink` (a record seen again, e.g. from a later policy generation's topic, is replaced by the newer generation). */

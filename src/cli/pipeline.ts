@@ -78,7 +78,7 @@ export async function run(cfg: Config, requested: number | undefined): Promise<v
     // Ready: every task restored and running, the connectors connected, and not shutting down.
     engine: () => {
       const { ready, metrics } = engine();
-      const c = connectors?.readiness() ?? { ready: true };
+      const c = connectors?.readiness() ?? (cfg.connectors.length ? { ready: false, detail: 'the connectors are starting' } : { ready: true });
       const running = stopping ? 'shutting down' : ready ? 'every task running' : 'joining the group or restoring';
       const detail = [pool ? `${pool.pids.size} of ${workers} worker processes up, ${running}` : running, c.detail].filter(Boolean).join('; ');
       return { ready: ready && c.ready && !stopping, detail, partitions: metrics.assignedPartitions };

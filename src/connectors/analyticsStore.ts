@@ -1,5 +1,5 @@
-import { AnalyticsDb, type BatchEnd } from '../adapters/analyticsDb.ts';
-import { consumeBatches, EndOffsetReader, type Kafka } from '../adapters/kafka.ts';
+import { AnalyticsDb } from '../adapters/analyticsDb.ts';
+import { EndOffsetReader, type Kafka } from '../adapters/kafka.ts';
 import { scanTopic } from '../adapters/topicReader.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
@@ -10,9 +10,8 @@ import type { Policy } from '../domain/policy.ts';
 import type { PurgeAck, PurgeCommand, Vendor } from '../domain/purge.ts';
 import type { ConsentState } from '../domain/types.ts';
 import { ConsentgateError } from '../errors.ts';
-import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from '../runtime/deadLetters.ts';
-import { isControl, type InRecord } from '../runtime/records.ts';
 import { generationTopic, type Topology } from '../runtime/topology.ts';
+import { dbConsumers } from './dbSink.ts';
 import type { Sender } from './sink.ts';
 
 export interface AnalyticsStoreStats {
@@ -58,50 +57,16 @@ export async function startAnalyticsStore(o: {
   const sinkOf = new Map(sinks.map((s) => [s.topic, s.sink.name]));
   const consentTopic = o.topology.topic('consent.state').name;
   const commandsTopic = o.topology.topic('purge.commands').name;
-  const dlqSerde = o.serdes.forTopic<DeadLetterValue>('dlq');
   let stopping = false;
 
   await o.store.apply();
 
-  const deadLetter = async (r: InRecord, consumer: string, err: unknown) => {
-    const value: DeadLetterValue = {
-      topic: r.topic, partition: r.partition, offset: r.offset, key: r.key, value: r.value, headers: r.headers,
-      errorCode: 'DESERIALIZATION_FAILED', error: `the analytics store could not read it: ${(err as Error).message}`.slice(0, 1000), processor: consumer, failedAt: o.clock.now(),
-    };
-    await o.sender.send([{ topic: o.topology.topic('dlq').name, ...boundedDeadLetter(value, dlqSerde, DEFAULT_MAX_MESSAGE_BYTES) }]);
-    stats.deadLettered++;
-    logger.warn({ topic: r.topic, partition: r.partition, offset: r.offset, err: (err as Error).message }, 'record dead-lettered by the analytics store');
-  };
-
-  /** Decodes a batch's data records (control records and records below `from` skipped; undecodable ones dead-lettered). */
-  const decodeBatch = async <T>(records: InRecord[], logical: string, consumer: string, from: bigint): Promise<{ r: InRecord; value: T | null }[]> => {
-    const serde = o.serdes.forTopic<T>(logical);
-    const out: { r: InRecord; value: T | null }[] = [];
-    for (const r of records) {
-      if (BigInt(r.offset) < from || isControl(r)) continue;
-      if (r.value === null) {
-        out.push({ r, value: null });
-        continue;
-      }
-      try {
-        out.push({ r, value: await serde.decode(r.value) });
-      } catch (err) {
-        await deadLetter(r, consumer, err);
-      }
-    }
-    return out;
-  };
-
-  const batchEnd = (consumer: string, records: InRecord[]): BatchEnd => ({
-    consumer, topic: records[0]!.topic, partition: records[0]!.partition, from: BigInt(records[0]!.offset), next: BigInt(records.at(-1)!.offset) + 1n,
-  });
-  const consume = (consumer: string, topics: string[], handle: (records: InRecord[], heartbeat: () => Promise<void>) => Promise<void>) =>
-    consumeBatches(o.kafka, { groupId: `${group}-${consumer}`, topic: topics, fromBeginning: true, startAt: (topic, partition) => o.store.resumeAt(consumer, topic, partition), handle });
+  const { decodeBatch, batchEnd, consume } = dbConsumers({ ...o, ledger: o.store.ledger, group, store: 'analytics store', stats, logger });
 
   const rows = await consume('rows', sinks.map((s) => s.topic), async (records) => {
     const end = batchEnd('rows', records);
     const sink = sinkOf.get(end.topic)!;
-    const wrote = await o.store.once(end, async (tx, from) => {
+    const wrote = await o.store.ledger.once(end, async (tx, from) => {
       const decoded = await decodeBatch<SinkRecord>(records, o.topology.sinks.get(sink)!.logical, 'rows', from);
       const batch: StoredRow[] = decoded.filter((d) => d.value?.customerId).map(({ value: v }) => ({
         recordId: v!.recordId, customerId: v!.customerId!, conversationId: v!.conversationId, channel: v!.channel, occurredAt: v!.occurredAt, kind: v!.kind, generation: o.policy.generation, record: v,
@@ -113,7 +78,7 @@ export async function startAnalyticsStore(o: {
   });
 
   const consent = await consume('consent', [consentTopic], async (records) => {
-    const wrote = await o.store.once(batchEnd('consent', records), async (tx, from) => {
+    const wrote = await o.store.ledger.once(batchEnd('consent', records), async (tx, from) => {
       const decoded = await decodeBatch<ConsentState>(records, 'consent.state', 'consent', from);
       const changes = decoded.map(({ r, value }) => ({ customerId: value?.customerId ?? r.key?.toString('utf8') ?? '', state: value })).filter((c) => c.customerId);
       await o.store.mirrorConsent(tx, changes);
@@ -132,7 +97,7 @@ export async function startAnalyticsStore(o: {
     const ends = await endOffsets.read();
     for (const { topic } of sinks) {
       for (let waited = 0; !stopping; waited++) {
-        const done = await o.store.committed('rows', topic);
+        const done = await o.store.ledger.committed('rows', topic);
         const until = new Map([...ends].filter(([tp, end]) => tp.startsWith(`${topic}:`) && end > (done.get(Number(tp.slice(topic.length + 1))) ?? 0n)).map(([tp, end]) => [Number(tp.slice(topic.length + 1)), end]));
         if (until.size === 0 || (await scanTopic(o.kafka, topic, () => {}, { from: done, until })) === 0) break;
         if (waited % 30 === 29) logger.warn({ topic }, 'a purge waits for the analytics store to store its sink topic first');
@@ -148,7 +113,7 @@ export async function startAnalyticsStore(o: {
     const mine = (await decodeBatch<PurgeCommand>(records, 'purge.commands', 'purge', end.from)).filter((d) => d.value?.vendor === vendor.name);
     if (mine.length) await rowsCaughtUp(heartbeat);
     const acks: PurgeAck[] = [];
-    const wrote = await o.store.once(end, async (tx, from) => {
+    const wrote = await o.store.ledger.once(end, async (tx, from) => {
       for (const { r, value: c } of mine) {
         if (BigInt(r.offset) < from) continue;
         const purposes = new Set(c!.purposes);

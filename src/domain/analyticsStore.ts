@@ -1,4 +1,5 @@
 import { effectiveGrant, evaluate, type Policy, type SinkPolicy } from './policy.ts';
+import { offsetsDdl } from './offsetsTable.ts';
 import type { Vendor } from './purge.ts';
 import { CHANNELS, PURPOSES, type Channel, type ConsentState } from './types.ts';
 
@@ -91,13 +92,7 @@ export function storeDdl(policy: Policy, names: StoreNames): string {
   updated_at timestamptz NOT NULL,
   mirrored_at timestamptz NOT NULL DEFAULT now()
 );`,
-    `CREATE TABLE IF NOT EXISTS ${raw}.offsets (
-  consumer text NOT NULL,
-  topic text NOT NULL,
-  partition int NOT NULL,
-  next_offset bigint NOT NULL,
-  PRIMARY KEY (consumer, topic, partition)
-);`,
+    offsetsDdl(`${raw}.offsets`),
     `CREATE TABLE IF NOT EXISTS ${raw}.purges (
   command_id text PRIMARY KEY,
   request_id text NOT NULL,

@@ -75,11 +75,11 @@ describe('analytics store (SQL, on an embedded PostgreSQL)', () => {
     const rows = customers.flatMap((c) => CHANNELS.map((channel, i) => ({ recordId: `${c}-${i}`, customerId: c, conversationId: `v-${c}`, channel, occurredAt: 1_000 + i, kind: 'segment', generation: 1, record: { c } })));
     let offset = 0n;
     const batch = (consumer: string) => ({ consumer, topic: 't', partition: 0, from: offset, next: ++offset });
-    for (const sink of ['analytics', 'both']) await store.once(batch('rows'), (tx) => store.insertRows(tx, sink, rows));
+    for (const sink of ['analytics', 'both']) await store.ledger.once(batch('rows'), (tx) => store.insertRows(tx, sink, rows));
     let version = 1;
     await fc.assert(fc.asyncProperty(fc.tuple(...customers.map((c) => arbState(c))), async (states) => {
       version++;
-      await store.once(batch('consent'), (tx) => store.mirrorConsent(tx, states.map((s) => ({ customerId: s.customerId, state: { ...s, version } }))));
+      await store.ledger.once(batch('consent'), (tx) => store.mirrorConsent(tx, states.map((s) => ({ customerId: s.customerId, state: { ...s, version } }))));
       for (const sink of [analytics, both]) {
         const visible = new Set((await db.query<{ record_id: string }>(`SELECT record_id FROM an.${sink.name}`)).map((r) => r.record_id));
         const expected = new Set(rows.filter((r) => permitsRow(sink, r, states.find((s) => s.customerId === r.customerId))).map((r) => r.recordId));
@@ -91,12 +91,12 @@ describe('analytics store (SQL, on an embedded PostgreSQL)', () => {
   it('a batch committed once is not written again; an older consent version never replaces a newer one', async () => {
     const end = { consumer: 'rows', topic: 'u', partition: 3, from: 0n, next: 5n };
     const row = { recordId: 'once-1', customerId: 'z', conversationId: 'v', channel: 'CHAT' as const, occurredAt: 5, kind: 'segment', generation: 1, record: {} };
-    assert.equal(await store.once(end, (tx) => store.insertRows(tx, 'analytics', [row])), true);
-    assert.equal(await store.once(end, () => assert.fail('written twice')), false);
-    assert.equal(await store.resumeAt('rows', 'u', 3), 5n);
+    assert.equal(await store.ledger.once(end, (tx) => store.insertRows(tx, 'analytics', [row])), true);
+    assert.equal(await store.ledger.once(end, () => assert.fail('written twice')), false);
+    assert.equal(await store.ledger.resumeAt('rows', 'u', 3), 5n);
     const granted = state('z', [{ purpose: 'ANALYTICS', level: true, channels: [] }]);
-    await store.once({ ...end, consumer: 'consent' }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...granted, version: 10_000 } }]));
-    await store.once({ ...end, consumer: 'consent', from: 5n, next: 6n }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...state('z', [{ purpose: 'ANALYTICS', level: false, channels: [] }]), version: 9_999 } }]));
+    await store.ledger.once({ ...end, consumer: 'consent' }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...granted, version: 10_000 } }]));
+    await store.ledger.once({ ...end, consumer: 'consent', from: 5n, next: 6n }, (tx) => store.mirrorConsent(tx, [{ customerId: 'z', state: { ...state('z', [{ purpose: 'ANALYTICS', level: false, channels: [] }]), version: 9_999 } }]));
     assert.deepEqual((await store.scan(analytics, { limit: 10, channel: 'CHAT', from: 5, to: 6 })).map((r) => [r.recordId, r.consent?.version, r.permitted]), [['once-1', 10_000, true]]);
   });
 });
