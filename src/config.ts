@@ -3,7 +3,7 @@ import { z } from 'zod';
 
 const csv = (s: string) => s.split(',').map((x) => x.trim()).filter(Boolean);
 
-export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor', 'dpia', 'analytics-store'] as const;
+export const CONNECTORS = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake', 'writeback', 'integrations', 'session-executor', 'dpia', 'analytics-store', 'evidence-store'] as const;
 export type ConnectorName = (typeof CONNECTORS)[number];
 /** Connectors that call Genesys Cloud, so need its credentials. */
 export const GENESYS_CONNECTORS: readonly ConnectorName[] = ['notifications', 'writeback', 'integrations', 'session-executor'];
@@ -148,6 +148,18 @@ export const ConfigSchema = z.strictObject({
     port: z.number().int().min(0).max(65535).default(8090),
     readersFile: readableFile('CONSENTGATE_ANALYTICS_READERS').optional(),
   }).default({ dir: '.cache/analytics', schema: 'consentgate_analytics', readerRole: 'consentgate_analytics_reader', host: '127.0.0.1', port: 8090 }),
+  /**
+   * The evidence store (connector evidence-store, `consentgate evidence`): PostgreSQL at DATABASE_URL (else an
+   * embedded PGlite in `dir`), its schema, and GET /v1/evidence/{customerId} on host:port, which starts when a token
+   * is set (CONSENTGATE_EVIDENCE_TOKEN; a token of its own: a bundle is everything about one person).
+   */
+  evidence: z.strictObject({
+    dir: z.string().default('.cache/evidence'),
+    schema: z.string().regex(/^[a-z_][a-z0-9_]*$/, 'a lower-case SQL identifier').default('consentgate_evidence'),
+    host: z.string().default('127.0.0.1'),
+    port: z.number().int().min(0).max(65535).default(8091),
+    token: z.string().min(16, 'at least 16 characters').optional(),
+  }).default({ dir: '.cache/evidence', schema: 'consentgate_evidence', host: '127.0.0.1', port: 8091 }),
   /** The operations endpoints every `run` serves (GET /healthz, /readyz); port 0 takes any free port. */
   ops: z.strictObject({ host: z.string().default('127.0.0.1'), port: z.number().int().min(0).max(65535).default(9465) }).default({ host: '127.0.0.1', port: 9465 }),
 }).superRefine((c, ctx) => {
@@ -228,6 +240,13 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_ANALYTICS_PORT) analytics.port = Number(env.CONSENTGATE_ANALYTICS_PORT);
   if (env.CONSENTGATE_ANALYTICS_READERS) analytics.readersFile = env.CONSENTGATE_ANALYTICS_READERS;
   if (Object.keys(analytics).length) out.analytics = analytics;
+  const evidence: Record<string, unknown> = {};
+  if (env.CONSENTGATE_EVIDENCE_DIR) evidence.dir = env.CONSENTGATE_EVIDENCE_DIR;
+  if (env.CONSENTGATE_EVIDENCE_SCHEMA) evidence.schema = env.CONSENTGATE_EVIDENCE_SCHEMA;
+  if (env.CONSENTGATE_EVIDENCE_HOST) evidence.host = env.CONSENTGATE_EVIDENCE_HOST;
+  if (env.CONSENTGATE_EVIDENCE_PORT) evidence.port = Number(env.CONSENTGATE_EVIDENCE_PORT);
+  if (env.CONSENTGATE_EVIDENCE_TOKEN) evidence.token = env.CONSENTGATE_EVIDENCE_TOKEN;
+  if (Object.keys(evidence).length) out.evidence = evidence;
   const ops: Record<string, unknown> = {};
   if (env.CONSENTGATE_OPS_HOST) ops.host = env.CONSENTGATE_OPS_HOST;
   if (env.CONSENTGATE_OPS_PORT) ops.port = Number(env.CONSENTGATE_OPS_PORT);

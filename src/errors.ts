@@ -13,6 +13,8 @@ export const ERROR_CODES = [
   'GENESYS_REJECTED',
   'GENESYS_UNAVAILABLE',
   'INTERRUPTED',
+  /** What a command was asked about does not exist (exit 1). */
+  'NOT_FOUND',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

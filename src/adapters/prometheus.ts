@@ -62,6 +62,8 @@ const HELP: Record<string, string> = {
   consentgate_analytics_store_purged_rows_total: 'Rows the analytics store deleted for purge commands',
   consentgate_analytics_store_redelivered_batches_total: 'Batches delivered again that the analytics store had stored already (written once)',
   consentgate_analytics_api_total: 'Analytics read API: requests by result (ok, badRequest, unauthorized, forbidden) and rows given or withheld',
+  consentgate_evidence_store_records_total: 'Records the evidence store wrote (once each)',
+  consentgate_evidence_api_total: 'Evidence API requests, by result (ok, notFound, badRequest, unauthorized)',
   consentgate_workers: 'Engine worker processes running',
   consentgate_worker_restarts_total: 'Engine worker processes restarted after they died',
   consentgate_worker_resident_memory_bytes: 'Resident set size of each engine worker process',

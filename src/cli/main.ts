@@ -25,7 +25,7 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   Genesys: GENESYS_CLIENT_ID, GENESYS_CLIENT_SECRET, and GENESYS_REGION (e.g. mypurecloud.ie) or
   GENESYS_BASE_URL (the simulator); GENESYS_TOPICS, GENESYS_REQUESTS_PER_MINUTE (default 1500).
   Connectors: CONSENTGATE_CONNECTORS, a comma list of notifications, eventbridge-http, eventbridge-topic,
-  consent-intake, writeback, integrations, session-executor, dpia, analytics-store (default none); CONSENTGATE_HTTP_HOST/PORT
+  consent-intake, writeback, integrations, session-executor, dpia, analytics-store, evidence-store (default none); CONSENTGATE_HTTP_HOST/PORT
   (127.0.0.1:8088) for the HTTP intake, which needs CONSENTGATE_INTAKE_TOKEN (16+ chars; POST /v1/erasure needs
   CONSENTGATE_ERASURE_TOKEN) unless run --insecure-no-auth; CONSENTGATE_INTAKE_RATE_LIMIT (500 requests/s a client).
   Operations: CONSENTGATE_OPS_HOST/PORT (127.0.0.1:9465; 0 = any free port) serve GET /healthz, /readyz, /metrics
@@ -35,6 +35,8 @@ Configuration (a JSON file via --config or CONSENTGATE_CONFIG, overridden by the
   PGlite in CONSENTGATE_KEYSTORE_DIR, default .cache/keystore), CONSENTGATE_KEYSTORE_SCHEMA (consentgate).
   Analytics store (connector analytics-store): CONSENTGATE_ANALYTICS_SCHEMA, _ROLE, _DIR, _HOST/_PORT, _READERS
   (see consentgate analytics --help).
+  Evidence store (connector evidence-store): CONSENTGATE_EVIDENCE_SCHEMA, _DIR, _HOST/_PORT (127.0.0.1:8091), _TOKEN
+  (GET /v1/evidence/{customerId}; see consentgate evidence --help).
   A bad configuration fails at start and lists every problem.
 
 Exit codes: 0 done; 1 the work failed (or a DPIA gate/drift/verify said no); 2 a usage, configuration or input
@@ -256,6 +258,25 @@ on stderr; a JSON summary on stdout ({"rows":…, "withheld":…}). With the emb
       if (o.from !== undefined && o.to !== undefined && o.from >= o.to) throw new UsageError('--from must be before --to');
       return (await import('./analytics.ts')).exportStoreCommand(o, await storeConfig(o.config));
     });
+
+  cli.command('evidence').description('one customer\'s evidence bundle: what was done with their data, and why (JSON; --html for a report)')
+    .argument('[customerId]', 'the customer (Genesys external contact id)')
+    .option('--email <address>', 'find the customer by an e-mail address (held by exactly one contact)')
+    .option('--phone <number>', 'find the customer by a phone number in E.164 (held by exactly one contact)')
+    .option('--html <file>', 'also write the bundle as a readable HTML report to this file')
+    .addOption(configOption())
+    .addHelpText('after', `
+Reads the evidence store (connector evidence-store; DATABASE_URL, else an embedded PGlite in CONSENTGATE_EVIDENCE_DIR,
+default .cache/evidence; schema CONSENTGATE_EVIDENCE_SCHEMA): the customer's identifiers and how each links, every
+consent statement with the state it led to, every decision (sink, outcome, reason, policy and consent version),
+purge requests and vendor answers with their SLA status, ended sessions, erasure and key destruction, and the DPIAs
+of the integrations whose hosts received the data — one timeline in time order. The store holds ids, reasons and
+pseudonyms (CONSENTGATE_FIELD_KEY makes them), no personal data. A running pipeline serves the same at
+GET /v1/evidence/{customerId} when CONSENTGATE_EVIDENCE_TOKEN is set. With the embedded PGlite, stop a running
+\`consentgate run\` first (or set DATABASE_URL). Exit 0 with the bundle; 1 when the store knows no such customer;
+2 for a usage error.`)
+    .action(async (customerId: string | undefined, o: { email?: string; phone?: string; html?: string; config?: string }) =>
+      (await import('./evidence.ts')).evidenceCommand({ ...o, customerId }, await storeConfig(o.config)));
 
   dpiaCommands(cli.command('dpia').description('DPIA artifacts for OAuth clients and integrations: assess, gate, approve, verify, drift (no Kafka needed)'));
 

@@ -21,6 +21,8 @@ export interface DpiaEvent {
   approvedDpiaId: string | null;
   drifted: boolean;
   drift: string[];
+  /** Hosts the assessed integration sends data to. */
+  destinations: string[];
   at: number;
 }
 
@@ -63,7 +65,7 @@ export async function startDpiaWatcher(o: {
         const base = { integrationId: c.integrationId, changeId: c.changeId, integrationName: c.name, at: o.clock.now() };
         let event: DpiaEvent;
         if (c.definition === null) {
-          event = { ...base, dpiaId: null, complianceStatus: 'REMOVED', overallRisk: null, blockingFindings: [], approvedDpiaId: null, drifted: false, drift: [] };
+          event = { ...base, dpiaId: null, complianceStatus: 'REMOVED', overallRisk: null, blockingFindings: [], approvedDpiaId: null, drifted: false, drift: [], destinations: [] };
         } else {
           const artifact = assess({ ...o.reference, integration: integrationFromGenesys(JSON.parse(c.definition), `integrations.changes ${c.changeId}`), samples: [], at: new Date(c.occurredAt).toISOString() });
           await o.store.recordArtifact(artifact, c.occurredAt);
@@ -74,6 +76,7 @@ export async function startDpiaWatcher(o: {
             blockingFindings: artifact.findings.filter((f) => f.blocking).map((f) => f.title), approvedDpiaId: approved?.dpia_id ?? null,
             drifted: drift?.drifted ?? false,
             drift: drift ? [...drift.newScopes.map((s) => `new scope ${s}`), ...drift.newDestinations.map((d) => `new destination ${d}`), ...drift.newFindingTypes.map((f) => `new finding ${f}`)] : [],
+            destinations: [...new Set(artifact.data_flows.map((f) => f.destination))],
           };
           stats.assessed++;
           if (artifact.compliance_status === 'BLOCKED_FOR_DEPLOYMENT') stats.blocked++;

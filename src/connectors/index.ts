@@ -25,6 +25,9 @@ import { loadDefinitions, openAnalyticsStore } from '../app.ts';
 import { AnalyticsApi, loadReaders } from './analyticsApi.ts';
 import { startAnalyticsStore } from './analyticsStore.ts';
 import { IdentityGraph, startPendingResolver } from './identity.ts';
+import { identifierPseudonym, openEvidenceStore } from '../evidence.ts';
+import { EvidenceApi } from './evidenceApi.ts';
+import { startEvidenceStore } from './evidenceStore.ts';
 
 /** Connectors that write conversation records or consent, and so resolve identities. */
 const IDENTITY_CONNECTORS: Config['connectors'] = ['notifications', 'eventbridge-http', 'eventbridge-topic', 'consent-intake'];
@@ -56,6 +59,8 @@ export interface Connectors {
   dpia?: Awaited<ReturnType<typeof startDpiaWatcher>>;
   analyticsStore?: Awaited<ReturnType<typeof startAnalyticsStore>>;
   analyticsApi?: AnalyticsApi;
+  evidenceStore?: Awaited<ReturnType<typeof startEvidenceStore>>;
+  evidenceApi?: EvidenceApi;
   stats(): Record<string, unknown>;
   /** Whether the connectors are connected (readiness): the notifications source has its WebSocket open. */
   readiness(): { ready: boolean; detail?: string };
@@ -95,6 +100,8 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       dpia: out.dpia?.stats,
       analyticsStore: out.analyticsStore?.stats,
       analyticsApi: out.analyticsApi?.stats,
+      evidenceStore: out.evidenceStore?.stats,
+      evidenceApi: out.evidenceApi?.stats,
     }),
     readiness: () => {
       if (out.notifications && !out.notifications.connected) return { ready: false, detail: 'the notifications source is not connected' };
@@ -132,6 +139,8 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
       add('consentgate_analytics_store_purged_rows_total', {}, a?.purgedRows);
       add('consentgate_analytics_store_redelivered_batches_total', {}, a?.redelivered);
       for (const [result, k] of Object.entries(out.analyticsApi?.stats ?? {})) add('consentgate_analytics_api_total', { result }, k);
+      add('consentgate_evidence_store_records_total', {}, out.evidenceStore?.stats.records);
+      for (const [result, k] of Object.entries(out.evidenceApi?.stats ?? {})) add('consentgate_evidence_api_total', { result }, k);
       return { counters, gauges };
     },
     async stop() {
@@ -215,6 +224,19 @@ export async function startConnectors(d: ConnectorDeps): Promise<Connectors> {
         const api = (out.analyticsApi = new AnalyticsApi({ ...config.analytics, readers: loadReaders(config.analytics.readersFile, policy), store, policy, clock, logger: logger.child({ component: 'analytics-api' }) }));
         await api.start();
         logger.info({ url: api.url }, 'analytics read API listening');
+        stops.push(() => api.stop());
+      }
+    }
+    if (on.has('evidence-store')) {
+      const store = openEvidenceStore(config);
+      stops.push(() => store.db.close());
+      const pseudonym = identifierPseudonym(config);
+      const e = (out.evidenceStore = await startEvidenceStore({ kafka, topology, serdes, store, pseudonym, sender: producer, clock, logger }));
+      stops.push(() => e.stop());
+      if (config.evidence.token) {
+        const api = (out.evidenceApi = new EvidenceApi({ ...config.evidence, token: config.evidence.token, store, vendors: loadDefinitions(config).vendors, pseudonym, clock, logger: logger.child({ component: 'evidence-api' }) }));
+        await api.start();
+        logger.info({ url: api.url }, 'evidence API listening');
         stops.push(() => api.stop());
       }
     }

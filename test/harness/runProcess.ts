@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { resolve } from 'node:path';
 import { createKafka } from '../../src/adapters/kafka.ts';
@@ -8,6 +8,14 @@ import { loadDefinitions, PROJECT_ROOT, topologySerdes } from '../../src/app.ts'
 import { freePort } from '../../src/devstack/process.ts';
 import type { Channel, ConsentEvent, ConversationRecord, Purpose } from '../../src/domain/types.ts';
 import { conversation, testConfig, testEnv, waitFor } from './pipeline.ts';
+
+/** A `consentgate` command (the compiled bin) on the topics of `prefix`, with the test environment: exit code and output. */
+export function runCli(args: string[], prefix: string, env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  return new Promise((done) => {
+    execFile(process.execPath, [resolve(PROJECT_ROOT, 'bin/consentgate.js'), ...args], { env: { ...process.env, ...testEnv(prefix, env) }, timeout: 120_000 }, (err, stdout, stderr) =>
+      done({ code: err ? (typeof err.code === 'number' ? err.code : 1) : 0, stdout, stderr }));
+  });
+}
 
 /** `consentgate run` in a child process, on topics of its own, with its operations port. */
 export interface RunProcess {
