@@ -15,6 +15,9 @@
 //      customers; the read API's p50/p99 for a 100-row page, the reader view's COUNT(*) against the raw table's, and
 //      the time from an acknowledged opt-out to its customer's rows vanishing from queries (through the live
 //      pipeline's consent table and the store connector's mirror);
+//  (h) the evidence store: BENCH_EVIDENCE_CUSTOMERS (1M) customers and BENCH_EVIDENCE_DECISIONS (10M) decisions (with a
+//      consent event, a consent state and an identifier each customer, purges for a tenth) loaded with SQL; the time to
+//      one customer's evidence bundle through GET /v1/evidence/{customerId}, p50/p99/max over 500 random customers;
 //  (soak) only with `npm run bench -- soak`: BENCH_SOAK_SECONDS (600) at BENCH_SOAK_RATE (2000) records/s, each worker's
 //      RSS and V8 heap growth in MB/min (progress every 30 s on stderr).
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
@@ -46,6 +49,8 @@ import { parsePolicy } from '../src/runtime/topology.ts';
 import { loadDefinitions, openAnalyticsStore } from '../src/app.ts';
 import { AnalyticsApi, sha256 } from '../src/connectors/analyticsApi.ts';
 import { startAnalyticsStore } from '../src/connectors/analyticsStore.ts';
+import { EvidenceApi } from '../src/connectors/evidenceApi.ts';
+import { openEvidenceStore } from '../src/evidence.ts';
 import { effectiveGrants } from '../src/domain/analyticsStore.ts';
 import { PURPOSES, type ConsentEvent } from '../src/domain/types.ts';
 import { conversation as conversationRecordValue } from '../test/harness/pipeline.ts';
@@ -58,10 +63,12 @@ const RESTORE_ENTRIES = Number(process.env.BENCH_RESTORE_ENTRIES ?? 1_000_000);
 const EVENTS = Number(process.env.BENCH_EVENTS ?? 20_000);
 const STORE_ROWS = Number(process.env.BENCH_STORE_ROWS ?? 1_000_000);
 const STORE_CUSTOMERS = Number(process.env.BENCH_STORE_CUSTOMERS ?? 100_000);
+const EVIDENCE_CUSTOMERS = Number(process.env.BENCH_EVIDENCE_CUSTOMERS ?? 1_000_000);
+const EVIDENCE_DECISIONS = Number(process.env.BENCH_EVIDENCE_DECISIONS ?? 10_000_000);
 const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
 /** `npm run bench -- soak` runs the soak alone (it takes BENCH_SOAK_SECONDS, 10 minutes by default). */
-const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g').split(',').map((x) => x.trim()));
+const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h').split(',').map((x) => x.trim()));
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RATE = Number(process.env.BENCH_SOAK_RATE ?? 2000);
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
@@ -393,6 +400,55 @@ async function analyticsStoreRun(s: BenchStack) {
   return { loadSeconds, viewCount, rawCount, pages, vanish };
 }
 
+// (h) the evidence store at scale: rows loaded with SQL (the connector's ingest is not what is measured), then bundles
+// of random customers through the evidence API, as a privacy lead asks for them.
+async function evidenceStoreRun(s: BenchStack) {
+  const p = await s.pipeline();
+  const schema = `bench_ev_${randomUUID().slice(0, 8)}`;
+  const r = loadConfig({ env: { ...process.env, ...s.envOf(p), CONSENTGATE_EVIDENCE_SCHEMA: schema, CONSENTGATE_EVIDENCE_DIR: join(tmpdir(), schema) } });
+  if (!r.ok) throw new Error(r.problems.join('; '));
+  const store = openEvidenceStore(r.config);
+  await store.apply();
+  const e = `"${schema}"`;
+  const C = EVIDENCE_CUSTOMERS;
+  const t0 = performance.now();
+  const granted = JSON.stringify(PURPOSES.map((purpose) => ({ purpose, granted: true, channel: null })));
+  await store.db.query(`INSERT INTO ${e}.consent_events SELECT 'ev-' || i, 'ec-' || i, 'WEB', 1764547200000 + i, 1764547200000 + i, $1::jsonb, NULL FROM generate_series(0, $2::int - 1) i`, [granted, C]);
+  await store.db.query(`INSERT INTO ${e}.consent_states SELECT 'ec-' || i, 1, jsonb_build_object('version', 1, 'complianceStatus', 'FULLY_OPTED_IN', 'updatedAt', 1764547200000 + i,
+    'purposes', jsonb_build_array(jsonb_build_object('purpose', 'MARKETING', 'granted', true, 'eventId', 'ev-' || i, 'channels', '[]'::jsonb))) FROM generate_series(0, $1::int - 1) i`, [C]);
+  await store.db.query(`INSERT INTO ${e}.identifiers SELECT 'ec-' || i, 'EMAIL', 'psn:' || md5(i::text), 0 FROM generate_series(0, $1::int - 1) i`, [C]);
+  for (let i = 0; i < EVIDENCE_DECISIONS; i += 1_000_000) {
+    await store.db.query(`INSERT INTO ${e}.decisions SELECT 'r-' || (i / 3), (ARRAY['crm','analytics','thirdparty'])[1 + i % 3], 1, 'ec-' || ((i / 3) % $3::int), 'conv-' || (i / 12),
+      CASE WHEN i % 7 = 0 THEN 'BLOCKED' ELSE 'FORWARDED' END, CASE WHEN i % 7 = 0 THEN 'CONSENT_WITHDRAWN' ELSE 'CONSENT_GRANTED' END, '{}', '2026-11-23.2', 1, 1764547200000 + i, NULL, NULL
+      FROM generate_series($1::bigint, $2::bigint - 1) i`, [i, Math.min(EVIDENCE_DECISIONS, i + 1_000_000), C]);
+  }
+  await store.db.query(`INSERT INTO ${e}.purge_commands SELECT 'k-' || i, 'q-' || i, 'crm-sync', 'ec-' || (i * 10), 'WITHDRAWAL', '{MARKETING}', 1764547200000 + i, 1764633600000 + i, 1 FROM generate_series(0, $1::int / 10 - 1) i`, [C]);
+  await store.db.query(`INSERT INTO ${e}.purge_acks SELECT 'q-' || i, 'crm-sync', 'ec-' || (i * 10), 'COMPLETED', NULL, 1764550800000 + i FROM generate_series(0, $1::int / 10 - 1) i`, [C]);
+  await store.db.exec(`ANALYZE ${e}.decisions; ANALYZE ${e}.identifiers; ANALYZE ${e}.consent_events; ANALYZE ${e}.consent_states; ANALYZE ${e}.purge_commands; ANALYZE ${e}.purge_acks`);
+  const loadSeconds = (performance.now() - t0) / 1000;
+
+  const token = randomUUID();
+  const api = new EvidenceApi({ host: '127.0.0.1', port: 0, token, store, vendors: loadDefinitions(r.config).vendors, pseudonym: (k) => k, clock: systemClock, logger: createLogger('error') });
+  await api.start();
+  const times: number[] = [];
+  let decisionsPerBundle = 0;
+  for (let k = 0; k < 550; k++) {
+    const customer = `ec-${Math.floor(Math.random() * C)}`;
+    const t = performance.now();
+    const res = await fetch(`${api.url}/v1/evidence/${customer}`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await res.json()) as { decisionsTotal?: number };
+    if (res.status !== 200) throw new Error(`evidence of ${customer}: ${res.status}`);
+    if (k >= 50) { // the first 50 warm up
+      times.push(performance.now() - t);
+      decisionsPerBundle += body.decisionsTotal ?? 0;
+    }
+  }
+  await api.stop();
+  await store.db.exec(`DROP SCHEMA ${e} CASCADE`);
+  await store.db.close();
+  return { loadSeconds, times, decisionsPerBundle: decisionsPerBundle / times.length };
+}
+
 // soak: a steady flow at SOAK_RATE for SOAK_SECONDS on all workers; each worker's RSS and V8 heap sampled every 5 s,
 // their growth as a least-squares slope over the samples after the first fifth (at most a minute) of warm-up.
 async function soak(s: BenchStack) {
@@ -460,6 +516,7 @@ const source = ONLY.has('d') ? await notificationsSource() : undefined;
 const restored = ONLY.has('e') ? await restore(stack) : undefined;
 const replayed = ONLY.has('f') ? await replayRun(stack) : undefined;
 const stored = ONLY.has('g') ? await analyticsStoreRun(stack) : undefined;
+const evidenced = ONLY.has('h') ? await evidenceStoreRun(stack) : undefined;
 const soaked = ONLY.has('soak') ? await soak(stack) : undefined;
 await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
@@ -501,5 +558,9 @@ if (stored) {
   console.log(`    read API, a 100-row page from a random time: ${ms(stored.pages)}`);
   console.log(`    SELECT count(*) as the reader role through the view (consent checked now): ${stored.viewCount.ms.toFixed(0)} ms (${stored.viewCount.n} rows); on the raw table: ${stored.rawCount.ms.toFixed(0)} ms (${stored.rawCount.n} rows); ratio ${(stored.viewCount.ms / stored.rawCount.ms).toFixed(1)}×`);
   console.log(`    opt-out acknowledged → the customer's rows gone from a reader's query: ${ms(stored.vanish)}`);
+}
+if (evidenced) {
+  console.log(`(h) evidence store, ${EVIDENCE_CUSTOMERS} customers and ${EVIDENCE_DECISIONS} decisions in ${databaseUrl ? 'PostgreSQL' : 'the embedded PGlite'} (loaded in ${evidenced.loadSeconds.toFixed(1)} s):`);
+  console.log(`    one customer's evidence bundle through GET /v1/evidence/{customerId} (${evidenced.decisionsPerBundle.toFixed(0)} decisions each on average): ${ms(evidenced.times)}`);
 }
 process.exit(0);
