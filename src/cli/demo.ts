@@ -9,6 +9,7 @@ import { PROJECT_ROOT, systemClock } from '../app.ts';
 import type { Config } from '../config.ts';
 import { dryRun, loadNewPolicy, openReplayContext, replay } from '../replay.ts';
 import { startConnectors } from '../connectors/index.ts';
+import type { EvidenceBundle } from '../domain/evidence.ts';
 import type { Decision } from '../domain/types.ts';
 import { GenesysSimulator } from '../simulator/index.ts';
 import { startEphemeralPipeline } from './ephemeralPipeline.ts';
@@ -23,7 +24,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /**
  * `npm run demo`: a local stack (unless KAFKA_BROKERS is set), a Genesys Cloud simulator as the source, the
- * pipeline with the notifications, consent-intake, write-back, integrations and session-executor connectors, seeded traffic (opt-ins,
+ * pipeline with the notifications, consent-intake, write-back, integrations, session-executor and evidence-store connectors, seeded traffic (opt-ins,
  * opt-outs mid-conversation, conversations without a known customer, a dropped socket, malformed events) and
  * a summary of what reached which sink and why; then a policy change, its dry run and its replay.
  */
@@ -31,7 +32,7 @@ export async function runDemo(): Promise<void> {
   const sim = await GenesysSimulator.start({ seed: 42 });
   say(`Genesys Cloud simulator at ${sim.baseUrl} (seed 42)`);
   // The intake is closed by default: tokens of this run's own for the consent intake and for erasure.
-  const tokens = { intake: randomBytes(24).toString('hex'), erasure: randomBytes(24).toString('hex') };
+  const tokens = { intake: randomBytes(24).toString('hex'), erasure: randomBytes(24).toString('hex'), evidence: randomBytes(24).toString('hex') };
   const post = (url: string, token: string, body: unknown) =>
     fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(body) });
   const { pipeline, config, stop } = await startEphemeralPipeline({
@@ -40,8 +41,9 @@ export async function runDemo(): Promise<void> {
     log: say,
     env: {
       GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret,
-      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations,session-executor', CONSENTGATE_HTTP_PORT: '0',
-      CONSENTGATE_INTAKE_TOKEN: tokens.intake, CONSENTGATE_ERASURE_TOKEN: tokens.erasure,
+      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,writeback,integrations,session-executor,evidence-store', CONSENTGATE_HTTP_PORT: '0',
+      CONSENTGATE_INTAKE_TOKEN: tokens.intake, CONSENTGATE_ERASURE_TOKEN: tokens.erasure, CONSENTGATE_EVIDENCE_TOKEN: tokens.evidence, CONSENTGATE_EVIDENCE_PORT: '0',
+      CONSENTGATE_EVIDENCE_DIR: process.env.CONSENTGATE_EVIDENCE_DIR ?? mkdtempSync(join(tmpdir(), 'consentgate-demo-evidence-')),
       CONSENTGATE_SESSION_DISCONNECT_AFTER_MS: process.env.CONSENTGATE_SESSION_DISCONNECT_AFTER_MS ?? '1000',
     },
   });
@@ -115,12 +117,32 @@ export async function runDemo(): Promise<void> {
       outcomes.set(o, (outcomes.get(o) ?? 0) + 1);
     }
     say(`session guard: ${commands} END_SESSION commands for conversations live when their customer opted out; after the ${config.sessionDisconnectAfterMs} ms grace: ${[...outcomes].map(([k, v]) => `${k} ${v}`).join(', ') || 'none yet'}`);
+    await evidenceOf(connectors.evidenceApi!.url, tokens.evidence, optOuts[0]!);
     await policyChange(config);
   } finally {
     await connectors.stop();
     await stop();
     await sim.close();
   }
+}
+
+/** The evidence bundle of one customer who opted out during a call: a few lines here, the whole report in a file. */
+async function evidenceOf(url: string, token: string, customerId: string): Promise<void> {
+  const get = async (format: string) => {
+    for (let attempt = 0; ; attempt++) { // the evidence store may still be writing the last facts
+      const res = await fetch(`${url}/v1/evidence/${customerId}${format}`, { headers: { authorization: `Bearer ${token}` } });
+      if (res.ok || attempt === 20) return res;
+      await sleep(250);
+    }
+  };
+  const res = await get('');
+  if (!res.ok) return say(`evidence: ${res.status} ${await res.text()}`);
+  const b = (await res.json()) as EvidenceBundle;
+  const file = join(mkdtempSync(join(tmpdir(), 'consentgate-demo-')), 'evidence.html');
+  writeFileSync(file, await (await get('?format=html')).text());
+  say('');
+  say(`evidence of customer ${customerId} (opted out during a call): ${b.timeline.length} facts on one timeline — ${b.consent.length} consent statement(s), ${b.decisionsTotal} decision(s), forwarded to ${b.forwardedTo.map((f) => f.sink).join(', ') || 'no sink'}, ${b.sessions.length} session(s) ended, purges ${b.purges.map((p) => `${p.vendor} ${p.sla}`).join(', ') || 'none'}`);
+  say(`  the readable report: ${file} (also GET /v1/evidence/{customerId}?format=html, consentgate evidence <customerId> --html FILE)`);
 }
 
 /**
