@@ -1,9 +1,9 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { z } from 'zod';
 import type { AnalyticsDb, CheckedRow, PageQuery } from '../adapters/analyticsDb.ts';
+import { close, listen, urlOf } from '../adapters/httpServer.ts';
 import type { Logger } from '../adapters/logger.ts';
 import { decodeCursor, encodeCursor, permitsRow, storedSinks } from '../domain/analyticsStore.ts';
 import type { Clock } from '../domain/clock.ts';
@@ -105,21 +105,16 @@ export class AnalyticsApi {
   }
 
   get url(): string {
-    const a = this.server!.address() as AddressInfo;
-    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+    return urlOf(this.server!);
   }
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => void this.handle(req, res));
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.o.port, this.o.host, resolve);
-    });
+    await listen(this.server, this.o.host, this.o.port);
   }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  stop(): Promise<void> {
+    return close(this.server);
   }
 
   private reader(req: IncomingMessage): Reader {

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { EvidenceDb } from '../adapters/evidenceDb.ts';
+import { close, listen, urlOf } from '../adapters/httpServer.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Vendor } from '../domain/purge.ts';
@@ -24,8 +24,7 @@ export class EvidenceApi {
   }
 
   get url(): string {
-    const a = this.server!.address() as AddressInfo;
-    return `http://${a.address.includes(':') ? `[${a.address}]` : a.address}:${a.port}`;
+    return urlOf(this.server!);
   }
 
   async start(): Promise<void> {
@@ -35,15 +34,11 @@ export class EvidenceApi {
         this.send(res, 503, { error: 'the evidence store could not be read; retry' });
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      this.server!.once('error', reject);
-      this.server!.listen(this.o.port, this.o.host, resolve);
-    });
+    await listen(this.server, this.o.host, this.o.port);
   }
 
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+  stop(): Promise<void> {
+    return close(this.server);
   }
 
   private send(res: ServerResponse, status: number, body: unknown, html?: string): void {

@@ -114,13 +114,8 @@ export interface EvidenceRows {
 
 export type SlaStatus = 'MET' | 'LATE' | 'OVERDUE' | 'OPEN' | 'DENIED';
 
-export interface VendorPurge {
-  requestId: string;
-  vendor: string;
-  reason: PurgeReason;
-  purposes: Purpose[];
-  issuedAt: number;
-  dueAt: number;
+/** One purge request to one vendor: its first command (resends counted in `attempts`) and the vendor's answers. */
+export interface VendorPurge extends Omit<PurgeCommandRow, 'commandId' | 'attempt'> {
   attempts: number;
   acks: { status: AckStatus; reason: string | null; at: number }[];
   /** COMPLETED by dueAt: MET; after it: LATE; DENIED; no answer yet: OPEN, or OVERDUE past dueAt. */
