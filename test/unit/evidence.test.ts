@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { EvidenceDb } from '../../src/adapters/evidenceDb.ts';
+import { embeddedDb } from '../../src/adapters/postgres.ts';
 import { assembleBundle, stateRowOf, type EvidenceRows } from '../../src/domain/evidence.ts';
 import type { Vendor } from '../../src/domain/purge.ts';
-import type { ConsentState } from '../../src/domain/types.ts';
+import type { ConsentState, Decision } from '../../src/domain/types.ts';
 
 const H = 3_600_000;
 const vendor = (name: string, sinks: string[], hosts: string[]): Vendor => ({ name, sinks, hosts, retentionPolicyId: 'RP', deletion: 'HARD', ackSlaMs: 24 * H, retentionDays: 30 });
@@ -67,5 +72,34 @@ describe('evidence bundle', () => {
     assert.deepEqual(b.timeline.map((t) => t.kind), ['CONSENT', 'DECISION', 'CONSENT', 'PURGE_REQUESTED', 'PURGE_REQUESTED', 'DECISION', 'CONSENT', 'PURGE_ACKNOWLEDGED', 'PURGE_ACKNOWLEDGED', 'PURGE_REQUESTED', 'ERASURE']);
     assert.match(b.timeline[2]!.text, /withdrew MARKETING .*given by phone/);
     assert.match(b.timeline.find((t) => t.text.startsWith('crm-sync answered'))!.text, /360 min after its SLA/);
+  });
+});
+
+describe('evidence store (SQL, on an embedded PostgreSQL)', () => {
+  const db = embeddedDb(mkdtempSync(join(tmpdir(), 'consentgate-evidence-unit-')));
+  const store = new EvidenceDb(db, 'ev');
+  after(() => db.close());
+
+  it('writes a batch once, keeps a contact\'s current identifiers only, and reads back the rows of one customer', async () => {
+    await store.apply();
+    await store.apply(); // idempotent
+    const d: Decision = { ...decision('crm', 'FORWARDED', 10), reason: 'CONSENT_GRANTED', customerId: 'c1', inputTopic: 't', inputPartition: 0, inputOffset: '0', resolvedBy: { identifier: 'EMAIL' as const, link: 'STRONG' as const } };
+    const end = { consumer: 'decisions', topic: 'audit', partition: 0, from: 0n, next: 2n };
+    assert.equal(await store.ledger.once(end, (tx) => store.decisions(tx, [d, { ...d, recordId: 'other', customerId: 'c2' }, { ...d, recordId: 'nobody', customerId: null }])), true);
+    assert.equal(await store.ledger.once(end, () => assert.fail('written twice')), false);
+    const psn = (k: string) => `psn:${k}`;
+    await store.ledger.once({ ...end, consumer: 'facts', topic: 'ids' }, async (tx) => {
+      await store.identities(tx, [{ contactId: 'c1', identifiers: ['email:a@x.example', 'phone:+15550001'], deleted: false, modifiedAt: 1 }, { contactId: 'c2', identifiers: ['phone:+15550001'], deleted: false, modifiedAt: 1 }], psn);
+      await store.identities(tx, [{ contactId: 'c1', identifiers: ['email:a@x.example'], deleted: false, modifiedAt: 2 }], psn); // dropped the phone
+      await store.consentStates(tx, [state(1, true, 'e1')]);
+    });
+    const rows = await store.rows('c1');
+    assert.deepEqual(rows.decisions.map((x) => [x.recordId, x.sink, x.resolvedBy]), [['r10', 'crm', { identifier: 'EMAIL', link: 'STRONG' }]]);
+    assert.equal(rows.decisionsTotal, 1);
+    assert.deepEqual(rows.identifiers.map((i) => [i.kind, i.pseudonym, i.heldBy]), [['EMAIL', 'psn:email:a@x.example', 1]]);
+    assert.deepEqual(rows.consentStates, [stateRowOf(state(1, true, 'e1'))]);
+    assert.deepEqual(await store.customerOf('psn:email:a@x.example'), { customerId: 'c1' });
+    assert.deepEqual(await store.customerOf('psn:phone:+15550001'), { customerId: 'c2' });
+    assert.deepEqual(await store.customerOf('psn:nothing'), { holders: 0 });
   });
 });
