@@ -18,6 +18,8 @@
 //  (h) the evidence store: BENCH_EVIDENCE_CUSTOMERS (1M) customers and BENCH_EVIDENCE_DECISIONS (10M) decisions (with a
 //      consent event, a consent state and an identifier each customer, purges for a tenth) loaded with SQL; the time to
 //      one customer's evidence bundle through GET /v1/evidence/{customerId}, p50/p99/max over 500 random customers;
+//  (i) `consentgate dpia assess --all` over BENCH_DPIA_INTEGRATIONS (1,000) integrations and OAuth clients of a synthetic
+//      org, BENCH_DPIA_TERRAFORM (200) of them with Terraform: the whole command, as a CI job runs it;
 //  (soak) only with `npm run bench -- soak`: BENCH_SOAK_SECONDS (600) at BENCH_SOAK_RATE (2000) records/s, each worker's
 //      RSS and V8 heap growth in MB/min (progress every 30 s on stderr).
 // Settings: BENCH_ONLY (sections to run, e.g. "a,b"; default all), BENCH_RECORDS (200000), BENCH_STEADY_SECONDS (15),
@@ -54,6 +56,7 @@ import { openEvidenceStore } from '../src/evidence.ts';
 import { effectiveGrants } from '../src/domain/analyticsStore.ts';
 import { PURPOSES, type ConsentEvent } from '../src/domain/types.ts';
 import { conversation as conversationRecordValue } from '../test/harness/pipeline.ts';
+import { writeOrg } from './dpiaOrg.ts';
 import { benchStack, consentEvent, dropTopics, conversationRecords, CUSTOMERS, grantConsent, pct, produceAll, rate, sleep, watchedRecord, type BenchStack } from './workload.ts';
 
 const N = Number(process.env.BENCH_RECORDS ?? 200_000);
@@ -65,10 +68,12 @@ const STORE_ROWS = Number(process.env.BENCH_STORE_ROWS ?? 1_000_000);
 const STORE_CUSTOMERS = Number(process.env.BENCH_STORE_CUSTOMERS ?? 100_000);
 const EVIDENCE_CUSTOMERS = Number(process.env.BENCH_EVIDENCE_CUSTOMERS ?? 1_000_000);
 const EVIDENCE_DECISIONS = Number(process.env.BENCH_EVIDENCE_DECISIONS ?? 10_000_000);
+const DPIA_INTEGRATIONS = Number(process.env.BENCH_DPIA_INTEGRATIONS ?? 1000);
+const DPIA_TERRAFORM = Number(process.env.BENCH_DPIA_TERRAFORM ?? 200);
 const WARM_UP_MS = 5000;
 const CPUS = availableParallelism();
 /** `npm run bench -- soak` runs the soak alone (it takes BENCH_SOAK_SECONDS, 10 minutes by default). */
-const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h').split(',').map((x) => x.trim()));
+const ONLY = new Set(process.argv.includes('soak') ? ['soak'] : (process.env.BENCH_ONLY ?? 'a,b,c,d,e,f,g,h,i').split(',').map((x) => x.trim()));
 const SOAK_SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
 const SOAK_RATE = Number(process.env.BENCH_SOAK_RATE ?? 2000);
 const MB = (bytes: number) => `${Math.round(bytes / 1048576)} MB`;
@@ -449,6 +454,22 @@ async function evidenceStoreRun(s: BenchStack) {
   return { loadSeconds, times, decisionsPerBundle: decisionsPerBundle / times.length };
 }
 
+// (i) a whole org's DPIAs in one command (the compiled CLI, as CI runs it; no Kafka involved).
+function dpiaOrgRun() {
+  const dir = join(tmpdir(), `consentgate-bench-org-${randomUUID().slice(0, 8)}`);
+  writeOrg(join(dir, 'org'), DPIA_INTEGRATIONS, DPIA_TERRAFORM);
+  const t = performance.now();
+  const out = execFileSync(process.execPath, [resolve(PROJECT_ROOT, 'bin/consentgate.js'), 'dpia', 'assess', '--all', join(dir, 'org'), '--out-dir', join(dir, 'artifacts'), '--quiet'], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'ignore'] });
+  const seconds = (performance.now() - t) / 1000;
+  const statuses = new Map<string, number>();
+  for (const line of out.trim().split('\n')) {
+    const s = (JSON.parse(line) as { compliance_status: string }).compliance_status;
+    statuses.set(s, (statuses.get(s) ?? 0) + 1);
+  }
+  rmSync(dir, { recursive: true, force: true });
+  return { seconds, statuses };
+}
+
 // soak: a steady flow at SOAK_RATE for SOAK_SECONDS on all workers; each worker's RSS and V8 heap sampled every 5 s,
 // their growth as a least-squares slope over the samples after the first fifth (at most a minute) of warm-up.
 async function soak(s: BenchStack) {
@@ -517,6 +538,7 @@ const restored = ONLY.has('e') ? await restore(stack) : undefined;
 const replayed = ONLY.has('f') ? await replayRun(stack) : undefined;
 const stored = ONLY.has('g') ? await analyticsStoreRun(stack) : undefined;
 const evidenced = ONLY.has('h') ? await evidenceStoreRun(stack) : undefined;
+const assessedOrg = ONLY.has('i') ? dpiaOrgRun() : undefined;
 const soaked = ONLY.has('soak') ? await soak(stack) : undefined;
 await dropTopics(first.pipeline, config.topicPrefix);
 await first.stop();
@@ -558,6 +580,9 @@ if (stored) {
   console.log(`    read API, a 100-row page from a random time: ${ms(stored.pages)}`);
   console.log(`    SELECT count(*) as the reader role through the view (consent checked now): ${stored.viewCount.ms.toFixed(0)} ms (${stored.viewCount.n} rows); on the raw table: ${stored.rawCount.ms.toFixed(0)} ms (${stored.rawCount.n} rows); ratio ${(stored.viewCount.ms / stored.rawCount.ms).toFixed(1)}×`);
   console.log(`    opt-out acknowledged → the customer's rows gone from a reader's query: ${ms(stored.vanish)}`);
+}
+if (assessedOrg) {
+  console.log(`(i) dpia assess --all: ${DPIA_INTEGRATIONS} integrations and OAuth clients (${DPIA_TERRAFORM} with Terraform) in ${assessedOrg.seconds.toFixed(1)} s, one artifact each (${[...assessedOrg.statuses].map(([k, v]) => `${v} ${k}`).join(', ')})`);
 }
 if (evidenced) {
   console.log(`(h) evidence store, ${EVIDENCE_CUSTOMERS} customers and ${EVIDENCE_DECISIONS} decisions in ${databaseUrl ? 'PostgreSQL' : 'the embedded PGlite'} (loaded in ${evidenced.loadSeconds.toFixed(1)} s):`);

@@ -6,7 +6,7 @@ import { parseJson } from '../runtime/topology.ts';
 import { ClassificationSchema, DestinationsSchema, type Classification, type Destinations } from '../domain/classification.ts';
 import type { AssessedIntegration } from '../domain/dpia.ts';
 import { scanText, scanValue, summarize } from '../domain/piiScanner.ts';
-import { URL_RE, type FoundDestination } from './terraform.ts';
+import { destinationsIn, type FoundDestination } from './terraform.ts';
 
 /** Reads and validates a JSON file; a bad file fails with every problem and exit code 2. */
 export function readJsonFile<T>(file: string, schema: z.ZodType<T>): T {
@@ -44,17 +44,21 @@ export function integrationFromGenesys(raw: unknown, source: string): AssessedIn
   const all: [string, string, string][] = [];
   strings(isClient ? { registeredRedirectUri: d.registeredRedirectUri } : d.config ?? {}, '$', all);
   for (const [path, key, s] of all) {
-    for (const m of s.matchAll(URL_RE)) found.push({ url: m[0], host: new URL(m[0]).hostname.toLowerCase(), foundIn: `${basename(source)}: ${path}` });
+    found.push(...destinationsIn(s, `${basename(source)}: ${path}`));
     if (key === 'awsAccountRegion' && /^[a-z]{2}-[a-z]+-\d$/.test(s)) {
       found.push({ url: `https://events.${s}.amazonaws.com`, host: `events.${s}.amazonaws.com`, foundIn: `${basename(source)}: ${path} (EventBridge region)` });
     }
   }
   const type = (d.integrationType as { id?: string } | undefined)?.id;
+  // The fields an integration says it sends: a `fields` or `declaredFields` list among its configuration properties.
+  const properties = ((d.config as { current?: { properties?: Record<string, unknown> } } | undefined)?.current?.properties ?? {});
+  const declared = [properties.fields, properties.declaredFields].find(Array.isArray) as unknown[] | undefined;
   return {
     id: d.id,
     name: d.name,
     kind: isClient ? 'OAUTH_CLIENT' : 'INTEGRATION',
     scopes: isClient ? ((d.scope as string[]) ?? []) : [],
+    fields: (declared ?? []).filter((f): f is string => typeof f === 'string' && f.length > 0),
     destinations: found,
     definitionHash: definitionOf(raw).hash,
     processingNature: isClient ? `API access (${String(d.authorizedGrantType ?? 'unknown grant')})` : `Integration ${type ?? 'unknown type'}`,

@@ -327,7 +327,8 @@ In the background, its lines in .consentgate/dev.env for every later shell:
 function dpiaCommands(dpia: Command): void {
   const assessOptions = (c: Command) => c
     .option('--oauth-client <file>', 'the Genesys API\'s JSON of an OAuth client (GET /api/v2/oauth/clients/{id})')
-    .option('--integration <file>', 'the Genesys API\'s JSON of an integration (GET /api/v2/integrations/{id} with its config)')
+    .option('--integration <file>', 'the Genesys API\'s JSON of an integration (GET /api/v2/integrations/{id} with its config); with --oauth-client, the client it uses: one flow, one assessment')
+    .option('--fields <file>', 'the data fields the integration declares it sends (a JSON array of names), classified like scopes')
     .option('--terraform <dir>', 'Terraform of the integration (repeatable): HCL parsed, variables resolved', collect)
     .option('--samples <fileOrDir>', 'payload samples to scan for personal data (repeatable)', collect)
     .option('--destination <url>', 'a destination the integration sends to (repeatable)', collect)
@@ -337,14 +338,28 @@ function dpiaCommands(dpia: Command): void {
     .option('--vendors <file>', 'vendor registry (default topologies/vendors.json)');
   const run = (name: 'assessCommand' | 'driftCommand') => async (o: Record<string, unknown>) => (await import('./dpia.ts'))[name](o);
 
-  assessOptions(dpia.command('assess').description('assess an OAuth client or integration into a DPIA artifact'))
+  assessOptions(dpia.command('assess').description('assess an integration, the OAuth client it uses, its Terraform and samples into one DPIA artifact'))
     .option('--out <file>', 'write the artifact here (default stdout)')
     .option('--report <file>', 'write the readable report here (default stderr)')
     .option('--store', 'also record the artifact in the DPIA store')
+    .option('--all <dir>', 'assess every flow under DIR: each subdirectory one flow (its integration and OAuth client JSON, fields.json, *.tf, samples/), each JSON file in DIR one flow')
+    .option('--out-dir <dir>', 'with --all: write one artifact per integration here (<integration id>.json)')
+    .option('--quiet', 'with --all: no progress bar')
     .addHelpText('after', `
-Destinations are detected: URLs and EventBridge regions in the definition and in the Terraform, plus any
---destination. Samples are scanned for card numbers (Luhn), IBANs (mod-97), e-mail addresses, phone numbers and SSNs.`)
-    .action(run('assessCommand'));
+Destinations are detected: URLs, AWS ARNs and EventBridge regions in the definitions and in the Terraform (aws
+and genesyscloud providers: event buses, Lambda functions, SQS queues, SNS topics, API destinations, data actions,
+web services integrations, each in its provider's region), plus any --destination. Each host is located (the
+allow-list, or the AWS, Azure, Google Cloud or Genesys Cloud region it names); a hop outside the source's adequacy
+area without SCC, DPF or BCR on record is a transfer finding, approved host or not. Samples are scanned for card
+numbers (Luhn), IBANs (mod-97), e-mail addresses, phone numbers and SSNs.
+With --all: JSON lines on stdout (one per integration), a summary table on stderr, and a Markdown job summary
+appended to $GITHUB_STEP_SUMMARY when it is set.`)
+    .action(async (o: Record<string, unknown>) => {
+      const m = await import('./dpia.ts');
+      if (typeof o.all === 'string') return m.assessAllCommand(o.all, o);
+      if (o.outDir) throw new UsageError('--out-dir goes with --all (a single artifact: --out FILE)');
+      return m.assessCommand(o);
+    });
   dpia.command('gate').description('exit 0 when the artifact may be deployed, 1 with a short reason when not, 2 when it is not a DPIA artifact')
     .argument('<artifact>', 'the DPIA artifact (JSON) of dpia assess')
     .option('--at <time>', 'judge as of this time (ISO-8601)', isoTime)
@@ -364,6 +379,7 @@ Destinations are detected: URLs and EventBridge regions in the definition and in
   assessOptions(dpia.command('drift').description('re-assess as it is now and compare with the last approved DPIA; exit 1 naming what drifted'))
     .option('--genesys', 'every OAuth client and integration of the org through the SDK (GENESYS_* settings)')
     .option('--store', 'record the re-assessments in the store')
+    .option('--approved <artifact>', 'the approved DPIA to compare with when the store has none for the integration (the output says which it used)')
     .action(run('driftCommand'));
   dpia.addHelpText('after', `
 The store is append-only with a hash-chained audit trail: PostgreSQL at DATABASE_URL, else an embedded PGlite in

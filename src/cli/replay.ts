@@ -14,10 +14,10 @@ import { replayTopology, type ReplayGraphDeps } from '../topology.ts';
 import { UsageError } from './errors.ts';
 
 /** A progress bar with rate and ETA on stderr (a line every 5 s when stderr is not a terminal). */
-export function progressBar(quiet = false): Progress {
+export function progressBar(quiet = false, unit = 'records'): Progress {
   const bar = new SingleBar({
     stream: process.stderr, noTTYOutput: true, notTTYSchedule: 5000, hideCursor: false, etaBuffer: 50, fps: 5,
-    format: '{phase} [{bar}] {percentage}% | {value}/{total} records | {rate} records/s | ETA {eta_formatted}',
+    format: `{phase} [{bar}] {percentage}% | {value}/{total} ${unit} | {rate} ${unit}/s | ETA {eta_formatted}`,
   });
   let started = 0;
   let active = false;

@@ -61,10 +61,15 @@ export type ApprovedDestination = Destinations['destinations'][number];
 
 export function matchDestination(host: string, allow: Destinations): ApprovedDestination | undefined {
   const h = host.toLowerCase();
-  return allow.destinations.find((d) => {
-    const p = d.pattern.toLowerCase();
-    return p.startsWith('*.') ? h.endsWith(p.slice(1)) && h.length > p.length - 1 : h === p;
-  });
+  return allow.destinations.find((d) => glob(d.pattern).test(h));
+}
+
+/** An allow-list pattern: `*` stands for any run of characters (`*.my.salesforce.com`, `arn:aws:*:eu-west-1:*`). */
+const globs = new Map<string, RegExp>();
+function glob(pattern: string): RegExp {
+  let re = globs.get(pattern);
+  if (!re) globs.set(pattern, (re = new RegExp(`^${pattern.toLowerCase().split('*').map((x) => x.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.+')}$`)));
+  return re;
 }
 
 /** Two endpoint paths are the same resource when every segment matches, `{…}` matching any one segment. */
@@ -88,6 +93,26 @@ export function elementsForScopes(scopes: string[], c: Classification): { elemen
     }
   }
   return [...out.values()];
+}
+
+/** The data elements declared fields name (case-insensitive, the last path segment: `customer.email` → email). */
+export function elementsForFields(fields: string[], c: Classification): { element: DataElement; fields: string[] }[] {
+  const out = new Map<string, { element: DataElement; fields: string[] }>();
+  for (const field of fields) {
+    const leaf = field.split(/[.[\]]/).filter(Boolean).at(-1)?.toLowerCase() ?? '';
+    for (const e of c.data_elements) {
+      if (!e.fields.some((f) => f.toLowerCase() === leaf)) continue;
+      const hit = out.get(e.id) ?? { element: e, fields: [] };
+      if (!hit.fields.includes(field)) hit.fields.push(field);
+      out.set(e.id, hit);
+    }
+  }
+  return [...out.values()];
+}
+
+/** Declared fields the classification does not know (reported, never silently ignored). */
+export function unknownFields(fields: string[], c: Classification): string[] {
+  return fields.filter((f) => elementsForFields([f], c).length === 0);
 }
 
 /** Scopes the classification does not know: assessed as unknown exposure, never silently ignored. */

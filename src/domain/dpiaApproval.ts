@@ -29,12 +29,21 @@ export interface GatedArtifact {
 
 export type ApprovalRequest = { approver: string; role: string; reason: string; at: number; hours?: number };
 
-/** Validates an approval request against the artifact; expected refusals are values, not exceptions. */
-export function approve(a: GatedArtifact, r: ApprovalRequest): { ok: true; approval: Approval } | { ok: false; reason: string } {
+/**
+ * Validates an approval request against the artifact and the approvals on record; expected refusals are values, not
+ * exceptions. Idempotent: an artifact its assessment approved, a pending one already approved, or an exception this
+ * approver already holds unexpired needs nothing recorded (`already` says why).
+ */
+export function approve(a: GatedArtifact, r: ApprovalRequest, existing: Approval[] = []): { ok: true; approval: Approval } | { ok: true; already: string } | { ok: false; reason: string } {
   if (!APPROVER_ROLES.includes(r.role as ApproverRole)) return { ok: false, reason: `role must be one of ${APPROVER_ROLES.join(', ')}` };
   if (!r.approver.trim()) return { ok: false, reason: 'the approver is required' };
   if (r.reason.trim().length < 10) return { ok: false, reason: 'a reason of at least 10 characters is required: it is the audit record' };
-  if (a.compliance_status === 'APPROVED_FOR_DEPLOYMENT') return { ok: false, reason: 'the artifact is approved already' };
+  if (a.compliance_status === 'APPROVED_FOR_DEPLOYMENT') return { ok: true, already: `${a.dpia_id} is APPROVED_FOR_DEPLOYMENT by its assessment: no approval is needed` };
+  const mine = existing.filter((x) => x.dpiaId === a.dpia_id);
+  const first = mine[0];
+  if (a.compliance_status === 'PENDING_APPROVAL' && first) return { ok: true, already: `${a.dpia_id} is approved already (${first.role} ${first.approver}, ${new Date(first.at).toISOString()})` };
+  const held = mine.find((x) => x.approver === r.approver.trim() && x.expiresAt !== null && x.expiresAt > r.at);
+  if (held) return { ok: true, already: `${r.approver.trim()} holds an exception for ${a.dpia_id} until ${new Date(held.expiresAt!).toISOString()} already` };
   const hours = r.hours ?? DEFAULT_EXCEPTION_HOURS;
   if (!(hours > 0 && hours <= DEFAULT_EXCEPTION_HOURS)) return { ok: false, reason: `an exception lasts at most ${DEFAULT_EXCEPTION_HOURS} hours` };
   const expiresAt = a.compliance_status === 'BLOCKED_FOR_DEPLOYMENT' ? r.at + hours * 3_600_000 : null;

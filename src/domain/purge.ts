@@ -6,20 +6,29 @@ import type { Purpose } from './types.ts';
  * is overdue. Pure; the purge processor keeps the state in stores and emits the commands.
  */
 
-export const DELETION_CAPABILITIES = ['HARD', 'SOFT', 'NONE'] as const;
+/** HARD_API: deletes for good through an API; SOFT: marks deleted, keeps the data; MANUAL: a person deletes on request; NONE: cannot. */
+export const DELETION_CAPABILITIES = ['HARD_API', 'SOFT', 'MANUAL', 'NONE'] as const;
 export type DeletionCapability = (typeof DELETION_CAPABILITIES)[number];
 
-/** A downstream system in the vendor registry (topologies/vendors.json). */
+/** A downstream system in the vendor registry (topologies/vendors.json): a governance record as much as a purge target. */
 export interface Vendor {
   name: string;
-  /** Sinks it reads. */
+  /** Sinks it reads (none: it serves integrations only, and receives no purge command). */
   sinks: string[];
   retentionPolicyId: string;
   deletion: DeletionCapability;
   ackSlaMs: number;
-  /** Host names it receives data on, and how long it keeps data (for the DPIA's governance check). */
+  /** Host names it receives data on, and how long it keeps data technically (for the DPIA's governance check). */
   hosts: string[];
   retentionDays: number | null;
+  /** How long its contract lets it keep data (null: the contract says nothing). */
+  contractualRetentionDays?: number | null;
+  /** How soon it deletes once asked (null: not agreed). */
+  deletionSlaHours?: number | null;
+  /** Transfer safeguards on record for it: SCC, DPF, BCR. */
+  safeguards?: string[];
+  /** Genesys integrations (ids or names) that send it data. */
+  integrations?: string[];
   /** "postgres": the consentgate analytics store, which executes its purge commands itself. */
   store?: 'postgres';
 }

@@ -40,9 +40,15 @@ const PolicyFile = z.object({
 const VendorsFile = z.object({
   description: z.string().default(''),
   vendors: z.record(z.string().regex(/^[a-z0-9-]+$/, 'lower-case letters, digits and -'), z.object({
-    sinks: z.array(z.string()).min(1),
+    /** Sinks it reads; none for a vendor that only an integration sends data to. */
+    sinks: z.array(z.string()).default([]),
     retentionPolicyId: z.string().min(1),
-    deletion: z.enum(DELETION_CAPABILITIES),
+    /** "HARD" is the earlier spelling of HARD_API. */
+    deletion: z.preprocess((v) => (v === 'HARD' ? 'HARD_API' : v), z.enum(DELETION_CAPABILITIES)),
+    contractualRetentionDays: z.number().int().nonnegative().optional(),
+    deletionSlaHours: z.number().positive().optional(),
+    safeguards: z.array(z.enum(['SCC', 'DPF', 'BCR'])).default([]),
+    integrations: z.array(z.string().min(1)).default([]),
     ackSlaHours: z.number().positive().default(24),
     /** Host names it receives data on (how a DPIA recognises the vendor behind a destination). */
     hosts: z.array(z.string()).default([]),
@@ -170,9 +176,11 @@ export function loadVendors(file: string, topology: Topology): Vendor[] {
   const vendors = Object.entries(v.vendors).map(([name, x]) => ({
     name, sinks: x.sinks, retentionPolicyId: x.retentionPolicyId, deletion: x.deletion, ackSlaMs: Math.round(x.ackSlaHours * 3_600_000),
     hosts: x.hosts.map((h) => h.toLowerCase()), retentionDays: x.retentionDays ?? null, ...(x.store ? { store: x.store } : {}),
+    contractualRetentionDays: x.contractualRetentionDays ?? null, deletionSlaHours: x.deletionSlaHours ?? null, safeguards: x.safeguards, integrations: x.integrations,
   }));
   const problems: string[] = [];
   for (const x of vendors) for (const s of x.sinks) if (!topology.sinks.has(s)) problems.push(`vendor ${x.name} reads unknown sink ${s}`);
+  for (const x of vendors) if (!x.sinks.length && !x.integrations.length && !x.hosts.length) problems.push(`vendor ${x.name} reads no sink and names no integration or host: nothing reaches it`);
   for (const s of topology.sinks.keys()) if (!vendors.some((x) => x.sinks.includes(s))) problems.push(`sink ${s} is read by no registered vendor: register it in ${file}`);
   if (problems.length) throw new Error(`${file}:\n${problems.map((p) => `  ${p}`).join('\n')}`);
   return vendors;

@@ -15,7 +15,7 @@ const analytics: SinkPolicy = { name: 'analytics', requires: ['ANALYTICS'], fiel
 const both: SinkPolicy = { name: 'both', requires: ['ANALYTICS', 'MARKETING'], fields: {}, defaultAction: 'drop', store: 'postgres' };
 const crm: SinkPolicy = { name: 'crm', requires: ['MARKETING'], fields: {}, defaultAction: 'drop' };
 const policy: Policy = { version: 'p1', generation: 1, sinks: [analytics, both, crm], sessionGuard: { purposes: [] } };
-const vendor = (o: Partial<Vendor>): Vendor => ({ name: 'store', sinks: ['analytics', 'both'], retentionPolicyId: 'R', deletion: 'HARD', ackSlaMs: 1, hosts: [], retentionDays: null, store: 'postgres', ...o });
+const vendor = (o: Partial<Vendor>): Vendor => ({ name: 'store', sinks: ['analytics', 'both'], retentionPolicyId: 'R', deletion: 'HARD_API', ackSlaMs: 1, hosts: [], retentionDays: null, store: 'postgres', ...o });
 const entry = (granted: boolean) => ({ granted, capturedAt: 1, source: 'WEB' as const, eventId: 'e1' });
 
 /** A consent state from flags: purpose level (or absent), and per-channel overrides. */

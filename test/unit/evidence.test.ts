@@ -10,7 +10,7 @@ import type { Vendor } from '../../src/domain/purge.ts';
 import type { ConsentState, Decision } from '../../src/domain/types.ts';
 
 const H = 3_600_000;
-const vendor = (name: string, sinks: string[], hosts: string[]): Vendor => ({ name, sinks, hosts, retentionPolicyId: 'RP', deletion: 'HARD', ackSlaMs: 24 * H, retentionDays: 30 });
+const vendor = (name: string, sinks: string[], hosts: string[]): Vendor => ({ name, sinks, hosts, retentionPolicyId: 'RP', deletion: 'HARD_API', ackSlaMs: 24 * H, retentionDays: 30 });
 const vendors = [vendor('crm-sync', ['crm'], ['api.crm.example']), vendor('partner', ['thirdparty'], ['partner.example'])];
 const state = (version: number, granted: boolean, eventId: string): ConsentState => ({
   customerId: 'c1', version, updatedAt: version, complianceStatus: granted ? 'FULLY_OPTED_IN' : 'FULLY_OPTED_OUT',

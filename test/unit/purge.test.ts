@@ -10,9 +10,9 @@ import { loadTopology } from '../../src/topology.ts';
 
 const H = 3_600_000;
 const vendors: Vendor[] = [
-  { name: 'crm-sync', sinks: ['crm'], retentionPolicyId: 'RP-1', deletion: 'HARD', ackSlaMs: 24 * H, hosts: [], retentionDays: null },
+  { name: 'crm-sync', sinks: ['crm'], retentionPolicyId: 'RP-1', deletion: 'HARD_API', ackSlaMs: 24 * H, hosts: [], retentionDays: null },
   { name: 'warehouse', sinks: ['analytics'], retentionPolicyId: 'RP-2', deletion: 'SOFT', ackSlaMs: 24 * H, hosts: [], retentionDays: null },
-  { name: 'partner', sinks: ['thirdparty'], retentionPolicyId: 'RP-3', deletion: 'HARD', ackSlaMs: 48 * H, hosts: [], retentionDays: null },
+  { name: 'partner', sinks: ['thirdparty'], retentionPolicyId: 'RP-3', deletion: 'HARD_API', ackSlaMs: 48 * H, hosts: [], retentionDays: null },
 ];
 const sink = (name: string, requires: SinkPolicy['requires']): SinkPolicy => ({ name, requires, fields: {}, defaultAction: 'drop' });
 
@@ -81,8 +81,12 @@ describe('vendor registry', () => {
     assert.deepEqual(vendorsToPurge(merged, ['THIRD_PARTY'], vendors).map((v) => v.name), ['partner'], 'a withdrawal now reaches what only the replay delivered');
   });
 
-  it('loads the shipped registry', () => {
-    assert.deepEqual(loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology).map((v) => v.name).sort(), ['analytics-warehouse', 'consentgate-store', 'crm-sync', 'partner-enrichment']);
+  it('loads the shipped registry: sink readers and a vendor that only an integration sends data to; HARD is read as HARD_API', () => {
+    const shipped = loadVendors(resolve(import.meta.dirname, '../../topologies/vendors.json'), topology);
+    assert.deepEqual(shipped.map((v) => v.name).sort(), ['analytics-warehouse', 'consentgate-store', 'crm-sync', 'partner-enrichment', 'survey-vendor']);
+    assert.deepEqual(shipped.find((v) => v.name === 'survey-vendor')!.sinks, []);
+    assert.equal(loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics', 'thirdparty'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology)[0]!.deletion, 'HARD_API');
+    assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics', 'thirdparty'], retentionPolicyId: 'x', deletion: 'HARD' }, b: { retentionPolicyId: 'y', deletion: 'SOFT' } } }), topology), /vendor b reads no sink and names no integration or host/);
   });
   it('refuses a sink no registered vendor reads, an unknown sink and a bad deletion capability', () => {
     assert.throws(() => loadVendors(file({ vendors: { a: { sinks: ['crm', 'analytics'], retentionPolicyId: 'x', deletion: 'HARD' } } }), topology), /sink thirdparty is read by no registered vendor/);
