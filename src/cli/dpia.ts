@@ -1,4 +1,5 @@
-import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { progressBar } from './replay.ts';
 import { integrationFromGenesys, readJson, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
@@ -28,7 +29,9 @@ function report(a: DpiaArtifact): string {
     `Status: ${a.compliance_status}   risk ${a.risk_assessment.overall_risk_score} (likelihood ${a.risk_assessment.likelihood}, impact ${a.risk_assessment.impact})`,
     `Why: ${a.risk_assessment.justification}`,
     'Data flows:',
-    ...a.data_flows.map((f) => `  ${f.source} → ${f.destination}: ${f.data_elements.join(', ') || '(no classified data)'} [${f.processing_nature}, ${f.frequency}]`),
+    ...a.data_flows.map((f) => `  ${[f.source, ...(f.via ?? []), f.destination].join(' → ')}: ${f.data_elements.join(', ') || '(no classified data)'} [${f.processing_nature}, ${f.frequency}]`),
+    'Destinations:',
+    ...(a.destinations ?? []).map((d) => `  ${d.host} [${d.role}] ${d.jurisdiction ?? 'jurisdiction unknown'} (${d.located_by}) — ${d.approved ? 'approved' : 'NOT approved'}; transfer ${d.transfer}: ${d.why}`),
     'Findings:',
     ...(a.findings.length ? a.findings.map((f) => `  ${f.id} ${f.severity}${f.blocking ? ' BLOCKING' : ''} ${f.type}: ${f.title}\n      evidence: ${f.evidence.join('; ')}`) : ['  none']),
     'Mitigations:',
@@ -95,8 +98,9 @@ function readFields(file: string): string[] {
   return readJsonFile(file, z.union([z.array(z.string().min(1)), z.object({ fields: z.array(z.string().min(1)) }).transform((x) => x.fields)]));
 }
 
-export async function assessCommand(values: AssessOptions): Promise<void> {
-  const artifact = await buildArtifact(values);
+export async function assessCommand(values: AssessOptions & { genesysId?: string }): Promise<void> {
+  if (values.genesysId && (values.integration || values.oauthClient)) throw new UsageError('--genesys fetches the integration and its OAuth client: give no --integration or --oauth-client with it');
+  const artifact = values.genesysId ? await assessFromGenesys(values.genesysId, values) : await buildArtifact(values);
   const json = JSON.stringify(artifact, null, 2) + '\n';
   if (values.out) writeFileSync(values.out, json);
   else process.stdout.write(json);
@@ -176,15 +180,46 @@ async function reportDrift(store: DpiaStore, current: DpiaArtifact, record: bool
   return true;
 }
 
-/** Every OAuth client and integration of the org, as Genesys returns them now (the SDK client of the connectors). */
-async function assessGenesys(values: AssessOptions): Promise<DpiaArtifact[]> {
+/** The SDK client of the connectors, for the commands that read the org (GENESYS_* settings). */
+async function genesysForDpia(what: string) {
   // The Genesys SDK and the logger load only here: assess and gate (CI) need neither.
-  const [{ loadGenesysConfig }, { GenesysClient }, { createLogger }, { fetchDefinition, listIntegrations }] = await Promise.all([
+  const [{ loadGenesysConfig }, { GenesysClient }, { createLogger }, integrations] = await Promise.all([
     import('../config.ts'), import('../adapters/genesys.ts'), import('../adapters/logger.ts'), import('../connectors/integrations.ts'),
   ]);
   const g = loadGenesysConfig();
-  if (!g.ok) throw new UsageError(`dpia drift --genesys needs Genesys settings: ${g.problems.join('; ')}`, 'CONFIG_INVALID');
-  const genesys = new GenesysClient(g.genesys, createLogger(process.env.LOG_LEVEL ?? 'warn'), () => Date.now());
+  if (!g.ok) throw new UsageError(`${what} needs Genesys settings: ${g.problems.join('; ')}`, 'CONFIG_INVALID');
+  return { genesys: new GenesysClient(g.genesys, createLogger(process.env.LOG_LEVEL ?? 'warn'), () => Date.now()), ...integrations };
+}
+
+/**
+ * `dpia assess --genesys <integrationId>`: the integration and the OAuth client it uses, fetched through the SDK and
+ * assessed as one flow. The client is the one whose id appears in the integration's configuration (its credentials
+ * or properties); an integration naming none is assessed alone.
+ */
+export async function assessFromGenesys(integrationId: string, values: AssessOptions): Promise<DpiaArtifact> {
+  const { genesys, fetchDefinition } = await genesysForDpia('dpia assess --genesys');
+  const integration = await fetchDefinition(genesys, 'INTEGRATION', integrationId).catch((err: Error) => {
+    throw new UsageError(`--genesys ${integrationId}: no such integration in the org (${err.message})`);
+  });
+  const clients = await genesys.call<{ entities?: { id: string }[] }>('getOauthClients', (a) => a.oauth.getOauthClients!());
+  const text = JSON.stringify((integration as { config?: unknown }).config ?? {});
+  const clientId = (clients.entities ?? []).map((c) => c.id).find((id) => text.includes(`"${id}"`));
+  const dir = mkdtempSync(join(tmpdir(), 'consentgate-dpia-'));
+  const file = (name: string, v: unknown) => (writeFileSync(join(dir, name), JSON.stringify(v)), join(dir, name));
+  try {
+    return await buildArtifact({
+      ...values,
+      integration: file(`integration-${integrationId}.json`, integration),
+      oauthClient: clientId ? file(`oauth-client-${clientId}.json`, await fetchDefinition(genesys, 'OAUTH_CLIENT', clientId)) : undefined,
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Every OAuth client and integration of the org, as Genesys returns them now (the SDK client of the connectors). */
+async function assessGenesys(values: AssessOptions): Promise<DpiaArtifact[]> {
+  const { genesys, fetchDefinition, listIntegrations } = await genesysForDpia('dpia drift --genesys');
   const at = new Date(atTime(values.at)).toISOString();
   const reference = referenceData(values);
   const out: DpiaArtifact[] = [];

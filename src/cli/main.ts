@@ -342,6 +342,7 @@ function dpiaCommands(dpia: Command): void {
     .option('--out <file>', 'write the artifact here (default stdout)')
     .option('--report <file>', 'write the readable report here (default stderr)')
     .option('--store', 'also record the artifact in the DPIA store')
+    .option('--genesys <integrationId>', 'fetch the integration and the OAuth client it uses through the SDK (GENESYS_* settings) and assess them as one flow')
     .option('--all <dir>', 'assess every flow under DIR: each subdirectory one flow (its integration and OAuth client JSON, fields.json, *.tf, samples/), each JSON file in DIR one flow')
     .option('--out-dir <dir>', 'with --all: write one artifact per integration here (<integration id>.json)')
     .option('--quiet', 'with --all: no progress bar')
@@ -358,7 +359,7 @@ appended to $GITHUB_STEP_SUMMARY when it is set.`)
       const m = await import('./dpia.ts');
       if (typeof o.all === 'string') return m.assessAllCommand(o.all, o);
       if (o.outDir) throw new UsageError('--out-dir goes with --all (a single artifact: --out FILE)');
-      return m.assessCommand(o);
+      return m.assessCommand({ ...o, genesysId: typeof o.genesys === 'string' ? o.genesys : undefined });
     });
   dpia.command('gate').description('exit 0 when the artifact may be deployed, 1 with a short reason when not, 2 when it is not a DPIA artifact')
     .argument('<artifact>', 'the DPIA artifact (JSON) of dpia assess')

@@ -9,6 +9,7 @@ import { promisify } from 'node:util';
 import { writeOrg } from '../../bench/dpiaOrg.ts';
 import { buildArtifact, type AssessOptions } from '../../src/cli/dpia.ts';
 import type { DpiaArtifact } from '../../src/domain/dpia.ts';
+import { GenesysSimulator } from '../../src/simulator/index.ts';
 
 // DPIAs of realistic integrations, as a privacy lead would try them: the Genesys API JSON of an integration and of
 // its OAuth client, Terraform of the aws and genesyscloud providers, declared fields. Each case asserts the status,
@@ -167,6 +168,28 @@ describe('dpia approve, drift and assess --all', () => {
     const wrong = await run(['drift', '--oauth-client', fx('contacts-export-client.json'), '--approved', other], empty);
     assert.equal(wrong.code, 2);
     assert.match(wrong.stderr, /is a DPIA of int-eb, not of oc-contacts/);
+  });
+
+  it('assess --genesys <integrationId> fetches the integration and the OAuth client it uses through the SDK: one assessment', async () => {
+    const sim = await GenesysSimulator.start({ seed: 71 });
+    try {
+      const client = sim.upsertOAuthClient({ name: 'Data actions client', authorizedGrantType: 'CLIENT-CREDENTIALS', scope: ['external-contacts:readonly'] }, { audit: false });
+      const integration = sim.upsertIntegration({
+        name: 'CRM data actions', integrationType: { id: 'custom-rest-actions' } as never,
+        config: { current: { properties: { baseUrl: 'https://abc123.execute-api.ap-south-1.amazonaws.com/prod' }, credentials: { oauth: { id: client.id, name: 'client', type: 'userDefinedOAuth' } } } } as never,
+      }, { audit: false });
+      const r = await run(['assess', '--genesys', integration.id, '--at', '2026-12-01T09:00:00Z'], { GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret });
+      assert.equal(r.code, 0, r.stderr);
+      const a = JSON.parse(r.stdout) as DpiaArtifact;
+      assert.deepEqual([a.integration_id, a.integration_kind, a.evidence.scopes], [integration.id, 'INTEGRATION', ['external-contacts:readonly']]);
+      assert.match(a.data_flows[0]!.processing_nature, new RegExp(`OAuth client Data actions client \\(${client.id}\\)`));
+      assert.ok(a.findings.some((f) => f.type === 'CROSS_BORDER_TRANSFER' && f.title.includes('to IN')));
+      assert.match(r.stderr, /Destinations:\n  abc123\.execute-api\.ap-south-1\.amazonaws\.com \[HOP\] IN \(AWS ap-south-1\) — NOT approved; transfer UNSAFEGUARDED/);
+      const missing = await run(['assess', '--genesys', 'no-such-integration'], { GENESYS_BASE_URL: sim.baseUrl, GENESYS_CLIENT_ID: sim.clientId, GENESYS_CLIENT_SECRET: sim.clientSecret });
+      assert.equal(missing.code, 2, missing.stderr);
+    } finally {
+      await sim.close();
+    }
   });
 
   it('assess --all: one artifact per flow, a summary, and a Markdown job summary for GitHub', async () => {
