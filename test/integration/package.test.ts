@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
@@ -33,5 +33,15 @@ it('npm pack gives a package that installs elsewhere and runs the DPIA gate from
   await npx('dpia', 'assess', '--integration', 'integration.json', '--out', 'dpia.json', '--report', 'dpia.txt');
   const gate = await npx('dpia', 'gate', 'dpia.json');
   assert.match(gate.stdout, /deployable \(APPROVED_FOR_DEPLOYMENT/);
+  // The integration and its OAuth client as one flow, and a whole directory of flows, from the installed package.
+  copyFileSync(join(root, 'test/fixtures/dpia/cases/survey-webhook.json'), join(project, 'survey.json'));
+  copyFileSync(join(root, 'test/fixtures/dpia/cases/webhook-client.json'), join(project, 'survey-client.json'));
+  const one = JSON.parse((await npx('dpia', 'assess', '--integration', 'survey.json', '--oauth-client', 'survey-client.json', '--report', 'survey.txt')).stdout) as { integration_id: string; evidence: { scopes: string[] } };
+  assert.deepEqual([one.integration_id, one.evidence.scopes], ['int-survey', ['conversations:readonly']]);
+  mkdirSync(join(project, 'flows'));
+  for (const f of ['integration.json', 'survey.json', 'survey-client.json']) copyFileSync(join(project, f), join(project, 'flows', f));
+  const all = await npx('dpia', 'assess', '--all', 'flows', '--out-dir', 'artifacts', '--quiet');
+  assert.match(all.stderr, /3 integrations assessed/);
+  assert.equal(readdirSync(join(project, 'artifacts')).length, 3);
   assert.equal(existsSync(join(project, 'node_modules/consentgate/.cache')), false, 'no state written inside the installed package');
 });
