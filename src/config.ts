@@ -232,25 +232,17 @@ function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   if (env.CONSENTGATE_INSECURE_NO_AUTH !== undefined) http.insecureNoAuth = ['1', 'true', 'yes'].includes(env.CONSENTGATE_INSECURE_NO_AUTH.toLowerCase());
   if (env.CONSENTGATE_INTAKE_RATE_LIMIT) http.rateLimitPerSecond = Number(env.CONSENTGATE_INTAKE_RATE_LIMIT);
   if (Object.keys(http).length) out.http = http;
-  const analytics: Record<string, unknown> = {};
-  if (env.CONSENTGATE_ANALYTICS_DIR) analytics.dir = env.CONSENTGATE_ANALYTICS_DIR;
-  if (env.CONSENTGATE_ANALYTICS_SCHEMA) analytics.schema = env.CONSENTGATE_ANALYTICS_SCHEMA;
-  if (env.CONSENTGATE_ANALYTICS_ROLE) analytics.readerRole = env.CONSENTGATE_ANALYTICS_ROLE;
-  if (env.CONSENTGATE_ANALYTICS_HOST) analytics.host = env.CONSENTGATE_ANALYTICS_HOST;
-  if (env.CONSENTGATE_ANALYTICS_PORT) analytics.port = Number(env.CONSENTGATE_ANALYTICS_PORT);
-  if (env.CONSENTGATE_ANALYTICS_READERS) analytics.readersFile = env.CONSENTGATE_ANALYTICS_READERS;
-  if (Object.keys(analytics).length) out.analytics = analytics;
-  const evidence: Record<string, unknown> = {};
-  if (env.CONSENTGATE_EVIDENCE_DIR) evidence.dir = env.CONSENTGATE_EVIDENCE_DIR;
-  if (env.CONSENTGATE_EVIDENCE_SCHEMA) evidence.schema = env.CONSENTGATE_EVIDENCE_SCHEMA;
-  if (env.CONSENTGATE_EVIDENCE_HOST) evidence.host = env.CONSENTGATE_EVIDENCE_HOST;
-  if (env.CONSENTGATE_EVIDENCE_PORT) evidence.port = Number(env.CONSENTGATE_EVIDENCE_PORT);
-  if (env.CONSENTGATE_EVIDENCE_TOKEN) evidence.token = env.CONSENTGATE_EVIDENCE_TOKEN;
-  if (Object.keys(evidence).length) out.evidence = evidence;
-  const ops: Record<string, unknown> = {};
-  if (env.CONSENTGATE_OPS_HOST) ops.host = env.CONSENTGATE_OPS_HOST;
-  if (env.CONSENTGATE_OPS_PORT) ops.port = Number(env.CONSENTGATE_OPS_PORT);
-  if (Object.keys(ops).length) out.ops = ops;
+  const sections = {
+    analytics: { CONSENTGATE_ANALYTICS_DIR: 'dir', CONSENTGATE_ANALYTICS_SCHEMA: 'schema', CONSENTGATE_ANALYTICS_ROLE: 'readerRole', CONSENTGATE_ANALYTICS_HOST: 'host', CONSENTGATE_ANALYTICS_PORT: '#port', CONSENTGATE_ANALYTICS_READERS: 'readersFile' },
+    evidence: { CONSENTGATE_EVIDENCE_DIR: 'dir', CONSENTGATE_EVIDENCE_SCHEMA: 'schema', CONSENTGATE_EVIDENCE_HOST: 'host', CONSENTGATE_EVIDENCE_PORT: '#port', CONSENTGATE_EVIDENCE_TOKEN: 'token' },
+    ops: { CONSENTGATE_OPS_HOST: 'host', CONSENTGATE_OPS_PORT: '#port' },
+  };
+  for (const [name, fields] of Object.entries(sections)) {
+    const section: Record<string, unknown> = {};
+    // '#key': a number.
+    for (const [variable, key] of Object.entries(fields)) if (env[variable]) section[key.replace('#', '')] = key.startsWith('#') ? Number(env[variable]) : env[variable];
+    if (Object.keys(section).length) out[name] = section;
+  }
   return out;
 }
 

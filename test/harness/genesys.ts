@@ -6,7 +6,8 @@ import { startConnectors, type Connectors } from '../../src/connectors/index.ts'
 import { GenesysSimulator, type SimulatorOptions } from '../../src/simulator/index.ts';
 import { readTopic } from '../../src/adapters/topicReader.ts';
 import type { InRecord } from '../../src/adapters/kafka.ts';
-import { testConfig } from './pipeline.ts';
+import type { Clock } from '../../src/domain/clock.ts';
+import { startPipeline, testConfig, TopicClient } from './pipeline.ts';
 
 /** Env lines that point consentgate at a simulator, as `consentgate simulate genesys` prints them. */
 export function genesysEnv(sim: GenesysSimulator): Record<string, string> {
@@ -38,6 +39,29 @@ export async function startConnectorRig(o: { connectors: string; sim?: Simulator
     },
     async stop() {
       await connectors.stop();
+      await sim.close();
+    },
+  };
+}
+
+/**
+ * A simulator, the pipeline in this process and the connectors (env: CONSENTGATE_CONNECTORS and the like, beside the
+ * simulator's settings), on topics of their own; `client` reads and writes their topics.
+ */
+export async function startGenesysPipeline(o: { seed: number; env: (sim: GenesysSimulator) => Record<string, string>; prefix?: string; clock?: Clock }) {
+  const sim = await GenesysSimulator.start({ seed: o.seed });
+  const clock = o.clock ?? systemClock;
+  const env = { ...genesysEnv(sim), CONSENTGATE_HTTP_PORT: '0', ...o.env(sim) };
+  const config = testConfig(o.prefix, env);
+  const pipeline = await startPipeline(config, clock);
+  const connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock, logger: createLogger(config.logLevel), keyStore: pipeline.keyStore });
+  const client = await TopicClient.open(pipeline);
+  return {
+    sim, pipeline, connectors, client, env,
+    async stop() {
+      await client.close();
+      await connectors.stop();
+      await pipeline.stop();
       await sim.close();
     },
   };

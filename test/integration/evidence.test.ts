@@ -3,15 +3,14 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
-import { createLogger } from '../../src/adapters/logger.ts';
 import { PROJECT_ROOT, type Pipeline } from '../../src/app.ts';
-import { startConnectors, type Connectors } from '../../src/connectors/index.ts';
+import type { Connectors } from '../../src/connectors/index.ts';
 import type { EvidenceBundle } from '../../src/domain/evidence.ts';
 import type { PurgeAck, PurgeCommand } from '../../src/domain/purge.ts';
 import type { Decision } from '../../src/domain/types.ts';
-import { GenesysSimulator } from '../../src/simulator/index.ts';
-import { genesysEnv } from '../harness/genesys.ts';
-import { ERASURE_TOKEN, postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import type { GenesysSimulator } from '../../src/simulator/index.ts';
+import { startGenesysPipeline } from '../harness/genesys.ts';
+import { ERASURE_TOKEN, postJson, type TopicClient, waitFor } from '../harness/pipeline.ts';
 import { runCli } from '../harness/runProcess.ts';
 
 // The evidence bundle on the real broker and PostgreSQL: a customer's whole story (opt-in, a forward to crm, an
@@ -21,31 +20,24 @@ const HOUR = 3_600_000;
 const TOKEN = 'evidence-token-0123456789abcdef';
 let offset = 0;
 const clock = { now: () => Date.now() + offset };
+let rig: Awaited<ReturnType<typeof startGenesysPipeline>>;
 let sim: GenesysSimulator;
 let pipeline: Pipeline;
 let connectors: Connectors;
 let client: TopicClient;
-let env: Record<string, string>;
 let prefix: string;
 before(async () => {
-  sim = await GenesysSimulator.start({ seed: 17 });
   prefix = `ev${Date.now().toString(36)}.`;
-  env = {
-    ...genesysEnv(sim), CONSENTGATE_CONNECTORS: 'notifications,consent-intake,session-executor,evidence-store', CONSENTGATE_HTTP_PORT: '0',
-    CONSENTGATE_SESSION_DISCONNECT_AFTER_MS: '300', CONSENTGATE_EVIDENCE_TOKEN: TOKEN, CONSENTGATE_EVIDENCE_PORT: '0',
-    CONSENTGATE_EVIDENCE_SCHEMA: `ev_${prefix.replace(/[^a-z0-9]/g, '')}`,
-  };
-  const config = testConfig(prefix, env);
-  pipeline = await startPipeline(config, clock);
-  connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock, logger: createLogger(config.logLevel), keyStore: pipeline.keyStore });
-  client = await TopicClient.open(pipeline);
+  rig = await startGenesysPipeline({
+    seed: 17, prefix, clock,
+    env: () => ({
+      CONSENTGATE_CONNECTORS: 'notifications,consent-intake,session-executor,evidence-store', CONSENTGATE_SESSION_DISCONNECT_AFTER_MS: '300',
+      CONSENTGATE_EVIDENCE_TOKEN: TOKEN, CONSENTGATE_EVIDENCE_PORT: '0', CONSENTGATE_EVIDENCE_SCHEMA: `ev_${prefix.replace(/[^a-z0-9]/g, '')}`,
+    }),
+  });
+  ({ sim, pipeline, connectors, client } = rig);
 });
-after(async () => {
-  await client?.close();
-  await connectors?.stop();
-  await pipeline?.stop();
-  await sim?.close();
-});
+after(() => rig?.stop());
 
 const evidence = (path: string, token = TOKEN) => fetch(`${connectors.evidenceApi!.url}${path}`, { headers: { authorization: `Bearer ${token}` } });
 const ALL = { marketing: true, analytics: true, thirdParty: true, source: 'Web' } as const;
@@ -134,12 +126,12 @@ it('the bundle of one customer holds each fact of their story in order, and noth
   assert.equal((await evidence(`/v1/evidence/${eve.id}?email=eve@example.com`)).status, 400);
 
   // The CLI gives the same bundle from the store (PostgreSQL, so it may run beside the pipeline).
-  const cli = await runCli(['evidence', '--email', 'eve@example.com'], prefix, env);
+  const cli = await runCli(['evidence', '--email', 'eve@example.com'], prefix, rig.env);
   assert.equal(cli.code, 0, cli.stderr);
   const fromCli = JSON.parse(cli.stdout) as EvidenceBundle;
   assert.deepEqual(fromCli.timeline.map((t) => t.text), bundle.timeline.map((t) => t.text));
-  assert.equal((await runCli(['evidence', 'no-such-customer'], prefix, env)).code, 1);
-  assert.equal((await runCli(['evidence', '--email', 'not-an-address'], prefix, env)).code, 2);
+  assert.equal((await runCli(['evidence', 'no-such-customer'], prefix, rig.env)).code, 1);
+  assert.equal((await runCli(['evidence', '--email', 'not-an-address'], prefix, rig.env)).code, 2);
 
   // The HTML report as a reader sees it.
   const browser: Browser = await chromium.launch({

@@ -1,34 +1,26 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { createLogger } from '../../src/adapters/logger.ts';
 import { readTopic } from '../../src/adapters/topicReader.ts';
-import { systemClock, type Pipeline } from '../../src/app.ts';
-import { startConnectors, type Connectors } from '../../src/connectors/index.ts';
+import type { Pipeline } from '../../src/app.ts';
+import type { Connectors } from '../../src/connectors/index.ts';
 import type { SinkRecord } from '../../src/domain/fieldRules.ts';
 import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
-import { GenesysSimulator } from '../../src/simulator/index.ts';
-import { genesysEnv } from '../harness/genesys.ts';
-import { postJson, startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
+import type { GenesysSimulator } from '../../src/simulator/index.ts';
+import { startGenesysPipeline } from '../harness/genesys.ts';
+import { postJson, type TopicClient, waitFor } from '../harness/pipeline.ts';
 
 // Identity resolution on the real broker: Genesys contacts (simulator → notifications connector) feed the identity
 // graph; conversations that name no contact and consent given by e-mail or phone resolve through it.
+let rig: Awaited<ReturnType<typeof startGenesysPipeline>>;
 let sim: GenesysSimulator;
 let pipeline: Pipeline;
 let connectors: Connectors;
 let client: TopicClient;
 before(async () => {
-  sim = await GenesysSimulator.start({ seed: 16 });
-  const config = testConfig(undefined, { ...genesysEnv(sim), CONSENTGATE_CONNECTORS: 'notifications,consent-intake', CONSENTGATE_HTTP_PORT: '0' });
-  pipeline = await startPipeline(config);
-  connectors = await startConnectors({ config, kafka: pipeline.kafka, topology: pipeline.topology, serdes: pipeline.serdes, clock: systemClock, logger: createLogger(config.logLevel) });
-  client = await TopicClient.open(pipeline);
+  rig = await startGenesysPipeline({ seed: 16, env: () => ({ CONSENTGATE_CONNECTORS: 'notifications,consent-intake' }) });
+  ({ sim, pipeline, connectors, client } = rig);
 });
-after(async () => {
-  await client?.close();
-  await connectors?.stop();
-  await pipeline?.stop();
-  await sim?.close();
-});
+after(() => rig?.stop());
 
 const ALL = { marketing: true, analytics: true, thirdParty: true, source: 'Web' } as const;
 const known = (contactId: string) => waitFor(`contact ${contactId} in the identity graph`, () => connectors.graph!.index.has(contactId));
