@@ -76,7 +76,7 @@ export async function startDpiaWatcher(o: {
             blockingFindings: artifact.findings.filter((f) => f.blocking).map((f) => f.title), approvedDpiaId: approved?.dpia_id ?? null,
             drifted: drift?.drifted ?? false,
             drift: drift ? [...drift.newScopes.map((s) => `new scope ${s}`), ...drift.newDestinations.map((d) => `new destination ${d}`), ...drift.newFindingTypes.map((f) => `new finding ${f}`)] : [],
-            destinations: [...new Set(artifact.data_flows.map((f) => f.destination))],
+            destinations: artifact.destinations.map((d) => d.host),
           };
           stats.assessed++;
           if (artifact.compliance_status === 'BLOCKED_FOR_DEPLOYMENT') stats.blocked++;

@@ -188,18 +188,19 @@ export function assess(input: AssessmentInput): DpiaArtifact {
   const sourceRetention = Math.max(0, ...elements.map((e) => e.element.default_retention_days));
 
   // Where it goes: one entry per host (two URLs on one host are one destination), each located and checked.
-  const byHost = new Map<string, { urls: string[]; foundIn: string[] }>();
+  const byHost = new Map<string, { urls: string[]; foundIn: string[]; evidence: string[] }>();
   for (const d of it.destinations) {
-    const e = byHost.get(d.host) ?? { urls: [], foundIn: [] };
+    const e = byHost.get(d.host) ?? { urls: [], foundIn: [], evidence: [] };
     if (!e.urls.includes(d.url)) e.urls.push(d.url);
     if (!e.foundIn.includes(d.foundIn)) e.foundIn.push(d.foundIn);
+    if (!e.evidence.includes(`${d.url} (${d.foundIn})`)) e.evidence.push(`${d.url} (${d.foundIn})`);
     byHost.set(d.host, e);
   }
   const source = input.destinations.source_jurisdiction;
   const hopHosts = [...byHost.keys()].filter(isHop);
   const destinations: DpiaArtifact['destinations'] = [];
   for (const [host, d] of byHost) {
-    const evidence = d.urls.map((u, k) => `${u} (${d.foundIn[Math.min(k, d.foundIn.length - 1)]})`);
+    const { evidence } = d;
     const approved = matchDestination(host, input.destinations);
     const located = locateHost(host);
     const jurisdiction = approved?.jurisdiction ?? located?.jurisdiction ?? null;
