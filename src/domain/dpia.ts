@@ -277,7 +277,7 @@ export function assess(input: AssessmentInput): DpiaArtifact {
     external ? `destinations: ${destinations.map((d) => `${d.host} (${d.jurisdiction ?? 'jurisdiction unknown'}; ${d.approved ? 'approved' : 'NOT approved'}; ${d.transfer === 'UNSAFEGUARDED' ? 'transfer WITHOUT safeguard' : d.transfer === 'SAFEGUARDED' ? `transfer under ${d.safeguards.join('/')}` : d.transfer === 'UNKNOWN' ? 'transfer status unknown' : 'no unsafeguarded transfer'})`).join(', ')}` : 'no external destination',
     ...findings.filter((f) => f.blocking).map((f) => f.title),
   ];
-  const allTls = it.destinations.every((d) => d.url.startsWith('https://'));
+  const allTls = it.destinations.every((d) => d.url.startsWith('https://') || d.url.startsWith('arn:')); // an ARN is reached through the provider's TLS API
   const mitigations: DpiaArtifact['mitigations'] = [
     { control_id: 'M-01', description: 'TLS 1.2+ for every outbound call', status: allTls ? 'Implemented' : 'Required' },
   ];

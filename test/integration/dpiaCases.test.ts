@@ -42,6 +42,7 @@ const CASES: { name: string; input: AssessOptions; status: string; risk?: string
       assert.ok(findings(a, 'CROSS_BORDER_TRANSFER').some((t) => t.includes(lambda)));
       assert.ok(!a.destinations.some((d) => d.host.startsWith('arn:aws:iam')), 'an IAM role is no destination');
       assert.deepEqual(a.data_flows.find((f) => f.destination === 'api.crm-sync.example.eu')!.via, [lambda]);
+      assert.equal(a.mitigations.find((m) => m.control_id === 'M-01')!.status, 'Implemented', 'an ARN is no plain-HTTP call');
     },
   },
   {
