@@ -4,6 +4,7 @@ import { ensureTopics, loadDefinitions, systemClock, topologySerdes } from '../a
 import type { Config } from '../config.ts';
 import { runExport } from '../connectors/bulkExport.ts';
 import { Checkpoints } from '../connectors/checkpoints.ts';
+import { IdentityGraph } from '../connectors/identity.ts';
 import { genesysClient } from '../connectors/index.ts';
 
 /** `consentgate export`: prints progress lines to stderr and a JSON summary to stdout. */
@@ -19,14 +20,16 @@ export async function exportCommand(o: { from: number; to: number; name?: string
   const serdes = await topologySerdes(cfg, topology);
   // Opening the export's transactional producer fences a previous run of the same export that is still alive.
   const producer = await TaskProducer.open(kafka, `${topology.applicationId}-export-${name}`);
+  const graph = await IdentityGraph.start({ kafka, topology, serdes, logger });
   try {
     const checkpoints = await Checkpoints.load(kafka, topology, serdes, systemClock);
     const result = await runExport({
-      name, interval, pageSize, genesys: genesysClient(cfg, logger, systemClock), producer, checkpoints, topology, serdes, clock: systemClock, logger,
+      name, interval, pageSize, genesys: genesysClient(cfg, logger, systemClock), producer, checkpoints, topology, serdes, clock: systemClock, logger, identity: graph.index,
       progress: (p) => console.error(`export ${p.name}: page ${p.pages}, ${p.conversations} conversations → ${p.records} records, ${p.deadLettered} dead-lettered${p.resumed ? ' (resumed)' : ''}${p.done ? ', done' : ''}`),
     });
     console.log(JSON.stringify({ name: result.name, jobId: result.jobId, pages: result.pages, conversations: result.conversations, records: result.records, deadLettered: result.deadLettered, done: result.done }));
   } finally {
+    await graph.stop();
     await producer.close();
   }
 }

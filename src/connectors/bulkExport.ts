@@ -3,6 +3,7 @@ import type { OutRecord, TaskProducer } from '../adapters/kafka.ts';
 import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import { exportRecordsOf } from '../domain/analyticsConversations.ts';
+import { withResolvedSubject, type IdentityIndex } from '../domain/identity.ts';
 import type { Clock } from '../domain/clock.ts';
 import type { Topology } from '../runtime/topology.ts';
 import type { Checkpoints } from './checkpoints.ts';
@@ -50,6 +51,8 @@ export async function runExport(o: {
   clock: Clock;
   logger: Logger;
   pollMs?: number;
+  /** The identity graph: records that name no contact are resolved through it, as the source connectors do. */
+  identity?: IdentityIndex;
   progress(p: ExportProgress): void;
 }): Promise<ExportProgress> {
   const key = `export:${o.name}`;
@@ -106,7 +109,10 @@ export async function runExport(o: {
           dead++;
           continue;
         }
-        for (const r of mapped) records.push({ topic: exportsTopic, key: r.key, value: serde.encode(r.value) });
+        for (const r of mapped) {
+          const { key: k, value } = o.identity ? withResolvedSubject(o.identity, r.value, r.key) : r;
+          records.push({ topic: exportsTopic, key: k, value: serde.encode(value) });
+        }
         produced += mapped.length;
       }
       await commit(records, {

@@ -4,7 +4,7 @@ import type { Logger } from '../adapters/logger.ts';
 import type { SerdeRegistry } from '../adapters/schemaRegistry.ts';
 import type { Clock } from '../domain/clock.ts';
 import { INTEGRATION_ACTIONS, INTEGRATION_ENTITY_TYPES, type Mapped } from '../domain/genesysEvents.ts';
-import { resolveRecord, type IdentityIndex } from '../domain/identity.ts';
+import { withResolvedSubject, type IdentityIndex } from '../domain/identity.ts';
 import { checkConsentEvent, checkConversationRecord, Identifier, type Check } from '../domain/validation.ts';
 import { boundedDeadLetter, DEFAULT_MAX_MESSAGE_BYTES, type DeadLetterValue } from '../runtime/deadLetters.ts';
 import { recordBatchBytes } from '../runtime/records.ts';
@@ -165,17 +165,9 @@ export class SourceSink {
     }
   }
 
-  /**
-   * A conversation record through the identity graph: a record without a customer gets the one its identifiers
-   * resolve to (and is keyed by it, so it lands on that customer's partition); a record whose identifiers point at
-   * different customers is marked CONFLICT (the enforcement blocks it). Without a graph, records pass as they are.
-   */
+  /** A conversation record through the identity graph (domain/identity.ts); without a graph, records pass as they are. */
   private resolve(m: Extract<Mapped, { kind: 'conversation' }>): Extract<Mapped, { kind: 'conversation' }> {
-    if (!this.d.identity) return m;
-    const s = resolveRecord(this.d.identity, m.value);
-    if (s.kind === 'none' || (s.kind === 'resolved' && s.resolution === null)) return m;
-    const customerId = s.customerId ?? m.value.customerId;
-    return { kind: 'conversation', key: customerId ?? m.key, value: { ...m.value, customerId, resolvedBy: s.resolution } };
+    return this.d.identity ? { kind: 'conversation', ...withResolvedSubject(this.d.identity, m.value, m.key) } : m;
   }
 
   private async sendUntilAcknowledged(out: OutRecord[]): Promise<void> {

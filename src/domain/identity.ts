@@ -180,6 +180,18 @@ export function resolveRecord(index: IdentityIndex, r: Pick<ConversationRecord, 
   return { kind: 'none' };
 }
 
+/**
+ * A record as it should be written: one that names no customer gets the one its identifiers resolve to (and is keyed
+ * by it, so it lands on that customer's partition); one whose identifiers point at different customers is marked
+ * CONFLICT (the enforcement blocks it); anything else is unchanged.
+ */
+export function withResolvedSubject<T extends ConversationRecord>(index: IdentityIndex, record: T, key: string): { key: string; value: T } {
+  const s = resolveRecord(index, record);
+  if (s.kind === 'none' || (s.kind === 'resolved' && s.resolution === null)) return { key, value: record };
+  const customerId = s.customerId ?? record.customerId;
+  return { key: customerId ?? key, value: { ...record, customerId, resolvedBy: s.resolution } };
+}
+
 export type ConsentResolution =
   /** Apply `event` (a customer's consent event); `droppedGrants` were stated through a weak link and are not applied. */
   | { kind: 'apply'; event: ConsentEvent; resolution: Resolution; droppedGrants: PurposeConsent[] }

@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { after, it } from 'node:test';
+import { openProducer } from '../../src/adapters/kafka.ts';
+import { identitiesOfContact } from '../../src/domain/identity.ts';
 import type { ExportRecord } from '../../src/domain/types.ts';
 import { genesysEnv, startConnectorRig } from '../harness/genesys.ts';
 import { waitFor } from '../harness/pipeline.ts';
@@ -30,7 +32,14 @@ it('a bulk export killed mid-way resumes from its last committed page: every con
   const r = await startConnectorRig({ connectors: '', sim: { jobResultsPageSize: 10 } });
   stop = () => r.stop();
   const t0 = Date.now();
-  await r.sim.traffic({ seed: 11, customers: 40, conversations: 150, consentChanges: 0 });
+  const traffic = await r.sim.traffic({ seed: 11, customers: 40, conversations: 150, consentChanges: 0 });
+  // The contacts' identifiers, as the notifications connector writes them: the export resolves through them too.
+  const producer = await openProducer(r.kafka);
+  await producer.send(traffic.contactIds.map((id) => ({
+    topic: r.topology.topic('identity.contacts').name, key: id,
+    value: r.serdes.forTopic('identity.contacts').encode(identitiesOfContact(r.sim.contact(id) as never)),
+  })));
+  await producer.close();
   const conversationIds = r.sim.published
     .filter((p) => /customer\.start$/.test(p.topicName))
     .map((p) => (p.eventBody as { conversationId: string }).conversationId);
@@ -67,6 +76,10 @@ it('a bulk export killed mid-way resumes from its last committed page: every con
   assert.equal(new Set(ids).size, ids.length, 'no record written twice');
   assert.deepEqual([...new Set(records.map((x) => x.value.conversationId))].sort(), [...conversationIds].sort());
   assert.equal(summary.records, records.length);
+  const resolved = records.filter((x) => x.value.resolvedBy);
+  assert.ok(resolved.some((x) => x.value.resolvedBy!.identifier === 'EMAIL' && x.value.resolvedBy!.link === 'STRONG' && traffic.contactIds.includes(x.value.customerId!)),
+    'a conversation from a known contact\'s e-mail address, without its contact id, is exported as that contact\'s');
+  assert.ok(resolved.every((x) => traffic.anonymousConversationIds.includes(x.value.conversationId)), 'only records that named no contact were resolved');
   for (const x of records) {
     assert.equal(x.key, x.value.customerId ?? x.value.conversationId);
     assert.equal(x.value.exportVersion, 1);
