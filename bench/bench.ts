@@ -9,7 +9,8 @@
 //      the consent table, from the engines' histograms) and opt-out to the next decision (withdrawal acknowledged → decision of the customer's next
 //      record seen by a consumer), p50/p99, and whether the pipeline kept up;
 //  (d) the Genesys notifications source: simulator WebSocket → mapped, validated, Avro-encoded → acked on Kafka;
-//  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS;
+//  (e) restoring a consent table of BENCH_RESTORE_ENTRIES customers (default 1M): entries/s and RSS; and an identity
+//      graph of as many contacts in this process (contacts/s, V8 heap; `npm run bench` exposes gc for the heap figure);
 //  (f) `consentgate replay` of the N records into a new policy generation while the live pipeline runs: records/s;
 //  (g) the consent-aware analytics store (PostgreSQL): BENCH_STORE_ROWS (1M) stored rows of BENCH_STORE_CUSTOMERS (100k)
 //      customers; the read API's p50/p99 for a 100-row page, the reader view's COUNT(*) against the raw table's, and
@@ -52,6 +53,7 @@ import { loadDefinitions, openAnalyticsStore } from '../src/app.ts';
 import { AnalyticsApi, sha256 } from '../src/connectors/analyticsApi.ts';
 import { startAnalyticsStore } from '../src/connectors/analyticsStore.ts';
 import { EvidenceApi } from '../src/connectors/evidenceApi.ts';
+import { IdentityGraph } from '../src/connectors/identity.ts';
 import { openEvidenceStore } from '../src/evidence.ts';
 import { effectiveGrants } from '../src/domain/analyticsStore.ts';
 import { PURPOSES, type ConsentEvent } from '../src/domain/types.ts';
@@ -281,6 +283,25 @@ async function restore(s: BenchStack) {
       return { topic, key: c, value: serde.encode(applyConsentEvent(undefined, consentEvent(c, i + k), now).state) };
     }));
   }
+  // The identity graph of as many contacts (an e-mail and a phone each), restored by a connector process: this one.
+  const ids = p.serdes.forTopic('identity.contacts');
+  const idTopic = p.topology.topic('identity.contacts').name;
+  for (let i = 0; i < RESTORE_ENTRIES; i += 50_000) {
+    await produceAll(p, Array.from({ length: Math.min(50_000, RESTORE_ENTRIES - i) }, (_, k) => {
+      const c = `rc-${i + k}`;
+      return { topic: idTopic, key: c, value: ids.encode({ contactId: c, identifiers: [`email:${c}@example.com`, `phone:+1555${String(i + k).padStart(7, '0')}`], deleted: false, modifiedAt: now }) };
+    }));
+  }
+  global.gc?.();
+  const heap0 = process.memoryUsage().heapUsed;
+  const g0 = performance.now();
+  const graph = await IdentityGraph.start({ kafka: p.kafka, topology: p.topology, serdes: p.serdes, logger: createLogger('error') });
+  const graphSeconds = (performance.now() - g0) / 1000;
+  global.gc?.();
+  const graphHeap = process.memoryUsage().heapUsed - heap0;
+  const contacts = graph.index.contacts;
+  await graph.stop();
+
   const t0 = performance.now();
   const runner = await s.run(p, 1); // in a process of its own (with PostgreSQL), so that its RSS is the restore's alone
   while (!runner.started) await sleep(5);
@@ -289,7 +310,8 @@ async function restore(s: BenchStack) {
   const took = performance.now() - booted;
   const rss = runner.maxRssBytes();
   await runner.stop();
-  return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss };
+
+  return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss, graph: { contacts, perSecond: rate(contacts, graphSeconds * 1000), seconds: graphSeconds, heap: graphHeap } };
 }
 
 // (f) `consentgate replay` after a policy change (crm now also needs THIRD_PARTY, which half of the customers
@@ -570,7 +592,10 @@ if (soaked) {
     console.log(`    worker ${w}: RSS ${MB(m.rssFirst)} → ${MB(m.rssLast)}, slope ${m.rssSlope.toFixed(2)} MB/min (V8 heap ${m.heapSlope.toFixed(2)} MB/min)`);
   }
 }
-if (restored) console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
+if (restored) {
+  console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
+  console.log(`    identity graph of ${restored.graph.contacts} contacts (an e-mail and a phone each) restored by a connector process: ${restored.graph.perSecond} contacts/s (${restored.graph.seconds.toFixed(1)} s), ${MB(restored.graph.heap)} of V8 heap`);
+}
 if (replayed) {
   console.log(`(f) replay into a new policy generation while the live pipeline runs on ${workers} workers (crm now also needs THIRD_PARTY): ${replayed.records} records`);
   console.log(`    replaying: ${replayed.rate} records/s (${replayed.seconds.toFixed(1)} s, ${replayed.cpuPerRecord.toFixed(0)} µs CPU per record in this process)${raw ? `, ratio to raw ${(replayed.rate / raw.rate).toFixed(2)}` : ''}; the whole command (markers, cutover, previous decisions read, replay, result counted from the topics): ${replayed.overall} records/s (${replayed.overallSeconds.toFixed(1)} s); ${replayed.retracted} records retracted in ${replayed.requests} purge requests`);
