@@ -8,7 +8,7 @@ import { publicRow, ReadersFile, readCheckedPage, sha256 } from '../connectors/a
 import { decodeCursor, storedSinks, storeDdl } from '../domain/analyticsStore.ts';
 import type { Channel } from '../domain/types.ts';
 import { UsageError } from './errors.ts';
-import { progressBar } from './replay.ts';
+import { progressBar } from './progress.ts';
 
 function storedPolicy(cfg: Config) {
   const { policy } = loadDefinitions(cfg);

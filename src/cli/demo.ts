@@ -13,7 +13,8 @@ import type { EvidenceBundle } from '../domain/evidence.ts';
 import type { Decision } from '../domain/types.ts';
 import { GenesysSimulator } from '../simulator/index.ts';
 import { startEphemeralPipeline } from './ephemeralPipeline.ts';
-import { formatDryRun, formatReplay, progressBar } from './replay.ts';
+import { progressBar } from './progress.ts';
+import { formatDryRun, formatReplay } from './replay.ts';
 
 const CUSTOMERS = Number(process.env.DEMO_CUSTOMERS ?? 200);
 const CONVERSATIONS = Number(process.env.DEMO_CONVERSATIONS ?? 1500);

@@ -1,7 +1,7 @@
 import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { progressBar } from './replay.ts';
+import { progressBar } from './progress.ts';
 import { integrationFromGenesys, readJson, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
 import { destinationsFromTerraform } from '../adapters/terraform.ts';
 import { openDpiaStore, referenceData } from '../dpiaReference.ts';
