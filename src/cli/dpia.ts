@@ -1,5 +1,4 @@
-import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { appendFileSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { progressBar } from './progress.ts';
 import { integrationFromGenesys, readJson, readJsonFile, scanSamples } from '../adapters/dpiaInputs.ts';
@@ -61,17 +60,26 @@ export interface AssessOptions {
   approved?: string;
 }
 
+/** A Genesys definition (the API's JSON) and where it came from: a file, or the org through the SDK. */
+interface Definition {
+  raw: unknown;
+  source: string;
+}
+
 /**
  * One assessment per data flow: an integration and the OAuth client it uses are one flow (the client's scopes say
- * what it can read, the integration's configuration and Terraform where it goes), assessed together.
+ * what it can read, the integration's configuration and Terraform where it goes), assessed together. The
+ * definitions are the files `values` names, unless they were fetched (`dpia assess --genesys`).
  */
-export async function buildArtifact(values: AssessOptions, reference = referenceData(values)): Promise<DpiaArtifact> {
-  if (!values.oauthClient && !values.integration) throw new UsageError('give --integration FILE, --oauth-client FILE, or both (consentgate dpia assess --help)');
+export async function buildArtifact(values: AssessOptions, reference = referenceData(values), fetched?: { integration?: Definition; oauthClient?: Definition }): Promise<DpiaArtifact> {
+  const read = (file?: string): Definition | undefined => (file ? { raw: readJson(file), source: file } : undefined);
+  const defs = fetched ?? { integration: read(values.integration), oauthClient: read(values.oauthClient) };
+  if (!defs.oauthClient && !defs.integration) throw new UsageError('give --integration FILE, --oauth-client FILE, or both (consentgate dpia assess --help)');
   const at = new Date(atTime(values.at)).toISOString();
-  const integration = values.integration ? integrationFromGenesys(readJson(values.integration), values.integration) : undefined;
-  const client = values.oauthClient ? integrationFromGenesys(readJson(values.oauthClient), values.oauthClient) : undefined;
-  if (integration && integration.kind !== 'INTEGRATION') throw new UsageError(`--integration ${values.integration}: this is an OAuth client (it has scopes); give it as --oauth-client`);
-  if (client && client.kind !== 'OAUTH_CLIENT') throw new UsageError(`--oauth-client ${values.oauthClient}: this is an integration; give it as --integration`);
+  const integration = defs.integration && integrationFromGenesys(defs.integration.raw, defs.integration.source);
+  const client = defs.oauthClient && integrationFromGenesys(defs.oauthClient.raw, defs.oauthClient.source);
+  if (integration && integration.kind !== 'INTEGRATION') throw new UsageError(`--integration ${defs.integration!.source}: this is an OAuth client (it has scopes); give it as --oauth-client`);
+  if (client && client.kind !== 'OAUTH_CLIENT') throw new UsageError(`--oauth-client ${defs.oauthClient!.source}: this is an integration; give it as --integration`);
   const it = integration && client ? combine(integration, client) : (integration ?? client)!;
   if (values.fields) it.fields = [...new Set([...(it.fields ?? []), ...readFields(values.fields)])];
   for (const dir of values.terraform ?? []) it.destinations.push(...(await destinationsFromTerraform(dir)));
@@ -204,17 +212,10 @@ export async function assessFromGenesys(integrationId: string, values: AssessOpt
   const clients = await genesys.call<{ entities?: { id: string }[] }>('getOauthClients', (a) => a.oauth.getOauthClients!());
   const text = JSON.stringify((integration as { config?: unknown }).config ?? {});
   const clientId = (clients.entities ?? []).map((c) => c.id).find((id) => text.includes(`"${id}"`));
-  const dir = mkdtempSync(join(tmpdir(), 'consentgate-dpia-'));
-  const file = (name: string, v: unknown) => (writeFileSync(join(dir, name), JSON.stringify(v)), join(dir, name));
-  try {
-    return await buildArtifact({
-      ...values,
-      integration: file(`integration-${integrationId}.json`, integration),
-      oauthClient: clientId ? file(`oauth-client-${clientId}.json`, await fetchDefinition(genesys, 'OAUTH_CLIENT', clientId)) : undefined,
-    });
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return buildArtifact(values, referenceData(values), {
+    integration: { raw: integration, source: `Genesys integration ${integrationId}` },
+    oauthClient: clientId ? { raw: await fetchDefinition(genesys, 'OAUTH_CLIENT', clientId), source: `Genesys OAuth client ${clientId}` } : undefined,
+  });
 }
 
 /** Every OAuth client and integration of the org, as Genesys returns them now (the SDK client of the connectors). */
@@ -312,18 +313,20 @@ export async function assessAllCommand(dir: string, values: AssessOptions & { ou
   const progress = progressBar(values.quiet, 'integrations');
   progress.phase('assessing', flows.length);
   const rows: { where: string; artifact: DpiaArtifact }[] = [];
-  for (const f of flows) {
-    const artifact = await buildArtifact({ ...values, integration: f.integration, oauthClient: f.oauthClient, fields: f.fields, terraform: [...(values.terraform ?? []), ...f.terraform], samples: [...(values.samples ?? []), ...f.samples] }, reference);
-    if (values.outDir) writeFileSync(join(values.outDir, `${artifact.integration_id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), JSON.stringify(artifact, null, 2) + '\n');
-    if (values.store) {
-      const store = await openStore();
-      await store.recordArtifact(artifact, Date.parse(artifact.timestamp)).finally(() => store.close());
+  const store = values.store ? await openStore() : undefined;
+  try {
+    for (const f of flows) {
+      const artifact = await buildArtifact({ ...values, integration: f.integration, oauthClient: f.oauthClient, fields: f.fields, terraform: [...(values.terraform ?? []), ...f.terraform], samples: [...(values.samples ?? []), ...f.samples] }, reference);
+      if (values.outDir) writeFileSync(join(values.outDir, `${artifact.integration_id.replace(/[^A-Za-z0-9._-]/g, '_')}.json`), JSON.stringify(artifact, null, 2) + '\n');
+      await store?.recordArtifact(artifact, Date.parse(artifact.timestamp));
+      console.log(JSON.stringify({ where: f.where, integration_id: artifact.integration_id, dpia_id: artifact.dpia_id, compliance_status: artifact.compliance_status, risk: artifact.risk_assessment.overall_risk_score, blocking: artifact.findings.filter((x) => x.blocking).map((x) => x.type) }));
+      rows.push({ where: f.where, artifact });
+      progress.advance(1);
     }
-    console.log(JSON.stringify({ where: f.where, integration_id: artifact.integration_id, dpia_id: artifact.dpia_id, compliance_status: artifact.compliance_status, risk: artifact.risk_assessment.overall_risk_score, blocking: artifact.findings.filter((x) => x.blocking).map((x) => x.type) }));
-    rows.push({ where: f.where, artifact });
-    progress.advance(1);
+  } finally {
+    progress.stop();
+    await store?.close();
   }
-  progress.stop();
   const seconds = (performance.now() - began) / 1000;
   const count = (s: string) => rows.filter((r) => r.artifact.compliance_status === s).length;
   const headline = `${rows.length} integrations assessed in ${seconds.toFixed(1)} s: ${count('APPROVED_FOR_DEPLOYMENT')} approved, ${count('PENDING_APPROVAL')} pending approval, ${count('BLOCKED_FOR_DEPLOYMENT')} blocked`;
