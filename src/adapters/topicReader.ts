@@ -1,10 +1,20 @@
-import type { Kafka } from 'kafkajs';
+import type { Admin, Kafka } from 'kafkajs';
 import { randomUUID } from 'node:crypto';
 import { ConsentgateError } from '../errors.ts';
 import { settled, toInRecord, topicOffsets, type InRecord } from './kafka.ts';
 
 /** Per partition, an offset. */
 export type PartitionOffsets = Map<number, bigint>;
+
+/**
+ * Whether `topic` exists; a missing topic is an error (CONFIG_INVALID) unless `missingOk`. kafkajs retries a topic it
+ * does not know for as long as it is asked to: readers find out first.
+ */
+async function topicExists(admin: Admin, topic: string, missingOk = false): Promise<boolean> {
+  if ((await settled(() => admin.listTopics())).includes(topic)) return true;
+  if (missingOk) return false;
+  throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
+}
 
 /**
  * Reads the committed records of `topic` (read_committed, a throwaway consumer group) from `from` (default: each
@@ -19,11 +29,7 @@ export async function scanTopic(kafka: Kafka, topic: string, handle: (records: I
   let remaining: Set<number>;
   let ends: PartitionOffsets;
   try {
-    // kafkajs retries a topic it does not know for as long as it is asked to: find out first.
-    if (!(await settled(() => admin.listTopics())).includes(topic)) {
-      if (opts.missingOk) return 0;
-      throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
-    }
+    if (!(await topicExists(admin, topic, opts.missingOk))) return 0;
     const offsets = await topicOffsets(admin, topic);
     ends = opts.until ?? new Map([...offsets].map(([p, o]) => [p, o.high]));
     const starts = new Map([...offsets].map(([p, o]) => [p, opts.from?.get(p) ?? o.low]));
@@ -100,9 +106,7 @@ export async function followTopic(kafka: Kafka, topic: string, handle: (records:
   await admin.connect();
   let ends: PartitionOffsets;
   try {
-    if (!(await settled(() => admin.listTopics())).includes(topic)) {
-      throw new ConsentgateError('CONFIG_INVALID', `topic ${topic} does not exist (consentgate topics apply creates the topology's topics)`);
-    }
+    await topicExists(admin, topic);
     ends = new Map([...(await topicOffsets(admin, topic))].filter(([, o]) => o.high > o.low).map(([p, o]) => [p, o.high]));
   } finally {
     await admin.disconnect();

@@ -32,11 +32,13 @@ export const ConsentRequest = z.object({
   capturedAt: z.union([z.iso.datetime({ offset: true }), z.number().int().positive()]).optional(),
   source: z.enum(CONSENT_SOURCES).default('API'),
   purposes: z.array(z.object({ purpose: z.enum(PURPOSES), granted: z.boolean(), channel: z.enum(CHANNELS).nullable().default(null) })).min(1),
-}).superRefine((r, ctx) => {
+}).transform((r, ctx) => {
+  // The person, named once: the customer id, or an e-mail or phone in normal form (`identifier`).
   const named = (['customerId', 'email', 'phone'] as const).filter((k) => r[k] !== undefined);
   if (named.length !== 1) ctx.addIssue({ code: 'custom', path: [], message: `name the person by exactly one of customerId, email, phone (got ${named.length ? named.join(', ') : 'none'})` });
   const n = r.email !== undefined ? normaliseEmail(r.email) : r.phone !== undefined ? normalisePhone(r.phone) : null;
   if (n && !n.ok) ctx.addIssue({ code: 'custom', path: [r.email !== undefined ? 'email' : 'phone'], message: n.reason });
+  return { ...r, identifier: n?.ok ? n.key : undefined };
 });
 
 class HttpError extends Error {
@@ -245,15 +247,15 @@ export class HttpIntake {
     let answer: Record<string, unknown> = {};
     if (r.customerId !== undefined) mapped = { kind: 'consent', key: r.customerId, value: { ...statement, customerId: r.customerId } };
     else {
-      const n = r.email !== undefined ? normaliseEmail(r.email) : normalisePhone(r.phone!);
-      if (!n.ok || !this.o.identity) throw new HttpError(400, 'invalid consent request', [n.ok ? 'this intake runs without the identity graph: name the customerId' : n.reason]);
-      const resolved = resolveConsent(this.o.identity, n.key, statement);
+      if (!this.o.identity) throw new HttpError(400, 'invalid consent request', ['this intake runs without the identity graph: name the customerId']);
+      const identifier = r.identifier!;
+      const resolved = resolveConsent(this.o.identity, identifier, statement);
       if (resolved.kind === 'refused') {
         this.stats.consentRefused++;
         throw new HttpError(422, 'not applied', [resolved.reason]);
       }
       if (resolved.kind === 'pending') {
-        mapped = { kind: 'pending', key: statement.eventId, value: { identifier: n.key, statement, receivedAt: now, reason: resolved.reason } };
+        mapped = { kind: 'pending', key: statement.eventId, value: { identifier, statement, receivedAt: now, reason: resolved.reason } };
         answer = { pending: true, reason: `${resolved.reason}: kept, and applied when a contact with it appears` };
       } else {
         mapped = { kind: 'consent', key: resolved.event.customerId, value: { ...resolved.event, resolvedBy: resolved.resolution } };

@@ -82,10 +82,6 @@ export class SourceSink {
     this.stopped = true;
   }
 
-  private topicOf(kind: Keyed['kind']): string {
-    return TOPIC_OF[kind];
-  }
-
   private idOf(m: Keyed): string {
     if (m.kind === 'conversation') return `r:${m.value.recordId}`;
     if (m.kind === 'consent') return `c:${m.value.eventId}`;
@@ -131,7 +127,7 @@ export class SourceSink {
         batch.deadLettered++;
         continue;
       }
-      const logical = this.topicOf(m.kind);
+      const logical = TOPIC_OF[m.kind];
       const record = { topic: this.d.topology.topic(logical).name, key: m.key, value: this.d.serdes.forTopic(logical).encode(m.value) };
       // The broker would refuse it for ever (and this sink retries a failed send until it succeeds).
       if (recordBatchBytes(record) > DEFAULT_MAX_MESSAGE_BYTES) {

@@ -42,6 +42,9 @@ export const ClassificationSchema = z
   });
 export type Classification = z.infer<typeof ClassificationSchema>;
 
+/** Transfer safeguards (GDPR Ch. V) a destination or vendor may have on record: SCCs, the Data Privacy Framework, BCRs. */
+export const TRANSFER_SAFEGUARDS = ['SCC', 'DPF', 'BCR'] as const;
+
 export const DestinationsSchema = z.object({
   description: z.string().default(''),
   /** Where the data originates (the Genesys org's jurisdiction). */

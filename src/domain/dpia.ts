@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import {
-  elementsForFields, elementsForScopes, matchDestination, maxRisk, riskRank, unknownFields, unknownScopes,
+  elementsForFields, elementsForScopes, matchDestination, maxRisk, riskRank, TRANSFER_SAFEGUARDS, unknownFields, unknownScopes,
   type Classification, type DataElement, type Destinations, type RiskLevel,
 } from './classification.ts';
 import { isHop, locateHost } from './jurisdiction.ts';
@@ -145,7 +145,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-const SAFEGUARDS = ['SCC', 'DPF', 'BCR'];
 
 export function assess(input: AssessmentInput): DpiaArtifact {
   const { integration: it, classification: c } = input;
@@ -205,7 +204,7 @@ export function assess(input: AssessmentInput): DpiaArtifact {
     const located = locateHost(host);
     const jurisdiction = approved?.jurisdiction ?? located?.jurisdiction ?? null;
     const vendors = input.vendors.filter((x) => x.hosts.includes(host.toLowerCase()));
-    const safeguards = [...new Set([...(approved?.safeguards ?? []), ...vendors.flatMap((v) => v.safeguards ?? [])])].filter((x) => SAFEGUARDS.includes(x)).sort();
+    const safeguards = [...new Set([...(approved?.safeguards ?? []), ...vendors.flatMap((v) => v.safeguards ?? [])])].filter((x) => (TRANSFER_SAFEGUARDS as readonly string[]).includes(x)).sort();
     const role = isHop(host) ? 'HOP' : 'ENDPOINT';
     const chain = role === 'HOP' ? `origin (${source}) → ${host}` : `origin (${source}) → ${[...hopHosts, host].join(' → ')}`;
     const where = located ? `${jurisdiction}, ${located.region}` : jurisdiction ?? 'unknown jurisdiction';

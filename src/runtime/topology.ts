@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { FIELD_ACTIONS, PERSONAL_FIELDS, type Policy } from '../domain/policy.ts';
+import { TRANSFER_SAFEGUARDS } from '../domain/classification.ts';
 import { DELETION_CAPABILITIES, type Vendor } from '../domain/purge.ts';
 import { PURPOSES } from '../domain/types.ts';
 import type { Graph, TopologyBuilder } from './builder.ts';
@@ -47,7 +48,7 @@ const VendorsFile = z.object({
     deletion: z.preprocess((v) => (v === 'HARD' ? 'HARD_API' : v), z.enum(DELETION_CAPABILITIES)),
     contractualRetentionDays: z.number().int().nonnegative().optional(),
     deletionSlaHours: z.number().positive().optional(),
-    safeguards: z.array(z.enum(['SCC', 'DPF', 'BCR'])).default([]),
+    safeguards: z.array(z.enum(TRANSFER_SAFEGUARDS)).default([]),
     integrations: z.array(z.string().min(1)).default([]),
     ackSlaHours: z.number().positive().default(24),
     /** Host names it receives data on (how a DPIA recognises the vendor behind a destination). */
