@@ -1,3 +1,4 @@
+import { identifierNoun, STRENGTH } from './identity.ts';
 import type { AckStatus, PurgeReason, Vendor } from './purge.ts';
 import type { ComplianceStatus, ConsentSource, ConsentState, IdentifierKind, LinkStrength, Purpose, PurposeConsent, Resolution } from './types.ts';
 
@@ -148,11 +149,10 @@ export interface EvidenceBundle {
   timeline: TimelineEntry[];
 }
 
-const STRENGTH: Record<IdentifierKind, LinkStrength> = { CONTACT_ID: 'CERTAIN', EMAIL: 'STRONG', EXTERNAL_ID: 'STRONG', PHONE: 'WEAK' };
 const iso = (ms: number) => new Date(ms).toISOString();
 
 function identifierLink(r: IdentifierRow): { link: LinkStrength | 'NONE'; why: string } {
-  const noun = r.kind.toLowerCase().replace('_', ' ');
+  const noun = identifierNoun(r.kind);
   if (r.heldBy > 1) return { link: 'NONE', why: `${r.heldBy} contacts hold this ${noun}: it resolves to nobody` };
   const link = STRENGTH[r.kind];
   const why = link === 'WEAK'

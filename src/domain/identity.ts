@@ -94,7 +94,11 @@ export type Lookup =
   | { kind: 'many'; contacts: number; identifier: IdentifierKind }
   | { kind: 'none'; identifier: IdentifierKind };
 
-const STRENGTH: Record<IdentifierKind, LinkStrength> = { CONTACT_ID: 'CERTAIN', EMAIL: 'STRONG', EXTERNAL_ID: 'STRONG', PHONE: 'WEAK' };
+/** How strongly an identifier of each kind links when exactly one contact holds it. */
+export const STRENGTH: Record<IdentifierKind, LinkStrength> = { CONTACT_ID: 'CERTAIN', EMAIL: 'STRONG', EXTERNAL_ID: 'STRONG', PHONE: 'WEAK' };
+
+/** An identifier kind in words, as reasons and the evidence report spell it: `email`, `phone`, `external id`. */
+export const identifierNoun = (k: IdentifierKind): string => ({ CONTACT_ID: 'contact id', EMAIL: 'email', PHONE: 'phone', EXTERNAL_ID: 'external id' })[k];
 const RANK: Record<LinkStrength, number> = { WEAK: 1, STRONG: 2, CERTAIN: 3 };
 
 /**
@@ -206,8 +210,8 @@ export type ConsentResolution =
  */
 export function resolveConsent(index: IdentityIndex, identifier: IdentifierKey, e: Omit<ConsentEvent, 'customerId'>): ConsentResolution {
   const l = index.lookup(identifier);
-  if (l.kind === 'none') return { kind: 'pending', reason: `no contact holds this ${l.identifier.toLowerCase().replace('_', ' ')} yet` };
-  if (l.kind === 'many') return { kind: 'pending', reason: `${l.contacts} contacts hold this ${l.identifier.toLowerCase().replace('_', ' ')}: it resolves to nobody` };
+  if (l.kind === 'none') return { kind: 'pending', reason: `no contact holds this ${identifierNoun(l.identifier)} yet` };
+  if (l.kind === 'many') return { kind: 'pending', reason: `${l.contacts} contacts hold this ${identifierNoun(l.identifier)}: it resolves to nobody` };
   const resolution: Resolution = { identifier: l.identifier, link: l.link };
   const weak = RANK[l.link] < RANK.STRONG;
   const droppedGrants = weak ? e.purposes.filter((p) => p.granted) : [];
