@@ -100,7 +100,8 @@ export async function runDemo(): Promise<void> {
     for (const [k, n] of [...counts].sort()) say(`${k.padEnd(46)} ${n}`);
     const resolved = decisions.filter((d) => d.resolvedBy);
     const byLink = (link: string) => resolved.filter((d) => d.resolvedBy!.link === link).length;
-    say(`identity graph: ${resolved.length} decisions of records without an external contact resolved through it (${byLink('STRONG')} by e-mail: decided on consent; ${byLink('WEAK')} by phone: IDENTITY_WEAK unless consent blocks; ${byLink('CONFLICT')} conflicts); NO_SUBJECT ${decisions.filter((d) => d.reason === 'NO_SUBJECT').length} of ${decisions.length} decisions (it would be ${decisions.filter((d) => d.reason === 'NO_SUBJECT').length + byLink('STRONG') + byLink('WEAK')} without the graph)`);
+    const noSubject = decisions.filter((d) => d.reason === 'NO_SUBJECT').length;
+    say(`identity graph: ${resolved.length} decisions of records without an external contact resolved through it (${byLink('STRONG')} by e-mail: decided on consent; ${byLink('WEAK')} by phone: IDENTITY_WEAK unless consent blocks; ${byLink('CONFLICT')} conflicts); NO_SUBJECT ${noSubject} of ${decisions.length} decisions (it would be ${noSubject + byLink('STRONG') + byLink('WEAK')} without the graph)`);
     say(`dead-lettered: ${(await readTopic(kafka, topology.topic('dlq').name)).length}`);
     for (const sink of topology.sinks.values()) say(`${sink.name}: ${(await readTopic(kafka, sink.name)).length} records`);
     say(`${topology.topic('integrations.changes').name}: ${(await readTopic(kafka, topology.topic('integrations.changes').name)).length} integration changes for the DPIA`);
