@@ -132,6 +132,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
     logger,
     consentWaitMs: config.consentWaitMs,
     maxHoldMs: config.maxHoldMs,
+    commitIntervalMs: config.commitIntervalMs,
     maxBatchRecords: config.maxBatchRecords,
     sessionTimeoutMs: config.sessionTimeoutMs,
     deps: {

@@ -423,7 +423,7 @@ async function replayUpTo(
   const { keyStore } = r;
   const engine = new Engine({
     kafka: c.kafka, admin: c.admin, topology, serdes, clock: systemClock, logger: c.logger,
-    consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs, lagCause: 'replay',
+    consentWaitMs: c.config.consentWaitMs, maxHoldMs: c.config.maxHoldMs, commitIntervalMs: c.config.commitIntervalMs, maxBatchRecords: c.config.maxBatchRecords, sessionTimeoutMs: c.config.sessionTimeoutMs, lagCause: 'replay',
     deps: {
       policy: r.policy, previous: r.previous, replayId: r.replayId,
       cutover: (topic, partition) => cutovers.get(`${topic}:${partition}`)!,

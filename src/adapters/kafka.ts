@@ -179,6 +179,9 @@ interface KafkaCluster {
   fetchTopicsOffset(topics: { topic: string; fromBeginning: boolean; partitions: { partition: number }[] }[]): Promise<{ topic: string; partitions: { partition: number; offset: string }[] }[]>;
 }
 
+/** How long cluster metadata is trusted before it is read again (kafkajs' default for its producers and consumers). */
+const METADATA_MAX_AGE_MS = 300_000;
+
 /**
  * End offsets ("topic:partition" → last stable offset, what a read_committed consumer reaches) of every partition
  * of `topics`, in one ListOffsets request per leader. The barrier asks on every cycle, and kafkajs' public
@@ -218,7 +221,10 @@ export class EndOffsetReader {
   private async connect(): Promise<KafkaCluster> {
     const create = Object.getOwnPropertySymbols(this.kafka).find((s) => s.description === 'private:Kafka:createCluster');
     if (!create) throw new Error('this kafkajs has no cluster factory (EndOffsetReader is written against kafkajs 2.2.4)');
-    const cluster = (this.kafka as unknown as Record<symbol, (o: object) => KafkaCluster>)[create]!({ allowAutoTopicCreation: false });
+    // kafkajs' clients default metadataMaxAge to 5 minutes; its cluster factory leaves it at 0, which made every read
+    // a Metadata round trip before the ListOffsets one (measured: as many Metadata requests as barriers). Leaders that
+    // move are learnt from the errors below.
+    const cluster = (this.kafka as unknown as Record<symbol, (o: object) => KafkaCluster>)[create]!({ allowAutoTopicCreation: false, metadataMaxAge: METADATA_MAX_AGE_MS });
     try {
       await cluster.connect();
       await cluster.addMultipleTargetTopics(this.topics);
@@ -320,9 +326,11 @@ export class TaskProducer implements TransactionalProducer {
    * non-transactional producer id when `idempotent` is set, so it is not: transactions are idempotent regardless).
    */
   static async open(kafka: Kafka, transactionalId: string, maxRequestBytes = MAX_REQUEST_BYTES): Promise<TaskProducer> {
-    // Short retries: right after a commit the coordinator answers CONCURRENT_TRANSACTIONS until its markers are written.
+    // Short retries for what the patch (kafkajsPatches/transactions.ts) does not retry itself.
     const producer = kafka.producer({
-      transactionalId, maxInFlightRequests: 1, transactionTimeout: 60_000,
+      // Produce requests stay one at a time all the same (kafkajs' per-broker lock of an idempotent producer); more than
+      // one request in flight lets the offsets' requests travel beside them.
+      transactionalId, maxInFlightRequests: 5, transactionTimeout: 60_000,
       createPartitioner: Partitioners.DefaultPartitioner,
       retry: { initialRetryTime: 5, maxRetryTime: 500, retries: 30 },
     });
@@ -340,17 +348,23 @@ export class TaskProducer implements TransactionalProducer {
   async commit(records: OutRecord[], groupId: string, offsets: TopicPartitionOffset[]): Promise<void> {
     const tx = await this.producer.transaction();
     try {
-      // Several produce requests in one transaction: a request over the broker's message.max.bytes is refused.
-      for (const chunk of bySize(records, this.maxRequestBytes)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
-      if (offsets.length) {
-        const topics = new Map<string, { partition: number; offset: string }[]>();
-        for (const o of offsets) {
-          const list = topics.get(o.topic) ?? [];
-          list.push({ partition: o.partition, offset: o.offset });
-          topics.set(o.topic, list);
-        }
-        await tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) });
+      // The records (AddPartitionsToTxn, Produce) and the offsets (AddOffsetsToTxn, TxnOffsetCommit) go side by side:
+      // three round trips in a row with EndTxn instead of five. Several produce requests in one transaction, one
+      // after the other: a request over the broker's message.max.bytes is refused.
+      const produced = (async () => {
+        for (const chunk of bySize(records, this.maxRequestBytes)) await tx.sendBatch({ topicMessages: topicMessages(chunk) });
+      })();
+      const topics = new Map<string, { partition: number; offset: string }[]>();
+      for (const o of offsets) {
+        const list = topics.get(o.topic) ?? [];
+        list.push({ partition: o.partition, offset: o.offset });
+        topics.set(o.topic, list);
       }
+      const sentOffsets = offsets.length ? tx.sendOffsets({ consumerGroupId: groupId, topics: [...topics].map(([topic, partitions]) => ({ topic, partitions })) }) : undefined;
+      // Both settle before the abort below, which must not overtake a request still in flight.
+      const [a, b] = await Promise.allSettled([produced, sentOffsets]);
+      if (a.status === 'rejected') throw a.reason;
+      if (b.status === 'rejected') throw b.reason;
       await tx.commit();
     } catch (err) {
       await tx.abort().catch(() => {});

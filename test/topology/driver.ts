@@ -64,6 +64,8 @@ export interface DriverOptions {
   consentWaitMs?: number;
   maxHoldMs?: number;
   maxBatchRecords?: number;
+  /** The least time between two transactions' starts (the engine's commitIntervalMs; default 0 here). */
+  commitIntervalMs?: number;
   /** How long an end-offset request may take before it counts as failed (the engine uses max(2 s, 4 × wait)). */
   endOffsetsTimeoutMs?: number;
   /** max.message.bytes of some topics (logical names); the others take the broker's default. */
@@ -147,6 +149,7 @@ export class TopologyDriver {
         consentWaitMs,
         maxHoldMs: this.o.maxHoldMs ?? 60_000,
         maxBatchRecords: this.o.maxBatchRecords ?? 100,
+        commitIntervalMs: this.o.commitIntervalMs,
         lagCause: o.replay ? 'replay' : undefined,
         registryRetryMs: 20,
         maxRecordBytes: (topic) => Object.entries(this.o.maxMessageBytes ?? {}).find(([logical]) => this.name(logical) === topic)?.[1] ?? 1_048_588,

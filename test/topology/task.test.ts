@@ -230,6 +230,25 @@ describe('PartitionTask in memory', () => {
     assert.equal(d.committedOffset('consent.events'), 2n);
   });
 
+  it('with a commit interval, records wait for the next transaction unless a full batch is queued; a withdrawal is applied on arrival meanwhile', async () => {
+    const d = await started({ commitIntervalMs: 60_000, maxBatchRecords: 20 });
+    d.consent('c1', ALL);
+    await d.drained('consent.events'); // the first transaction starts at once
+    const before = d.producer.transactions.length;
+    const early = Array.from({ length: 5 }, () => d.record('c1'));
+    d.consent('c1', { ANALYTICS: false });
+    await new Promise((res) => setTimeout(res, 100));
+    assert.equal(d.producer.transactions.length, before, 'no transaction before the interval while the batch is not full');
+    assert.equal((await d.decisions()).length, 0);
+    const rest = Array.from({ length: 15 }, () => d.record('c1')); // 20 queued: a full batch goes now
+    await d.drained('genesys.conversations');
+    assert.equal(d.producer.transactions.length, before + 1, 'the records and the withdrawal in one transaction');
+    assert.equal(d.committedOffset('consent.events'), 2n);
+    const ds = await d.decisions();
+    // The withdrawal was applied when it arrived, so no record decided after it reaches analytics.
+    for (const r of [...early, ...rest]) assert.deepEqual(outcomes(ds, r.recordId), { crm: 'FORWARDED:CONSENT_GRANTED', analytics: 'BLOCKED:CONSENT_WITHDRAWN', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+  });
+
   it('applies a withdrawal fetched while a long batch is decided before that batch ends', async () => {
     const d = await started({ maxBatchRecords: 2000 });
     d.consent('c1', ALL);

@@ -13,6 +13,7 @@ describe('config', () => {
     { name: 'nothing set lists both missing settings', env: {}, problems: [/^kafka\.brokers: required/, /^schemaRegistry\.url: required/] },
     { name: 'bad broker address', env: { ...ok, KAFKA_BROKERS: 'localhost' }, problems: [/kafka\.brokers\.0: expected host:port/] },
     { name: 'bad field key and wait', env: { ...ok, CONSENTGATE_FIELD_KEY: 'xyz', CONSENTGATE_CONSENT_WAIT_MS: '-5' }, problems: [/consentWaitMs/, /fieldKey/] },
+    { name: 'a negative commit interval', env: { ...ok, CONSENTGATE_COMMIT_INTERVAL_MS: '-1' }, problems: [/^commitIntervalMs:/] },
     { name: 'bad log level', env: { ...ok, LOG_LEVEL: 'loud' }, problems: [/logLevel/] },
     { name: 'an unreadable CA file is named with its setting', env: { ...ok, KAFKA_SSL_CA_FILE: '/nonexistent/ca.pem', SCHEMA_REGISTRY_CA_FILE: '/nonexistent/r.pem' }, problems: [/^kafka\.sslCaFile: cannot read \/nonexistent\/ca\.pem \(KAFKA_SSL_CA_FILE\)$/, /^schemaRegistry\.caFile: cannot read \/nonexistent\/r\.pem \(SCHEMA_REGISTRY_CA_FILE\)$/] },
     { name: 'KAFKA_SSL=false beside a CA file is a contradiction', env: { ...ok, KAFKA_SSL: 'false', KAFKA_SSL_CA_FILE: import.meta.filename }, problems: [/^kafka\.ssl: KAFKA_SSL=false, yet a TLS file/] },

@@ -68,6 +68,38 @@ it("kafkajs' transaction manager looks its coordinators up once, and again after
   assert.equal((require.cache[require.resolve('kafkajs/src/producer/eosManager/index.js')] as { patched?: boolean }).patched, true);
 });
 
+it("kafkajs' transaction manager retries CONCURRENT_TRANSACTIONS of AddPartitionsToTxn and AddOffsetsToTxn itself, keeping its coordinators", async () => {
+  let lookups = 0;
+  const calls: string[] = [];
+  const answers = ['CONCURRENT_TRANSACTIONS', 'CONCURRENT_TRANSACTIONS', 'ok', 'INVALID_TXN_STATE'];
+  const broker = {
+    async addPartitionsToTxn() {
+      const answer = answers.shift()!;
+      calls.push(answer);
+      if (answer !== 'ok') throw Object.assign(new Error(answer), { type: answer });
+    },
+    async addOffsetsToTxn() {},
+  };
+  const cluster = {
+    findGroupCoordinatorMetadata: async () => ({ coordinator: { nodeId: ++lookups } }),
+    findBroker: async () => broker,
+  };
+  type Patched = { findGroupCoordinator(o: { groupId: string; coordinatorType: number }): Promise<typeof broker> };
+  const create = withRememberedCoordinators(({ cluster: c }: { cluster: typeof cluster }) => ({
+    async addPartitionsToTransaction() {
+      await (await (c as unknown as Patched).findGroupCoordinator({ groupId: 'tx-1', coordinatorType: 1 })).addPartitionsToTxn();
+    },
+  }));
+  const manager = create({ cluster }) as Record<string, () => Promise<unknown>>;
+  await manager.addPartitionsToTransaction!(); // answered CONCURRENT_TRANSACTIONS twice, then added
+  assert.deepEqual(calls, ['CONCURRENT_TRANSACTIONS', 'CONCURRENT_TRANSACTIONS', 'ok']);
+  assert.equal(lookups, 1, 'the coordinator was looked up once');
+  await assert.rejects(manager.addPartitionsToTransaction!(), /INVALID_TXN_STATE/); // any other error is not retried here
+  assert.equal(calls.length, 4);
+  await assert.rejects(manager.addPartitionsToTransaction!()); // and the coordinator is looked up again after it
+  assert.equal(lookups, 2);
+});
+
 it("kafkajs' produce requests encode each record into one buffer of its exact size, byte for byte as kafkajs did", () => {
   const path = require.resolve('kafkajs/src/protocol/recordBatch/record/v0/index.js');
   const kafkajsRecord = kafkajsOriginal(path) as (r: object) => { buffer: Buffer };
