@@ -140,7 +140,11 @@ export class Engine<Deps = unknown> extends EventEmitter {
       this.tasks.get(e.payload.partition)?.advance(e.payload.topic, BigInt(e.payload.lastOffset) + 1n);
     });
     consumer.on(consumer.events.CRASH, (e) => {
-      if (!this.stopping) this.o.logger.error({ err: e.payload.error?.message, restart: e.payload.restart }, 'consumer crashed');
+      if (this.stopping) return;
+      const fields = { err: e.payload.error?.message, restart: e.payload.restart };
+      // A retriable crash (e.g. the group coordinator still loading on a fresh broker) restarts the consumer by itself.
+      if (e.payload.restart) this.o.logger.warn(fields, 'consumer restarting after a retriable error');
+      else this.o.logger.error(fields, 'consumer crashed');
     });
     await consumer.connect();
     await consumer.subscribe({ topics: [...this.inputTopics, ...this.changelogTopics], fromBeginning: true });
