@@ -310,24 +310,18 @@ async function notificationsSource() {
 // (e) a consent table of RESTORE_ENTRIES customers written to consent.state, restored by a fresh worker process.
 async function restore(s: BenchStack) {
   const p = await s.pipeline();
-  const serde = p.serdes.forTopic('consent.state');
-  const topic = p.topology.topic('consent.state').name;
   const now = Date.now();
-  for (let i = 0; i < RESTORE_ENTRIES; i += 50_000) {
-    await produceAll(p, Array.from({ length: Math.min(50_000, RESTORE_ENTRIES - i) }, (_, k) => {
-      const c = `rc-${i + k}`;
-      return { topic, key: c, value: serde.encode(applyConsentEvent(undefined, consentEvent(c, i + k), now).state) };
-    }));
-  }
+  /** RESTORE_ENTRIES records of the customers rc-0, rc-1, … on `logical`, produced 50,000 at a time. */
+  const produceEntries = async (logical: string, value: (customer: string, i: number) => unknown) => {
+    const serde = p.serdes.forTopic<unknown>(logical);
+    const topic = p.topology.topic(logical).name;
+    for (let i = 0; i < RESTORE_ENTRIES; i += 50_000) {
+      await produceAll(p, Array.from({ length: Math.min(50_000, RESTORE_ENTRIES - i) }, (_, k) => ({ topic, key: `rc-${i + k}`, value: serde.encode(value(`rc-${i + k}`, i + k)) })));
+    }
+  };
+  await produceEntries('consent.state', (c, i) => applyConsentEvent(undefined, consentEvent(c, i), now).state);
   // The identity graph of as many contacts (an e-mail and a phone each), restored by a connector process: this one.
-  const ids = p.serdes.forTopic('identity.contacts');
-  const idTopic = p.topology.topic('identity.contacts').name;
-  for (let i = 0; i < RESTORE_ENTRIES; i += 50_000) {
-    await produceAll(p, Array.from({ length: Math.min(50_000, RESTORE_ENTRIES - i) }, (_, k) => {
-      const c = `rc-${i + k}`;
-      return { topic: idTopic, key: c, value: ids.encode({ contactId: c, identifiers: [`email:${c}@example.com`, `phone:+1555${String(i + k).padStart(7, '0')}`], deleted: false, modifiedAt: now }) };
-    }));
-  }
+  await produceEntries('identity.contacts', (c, i) => ({ contactId: c, identifiers: [`email:${c}@example.com`, `phone:+1555${String(i).padStart(7, '0')}`], deleted: false, modifiedAt: now }));
   global.gc?.();
   const heap0 = process.memoryUsage().heapUsed;
   const g0 = performance.now();

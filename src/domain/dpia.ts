@@ -145,7 +145,6 @@ export function canonicalJson(v: unknown): string {
   return JSON.stringify(v) ?? 'null';
 }
 
-
 export function assess(input: AssessmentInput): DpiaArtifact {
   const { integration: it, classification: c } = input;
   const findings: Finding[] = [];

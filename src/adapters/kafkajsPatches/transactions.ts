@@ -14,6 +14,8 @@ const CONCURRENT_RETRY_MS = 2000;
 
 const TRANSACTION_COORDINATOR = 1;
 
+const errorType = (err: unknown): string | undefined => (err as { type?: string } | undefined)?.type;
+
 interface TransactionCoordinator {
   addPartitionsToTxn(request: unknown): Promise<unknown>;
   addOffsetsToTxn(request: unknown): Promise<unknown>;
@@ -37,8 +39,6 @@ function retryingConcurrent<B extends TransactionCoordinator>(broker: B): B {
     addOffsetsToTxn: { value: retrying((r) => broker.addOffsetsToTxn(r)) },
   }) as B;
 }
-
-const errorType = (err: unknown): string | undefined => (err as { type?: string } | undefined)?.type;
 
 /**
  * Two costs of kafkajs' transaction manager, on every transaction:
