@@ -10,7 +10,7 @@ import { shreddingSinks, type Policy } from './domain/policy.ts';
 import { openKeyStore, type KeyStore } from './adapters/keyStore.ts';
 import { AnalyticsDb } from './adapters/analyticsDb.ts';
 import { openDb } from './adapters/postgres.ts';
-import { shredEncrypt } from './adapters/shredding.ts';
+import { shredSeal } from './adapters/shredding.ts';
 import { ConsentgateError } from './errors.ts';
 import type { Vendor } from './domain/purge.ts';
 import { Engine } from './runtime/engine.ts';
@@ -121,7 +121,7 @@ export async function createPipeline(config: Config, logger: Logger, clock: Cloc
   const serdes = await topologySerdes(config, topology, opts.waitForRegistry ? (m) => logger.warn(`schema registry unavailable: ${m}`) : undefined);
   const transforms = config.fieldKey ? createFieldTransforms(config.fieldKey) : NO_KEY_TRANSFORMS;
   const keyStore = shreddingSinks(policy).length ? await openConfiguredKeyStore(config) : undefined;
-  const shredKeys = keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), encrypt: shredEncrypt };
+  const shredKeys = keyStore && { ensureKeys: (r: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(r), seal: shredSeal };
 
   const engine = new Engine({
     kafka,

@@ -9,7 +9,7 @@ import { applyTopics, committedOffsets, createKafka, openProducer, topicOffsets,
 import type { KeyStore } from './adapters/keyStore.ts';
 import type { Logger } from './adapters/logger.ts';
 import { registerSchemas, type SerdeRegistry } from './adapters/schemaRegistry.ts';
-import { shredEncrypt } from './adapters/shredding.ts';
+import { shredSeal } from './adapters/shredding.ts';
 import { scanTopic, type PartitionOffsets } from './adapters/topicReader.ts';
 import { applyTopology, loadDefinitions, missingKeys, openConfiguredKeyStore, PROJECT_ROOT, systemClock, topologySerdes } from './app.ts';
 import type { Config } from './config.ts';
@@ -429,7 +429,7 @@ async function replayUpTo(
       cutover: (topic, partition) => cutovers.get(`${topic}:${partition}`)!,
       forwardedBefore: (id) => r.before.get(id),
       transforms: c.config.fieldKey ? createFieldTransforms(c.config.fieldKey) : NO_KEY_TRANSFORMS,
-      shredKeys: keyStore && { ensureKeys: (x: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(x), encrypt: shredEncrypt },
+      shredKeys: keyStore && { ensureKeys: (x: Parameters<KeyStore['ensureKeys']>[0]) => keyStore.ensureKeys(x), seal: shredSeal },
     },
   });
   let failure: Error | undefined;

@@ -209,7 +209,7 @@ key store, which a running \`consentgate run\` holds: stop it first).`)
     .addHelpText('after', `
 Reads the sink topic from the beginning to its current end (committed records only) and prints one JSON line per
 record with its crypto-shredded fields decrypted. A field whose customer was erased prints as null and its record
-carries "_erased": true; a field that cannot be decrypted otherwise keeps its ciphertext and the record carries
+carries "_erased": true; a field that cannot be decrypted otherwise keeps what it holds and the record carries
 "_failures": N. Needs CONSENTGATE_MASTER_KEY, and DATABASE_URL or the key store directory the pipeline uses
 (CONSENTGATE_KEYSTORE_DIR, default .cache/keystore). Prints the totals to stderr.`)
     .action(async (o: { topic: string; max?: number; config?: string }) => (await import('./decrypt.ts')).decryptCommand(o, await reachable(await config(o.config))));

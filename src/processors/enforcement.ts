@@ -52,7 +52,8 @@ export interface EnforcementDeps extends DeciderDeps {
 /** The key store as the enforcement needs it: keys minted or looked up in `prepare`, used synchronously after. */
 export interface ShredKeys {
   ensureKeys(requests: { customerId: string; purpose: Purpose }[]): Promise<Map<string, DataKey | 'destroyed'>>;
-  encrypt(key: DataKey, value: string): string;
+  /** A record's shredded values sealed together under `key` (its `shredded` field). */
+  seal(key: DataKey, values: string[]): string;
 }
 
 /** consentgate_decisions_total{sink,outcome,reason}, its keys made once each (three per record otherwise). */
@@ -138,6 +139,7 @@ export function sinkDecider(d: DeciderDeps) {
         transcript: record.transcript,
         exportJobId: (record as Partial<ExportRecord>).exportJobId ?? null,
         exportVersion: (record as Partial<ExportRecord>).exportVersion ?? null,
+        shredded: null,
       };
       const now = ctx.clock.now();
       const { policy, sinks, shredding } = g;
@@ -159,7 +161,7 @@ export function sinkDecider(d: DeciderDeps) {
             topic: out.topic,
             key: record.customerId,
             partition: ctx.partition,
-            value: out.serde.encode(reduceForSink(sinkRecord, sink, key && key !== 'destroyed' ? { ...d.transforms, shred: (v) => d.shredKeys!.encrypt(key, v) } : d.transforms)),
+            value: out.serde.encode(reduceForSink(sinkRecord, sink, key && key !== 'destroyed' ? { ...d.transforms, shred: (values) => d.shredKeys!.seal(key, values) } : d.transforms)),
             headers: {
               [HEADER_POLICY_VERSION]: policy.version,
               [HEADER_CONSENT_VERSION]: String(verdict.consentVersion),

@@ -36,9 +36,12 @@ describe('enforcement on a real broker', () => {
     assert.ok(crm);
     assert.equal(crm.raw.headers[HEADER_POLICY_VERSION]?.toString(), p.policy.version);
     assert.equal(crm.raw.headers[HEADER_CONSENT_VERSION]?.toString(), '1');
-    assert.match(crm.value.participants[0]!.name!, /^shr:v1:/, 'crm gets the name crypto-shredded');
+    assert.match(crm.value.participants[0]!.name!, /^shr:v2#\d+$/, 'crm gets the name crypto-shredded');
+    assert.match(crm.value.shredded!, /^shr:v2:/, 'sealed with the record\'s other shredded values');
+    for (const pii of ['Ann Example', '+15550001']) assert.ok(!JSON.stringify(crm.value).includes(pii));
     const readable = await decryptSinkRecord(crm.value, p.keyStore!);
     assert.equal(readable.record.participants[0]!.name, 'Ann Example', 'which the key store decrypts');
+    assert.equal(readable.record.ani, '+15550001');
     assert.equal(crm.value.transcript, null, 'crm drops the transcript');
     const [analytics] = await inSink('analytics', r.recordId);
     assert.match(analytics!.value.ani!, /^psn:/, 'analytics gets a pseudonym');

@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import { openKeyStore, type DataKey, type KeyStore } from '../../src/adapters/keyStore.ts';
-import { decryptSinkRecord, isShredded, SHRED_PREFIX, shredDecrypt, shredEncrypt } from '../../src/adapters/shredding.ts';
+import { decryptSinkRecord, isShredded, SHRED_PREFIX, shredDecrypt, shredSeal, shredUnseal } from '../../src/adapters/shredding.ts';
+import { sealAesGcm } from '../../src/adapters/aesGcm.ts';
 import { PURPOSES, type Purpose } from '../../src/domain/types.ts';
 
 const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -207,28 +208,33 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
       const k6 = keyOf(keys, 'c-6/MARKETING');
       const lookup = (id: string) => ks.keyById(id);
 
-      const ct = shredEncrypt(k5, 'Jane Doe ☎');
-      assert.ok(ct.startsWith(`${SHRED_PREFIX}${k5.keyId}:`) && isShredded(ct) && !isShredded('Jane') && !isShredded(null));
-      assert.notEqual(shredEncrypt(k5, 'Jane Doe ☎'), ct, 'random IV');
-      assert.deepEqual(await shredDecrypt(ct, lookup), { ok: true, value: 'Jane Doe ☎' });
-      const body = ct.slice(ct.lastIndexOf(':') + 1);
-      const flipped = ct.slice(0, -body.length) + (body[0] === 'A' ? 'B' : 'A') + body.slice(1);
-      assert.deepEqual(await shredDecrypt(flipped, lookup), { ok: false, reason: 'INVALID' });
-      assert.deepEqual(await shredDecrypt(ct.replace(k5.keyId, k6.keyId), lookup), { ok: false, reason: 'INVALID' }, 'AAD binds the key id');
-      assert.deepEqual(await shredDecrypt(`${SHRED_PREFIX}garbage`, lookup), { ok: false, reason: 'INVALID' });
-      assert.deepEqual(await shredDecrypt(ct.replace(k5.keyId, 'c-5/MARKETING/AAAAAAAAAAAAAAAA'), lookup), { ok: false, reason: 'KEY_UNKNOWN' });
+      const sealed = shredSeal(k5, ['Jane Doe ☎', '+3531555']);
+      assert.ok(sealed.startsWith(`${SHRED_PREFIX}${k5.keyId}:`));
+      assert.notEqual(shredSeal(k5, ['Jane Doe ☎', '+3531555']), sealed, 'random IV');
+      assert.deepEqual(await shredUnseal(sealed, lookup), { ok: true, values: ['Jane Doe ☎', '+3531555'] });
+      const body = sealed.slice(sealed.lastIndexOf(':') + 1);
+      const flipped = sealed.slice(0, -body.length) + (body[0] === 'A' ? 'B' : 'A') + body.slice(1);
+      assert.deepEqual(await shredUnseal(flipped, lookup), { ok: false, reason: 'INVALID' });
+      assert.deepEqual(await shredUnseal(sealed.replace(k5.keyId, k6.keyId), lookup), { ok: false, reason: 'INVALID' }, 'AAD binds the key id');
+      assert.deepEqual(await shredUnseal(`${SHRED_PREFIX}garbage`, lookup), { ok: false, reason: 'INVALID' });
+      assert.deepEqual(await shredUnseal(sealed.replace(k5.keyId, 'c-5/MARKETING/AAAAAAAAAAAAAAAA'), lookup), { ok: false, reason: 'KEY_UNKNOWN' });
+      // A field sealed on its own, as the pipeline wrote them before v2: still read.
+      const v1 = (k: DataKey, value: string) => `shr:v1:${k.keyId}:${sealAesGcm(k.key, value, Buffer.from(k.keyId)).toString('base64url')}`;
+      assert.deepEqual(await shredDecrypt(v1(k6, '+3531000'), lookup), { ok: true, value: '+3531000' });
+      assert.ok(isShredded('shr:v2#0') && isShredded(v1(k6, 'x')) && !isShredded('Jane') && !isShredded(null) && !isShredded(sealed));
 
       const record = {
         recordId: 'r-1',
         customerId: 'c-5',
         participants: [
-          { participantId: 'p-1', purpose: 'customer', name: shredEncrypt(k5, 'Jane Doe'), address: shredEncrypt(k5, '+3531555'), userId: null },
+          { participantId: 'p-1', purpose: 'customer', name: 'shr:v2#0', address: 'shr:v2#1', userId: null },
           { participantId: 'p-2', purpose: 'agent', name: 'Agent Smith', address: null, userId: 'u-1' },
         ],
-        ani: shredEncrypt(k5, '+3531555'),
-        dnis: shredEncrypt(k6, '+3531000'),
-        attributes: { email: shredEncrypt(k5, 'jane@example.com'), campaign: 'spring' },
+        ani: 'shr:v2#1',
+        dnis: v1(k6, '+3531000'),
+        attributes: { email: 'shr:v2#2', campaign: 'spring' },
         transcript: null,
+        shredded: shredSeal(k5, ['Jane Doe', '+3531555', 'jane@example.com']),
       };
       const clear = await decryptSinkRecord(record, ks);
       assert.deepEqual(clear, {
@@ -240,13 +246,19 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
           ani: '+3531555',
           dnis: '+3531000',
           attributes: { email: 'jane@example.com', campaign: 'spring' },
+          shredded: null,
         },
       });
       assert.ok(isShredded(record.ani), 'the input is not modified');
+      const broken = await decryptSinkRecord({ ...record, shredded: flipped }, ks);
+      assert.equal(broken.failures, 4, 'each reference into a tampered seal');
+      assert.equal(broken.record.ani, 'shr:v2#1', 'a field that cannot be read keeps what it holds');
+      assert.equal(broken.record.dnis, '+3531000');
+      assert.equal((await decryptSinkRecord({ ...record, transcript: 'shr:v2#3' }, ks)).failures, 1, 'a reference past the sealed values');
 
       await ks.destroyCustomer('c-5', 'test');
-      assert.deepEqual(await shredDecrypt(ct, lookup), { ok: false, reason: 'KEY_DESTROYED' });
-      const shredded = await decryptSinkRecord({ ...record, transcript: shredEncrypt({ ...k5, keyId: 'c-7/ANALYTICS/AAAAAAAAAAAAAAAA' }, 'hi') }, ks);
+      assert.deepEqual(await shredUnseal(sealed, lookup), { ok: false, reason: 'KEY_DESTROYED' });
+      const shredded = await decryptSinkRecord({ ...record, transcript: v1({ ...k5, keyId: 'c-7/ANALYTICS/AAAAAAAAAAAAAAAA' }, 'hi') }, ks);
       assert.equal(shredded.erased, true);
       assert.equal(shredded.failures, 1, 'the transcript under an unknown key');
       assert.deepEqual({ ...shredded.record, transcript: isShredded(shredded.record.transcript) }, {
@@ -256,6 +268,7 @@ for (const backend of [serverBackend(), pgliteBackend()]) {
         dnis: '+3531000',
         attributes: { email: null, campaign: 'spring' },
         transcript: true,
+        shredded: null,
       });
       await ks.close();
     });

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { openProducer } from '../../src/adapters/kafka.ts';
-import { shredDecrypt, isShredded } from '../../src/adapters/shredding.ts';
+import { isShredded, shredUnseal } from '../../src/adapters/shredding.ts';
 import { systemClock, type Pipeline } from '../../src/app.ts';
 import { requestErasure } from '../../src/connectors/erasure.ts';
 import type { ComplianceRecord, PurgeAck, PurgeCommand, PurgeEscalation } from '../../src/domain/purge.ts';
@@ -85,20 +85,22 @@ describe('purge and erasure', () => {
     await c.consent('cy', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
     const before = [await c.record('cy'), await c.record('cy', {}, 'genesys.exports')];
     await waitFor('decided', async () => (await Promise.all(before.map((r) => decided(r.recordId)))).every(Boolean));
+    // Each copy in a shredding sink: its shredded fields hold references, their values sealed in `shredded`.
     const sinkCopies = async () => {
       const out: string[] = [];
       for (const s of ['sink.crm', 'sink.thirdparty']) {
-        for (const x of await c.read<{ customerId: string; participants: { name: string | null; address: string | null }[]; ani: string | null }>(s)) {
+        for (const x of await c.read<{ customerId: string; participants: { address: string | null }[]; ani: string | null; shredded: string | null }>(s)) {
           if (x.value.customerId !== 'cy') continue;
-          out.push(...[x.value.ani, ...x.value.participants.flatMap((q) => [q.name, q.address])].filter(isShredded));
+          assert.ok(isShredded(x.value.ani) && isShredded(x.value.participants[0]!.address), `${s}: ani and address shredded`);
+          out.push(x.value.shredded!);
         }
       }
       return out;
     };
-    const ciphertexts = await sinkCopies();
-    assert.ok(ciphertexts.length >= 6, `shredded copies in crm and thirdparty (${ciphertexts.length})`);
+    const sealed = await sinkCopies();
+    assert.equal(sealed.length, 4, 'both records in crm and thirdparty');
     const lookup = (id: string) => p.keyStore!.keyById(id);
-    assert.ok((await Promise.all(ciphertexts.map((v) => shredDecrypt(v, lookup)))).every((u) => u.ok), 'readable before the erasure');
+    assert.ok((await Promise.all(sealed.map((v) => shredUnseal(v, lookup)))).every((u) => u.ok), 'readable before the erasure');
 
     const producer = await openProducer(p.kafka);
     const request = await requestErasure({ customerId: 'cy', source: 'TEST', genesysDelete: false, keyStore: p.keyStore, sender: producer, topology: p.topology, serdes: p.serdes, clock: systemClock });
@@ -106,7 +108,7 @@ describe('purge and erasure', () => {
     assert.ok(request.keysDestroyed >= 2, 'crm (MARKETING) and thirdparty (THIRD_PARTY) keys destroyed');
 
     // Every old copy, read raw from the topics, is now unreadable.
-    const after = await Promise.all((await sinkCopies()).map((v) => shredDecrypt(v, lookup)));
+    const after = await Promise.all((await sinkCopies()).map((v) => shredUnseal(v, lookup)));
     assert.deepEqual([...new Set(after.map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
 
     // Purges go to every vendor that received anything; the customer is marked erased.
@@ -132,7 +134,7 @@ describe('purge and erasure', () => {
     // Nothing brings a key back: a restart (store restore, topic replay) still finds only ciphertext.
     await p.stop();
     p = await startPipeline(config, clock);
-    assert.deepEqual([...new Set((await Promise.all((await sinkCopies()).map((v) => shredDecrypt(v, (id) => p.keyStore!.keyById(id))))).map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
+    assert.deepEqual([...new Set((await Promise.all((await sinkCopies()).map((v) => shredUnseal(v, (id) => p.keyStore!.keyById(id))))).map((u) => (u.ok ? 'READABLE' : u.reason)))], ['KEY_DESTROYED']);
   });
 });
 

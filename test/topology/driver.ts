@@ -7,7 +7,7 @@ import avro from 'avsc';
 import { resolve } from 'node:path';
 import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
 import { localSerdes } from '../../src/adapters/schemaRegistry.ts';
-import { shredEncrypt } from '../../src/adapters/shredding.ts';
+import { shredSeal } from '../../src/adapters/shredding.ts';
 import { PROJECT_ROOT } from '../../src/app.ts';
 import { ConfigSchema } from '../../src/config.ts';
 import type { Clock } from '../../src/domain/clock.ts';
@@ -125,7 +125,7 @@ export class TopologyDriver {
           }
           return out;
         },
-        encrypt: shredEncrypt,
+        seal: shredSeal,
       },
     };
     const probeFetch = async () => {

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import { createHmac, hkdfSync } from 'node:crypto';
 import { createFieldTransforms } from '../../src/adapters/fieldCrypto.ts';
 import { applyConsentEvent } from '../../src/domain/consentState.ts';
-import { reduceForSink, type SinkRecord } from '../../src/domain/fieldRules.ts';
+import { reduceForSink, SHRED_REF_PREFIX, type SinkRecord } from '../../src/domain/fieldRules.ts';
 import { evaluate, type SinkPolicy } from '../../src/domain/policy.ts';
 import type { ConsentState } from '../../src/domain/types.ts';
 
@@ -47,7 +47,7 @@ describe('field rules', () => {
   const rec: SinkRecord = {
     recordId: 'r', conversationId: 'c', customerId: 'c1', channel: 'VOICE', occurredAt: 1, kind: 'segment',
     participants: [{ participantId: 'p', purpose: 'customer', name: 'Ann', address: 'tel:+1555', userId: null }],
-    ani: '+1555', dnis: '+1800', attributes: { email: 'a@b.c' }, transcript: 'secret', exportJobId: null, exportVersion: null,
+    ani: '+1555', dnis: '+1800', attributes: { email: 'a@b.c' }, transcript: 'secret', exportJobId: null, exportVersion: null, shredded: null,
   };
 
   it('keeps, drops, pseudonymizes and encrypts per field; unlisted fields get the default', () => {
@@ -62,6 +62,21 @@ describe('field rules', () => {
     assert.ok(!out.participants[0]!.address!.includes('1555'));
     assert.equal(out.recordId, 'r');
     assert.equal(rec.transcript, 'secret', 'the input is not mutated');
+  });
+
+  it('seals the shredded values of a record once, each shredded field holding the index of its value', () => {
+    const sink = { ...crm, fields: { 'participants.name': 'shred', 'participants.address': 'keep', ani: 'shred', attributes: 'shred', transcript: 'drop' } } as SinkPolicy;
+    const sealed: string[][] = [];
+    const out = reduceForSink({ ...rec, participants: [...rec.participants, { ...rec.participants[0]!, participantId: 'q', name: null }] }, sink, { ...t, shred: (values) => (sealed.push(values), 'SEALED') });
+    assert.equal(sealed.length, 1, 'one seal per record');
+    assert.deepEqual([...sealed[0]!].sort(), ['+1555', 'Ann', 'a@b.c'], 'of every non-null shredded value');
+    const values = sealed[0]!;
+    const at = (ref: string | null) => values[Number(ref!.slice(SHRED_REF_PREFIX.length))];
+    assert.deepEqual([at(out.ani), at(out.attributes.email!), at(out.participants[0]!.name)], ['+1555', 'a@b.c', 'Ann']);
+    assert.equal(out.participants[1]!.name, null, 'a null stays null');
+    assert.equal(out.participants[0]!.address, 'tel:+1555');
+    assert.equal(out.shredded, 'SEALED');
+    assert.equal(reduceForSink(rec, crm, t).shredded, null, 'nothing shredded, nothing sealed');
   });
 
   it('pseudonymizes as HMAC-SHA256 under the derived key, remembered or not', () => {
