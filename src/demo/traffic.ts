@@ -3,9 +3,18 @@ import { CHANNELS } from '../domain/types.ts';
 
 const NAMES = ['Ana Silva', 'Bo Chen', 'Chidi Okafor', 'Dana Levi', 'Emil Novak', 'Fatima Zahra', 'Goran Ilic', 'Hana Sato'];
 
+/** FNV-1a of a customer id: a known customer has one name and one phone number in every record, as callers do. */
+function stableNumber(customerId: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < customerId.length; i++) h = Math.imul(h ^ customerId.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+/** A synthetic conversation record (the bench's workload); an anonymous one (no customerId) gets a random caller. */
 export function conversationRecord(rand: () => number, i: number, customerId: string | null, occurredAt: number): ConversationRecord {
-  const name = NAMES[Math.floor(rand() * NAMES.length)]!;
-  const phone = `+1555${String(Math.floor(rand() * 1e7)).padStart(7, '0')}`;
+  const caller = customerId === null ? Math.floor(rand() * 2 ** 32) : stableNumber(customerId);
+  const name = NAMES[caller % NAMES.length]!;
+  const phone = `+1555${String(caller % 1e7).padStart(7, '0')}`;
   return {
     recordId: `rec-${i}`,
     conversationId: `conv-${Math.floor(i / 4)}`,
