@@ -4,7 +4,7 @@ import Module, { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { it } from 'node:test';
 import '../../src/adapters/kafka.ts';
-import { crc32c, encodeRecord, groupMessagesPerPartition } from '../../src/adapters/kafkajsPatches/produce.ts';
+import { crc32c, encodeRecord, frameRequest, groupMessagesPerPartition } from '../../src/adapters/kafkajsPatches/produce.ts';
 import { filterAbortedMessages } from '../../src/adapters/kafkajsPatches/fetch.ts';
 import { murmur2 } from '../../src/adapters/kafkajsPatches/partitioner.ts';
 import { withRememberedCoordinators } from '../../src/adapters/kafkajsPatches/transactions.ts';
@@ -149,6 +149,22 @@ it("kafkajs' produce requests are written with one buffer per partition, byte fo
   // A compressed request is kafkajs' own.
   const gzip = { ...requests[1]!, compression: 1 };
   assert.deepEqual((await ours(gzip).encode()).buffer.length, (await kafkajsRequest(gzip).encode()).buffer.length);
+});
+
+it("kafkajs frames every request in one buffer of its exact size, byte for byte as kafkajs framed it", async () => {
+  const path = require.resolve('kafkajs/src/protocol/request.js');
+  type Frame = (o: { correlationId: number; clientId: string | null; request: { apiKey: number; apiVersion: number; encode(): Promise<{ buffer: Buffer }> } }) => Promise<{ buf: Buffer; buffer: Buffer }>;
+  const kafkajsFrame = kafkajsOriginal(path) as Frame;
+  assert.equal(require(path), frameRequest);
+  const payloads = [Buffer.alloc(0), Buffer.from('a payload'), Buffer.alloc(3 * 1024 * 1024 + 17, 9)];
+  for (const clientId of ['consentgate-worker-1', 'ünïcode', null]) {
+    for (const payload of payloads) {
+      const o = { correlationId: 2_147_483_000, clientId, request: { apiKey: 0, apiVersion: 3, encode: async () => ({ buf: payload, buffer: payload }) } };
+      const [mine, theirs] = [await frameRequest(o), await kafkajsFrame(o)];
+      assert.ok(mine.buffer.equals(theirs.buffer), `client ${clientId}, payload of ${payload.length} bytes`);
+      assert.equal(mine.buf.length, mine.buffer.length);
+    }
+  }
 });
 
 it('CRC-32C eight bytes a step equals kafkajs\' byte-by-byte one', () => {

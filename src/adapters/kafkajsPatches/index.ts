@@ -1,10 +1,10 @@
 import Module, { createRequire } from 'node:module';
 import { decodeRecord, filterAbortedMessages } from './fetch.ts';
 import { murmur2 } from './partitioner.ts';
-import { encodeRecord, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
+import { encodeRecord, frameRequest, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
 import { withRememberedCoordinators, type Coordinators, type EosManager } from './transactions.ts';
 
-// kafkajs 2.2.4 is its last release; five of its costs on our hot path, a partitioner quadratic in the key's length
+// kafkajs 2.2.4 is its last release; six of its costs on our hot path, a partitioner quadratic in the key's length
 // and one bug (read_committed letting aborted records through) are replaced here, in the module cache, before
 // kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first). Each cost's
 // replacement gives kafkajs the same bytes, objects or partitions as its own code (test/unit/kafkajsPatches.test.ts
@@ -32,11 +32,11 @@ const Long = () => require('kafkajs/src/utils/long') as { fromValue(v: unknown):
 replace('kafkajs/src/protocol/recordBatch/record/v0/decoder.js', () => decodeRecord((v) => Long().fromValue(v)));
 replace('kafkajs/src/protocol/requests/produce/v3/request.js', (original) => {
   return produceRequest({
-    Encoder: require('kafkajs/src/protocol/encoder'),
     longOf: (v) => Long().fromValue(v),
     produceApiKey: (require('kafkajs/src/protocol/requests/apiKeys') as { Produce: number }).Produce,
     noCompression: (require('kafkajs/src/protocol/message/compression') as { Types: { None: number } }).Types.None,
   }, original() as (args: ProduceRequestArgs) => unknown);
 });
+replace('kafkajs/src/protocol/request.js', () => frameRequest);
 replace('kafkajs/src/consumer/filterAbortedMessages.js', () => filterAbortedMessages);
 replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));

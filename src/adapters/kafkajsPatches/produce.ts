@@ -19,8 +19,8 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
 }
 
 type Bytes = Buffer | string | null | undefined;
-/** What kafkajs' record batch takes of an encoded record: its bytes, as an Encoder has them. */
-interface EncodedRecord {
+/** Encoded bytes as kafkajs takes them from an Encoder (a record into its batch, a payload into its frame). */
+interface Encoded {
   buf: Buffer;
   readonly buffer: Buffer;
 }
@@ -32,11 +32,11 @@ interface EncodedRecord {
  * writes the same bytes (Kafka's Record v2: length, attributes, timestamp delta, offset delta, key, value, headers,
  * as zigzag varints) into one buffer of the exact size.
  */
-export function encodeRecord(fields: RecordFields): EncodedRecord {
+export function encodeRecord(fields: RecordFields): Encoded {
   const r = prepareRecord(fields);
   const buf = Buffer.allocUnsafe(r.size);
   writeRecord(buf, 0, r);
-  return { buf, get buffer() { return buf; } };
+  return encoded(buf);
 }
 
 interface RecordFields {
@@ -184,7 +184,6 @@ export interface ProduceRequestArgs {
 }
 /** The parts of kafkajs a produce request is written with. */
 export interface KafkajsProtocol {
-  Encoder: new () => { writeString(s: string | null): unknown; writeInt16(n: number): unknown; writeInt32(n: number): unknown; writeArray(a: unknown[]): unknown };
   longOf(value: unknown): KafkaLong;
   produceApiKey: number;
   noCompression: number;
@@ -193,8 +192,8 @@ const BATCH_HEADER = 4 + 4 + 8 + 4 + 4 + 1 + 4; // partition, record set size; f
 const BATCH_BODY_HEADER = 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4; // attributes … first sequence, record count
 
 /**
- * kafkajs' Produce request (v3, which v4–v7 reuse) without compression, written as kafkajs writes it but with one
- * buffer per partition: kafkajs copies each record batch five times on its way into the request, sorts the
+ * kafkajs' Produce request (v3, which v4–v7 reuse) without compression, written as kafkajs writes it but into one
+ * buffer of its exact size: kafkajs copies each record batch five times on its way into the request, sorts the
  * messages' timestamps as strings to find the first and the largest, and spreads every message into a new object.
  * Compressed requests go to kafkajs' own encoder.
  */
@@ -209,27 +208,34 @@ export function produceRequest(kafkajs: KafkajsProtocol, original: (args: Produc
       apiName: 'Produce',
       expectResponse: () => acks !== 0,
       encode: async () => {
-        const topics = topicData.map(({ topic, partitions }) => {
-          const encoder = new kafkajs.Encoder();
-          encoder.writeString(topic);
-          encoder.writeArray(partitions.map(({ partition, firstSequence = 0, messages }) => recordBatch(kafkajs, partition, messages, {
-            transactional: transactionalId !== null, producerId, producerEpoch, firstSequence,
-          })));
-          return encoder;
+        // The request's fields and its batches written once into a buffer of the exact size: kafkajs' Encoders grow
+        // by zero-filled doubling and copy every batch twice more on its way in.
+        const batches = topicData.map(({ partitions }) => partitions.map(({ partition, firstSequence = 0, messages }) => recordBatch(kafkajs, partition, messages, {
+          transactional: transactionalId !== null, producerId, producerEpoch, firstSequence,
+        }).buf));
+        let size = stringSize(transactionalId) + 2 + 4 + 4;
+        topicData.forEach(({ topic }, t) => {
+          size += stringSize(topic) + 4;
+          for (const b of batches[t]!) size += b.length;
         });
-        const request = new kafkajs.Encoder();
-        request.writeString(transactionalId);
-        request.writeInt16(acks);
-        request.writeInt32(timeout);
-        request.writeArray(topics);
-        return request;
+        const buf = Buffer.allocUnsafe(size);
+        let at = writeString(buf, 0, transactionalId);
+        at = buf.writeInt16BE(acks, at);
+        at = buf.writeInt32BE(timeout, at);
+        at = buf.writeInt32BE(topicData.length, at);
+        topicData.forEach(({ topic }, t) => {
+          at = writeString(buf, at, topic);
+          at = buf.writeInt32BE(batches[t]!.length, at);
+          for (const b of batches[t]!) at += b.copy(buf, at);
+        });
+        return encoded(buf);
       },
     };
   };
 }
 
 /** One partition's entry of a Produce request: partition, record set size, and its uncompressed record batch (v2). */
-function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: ProduceMessage[], o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number; firstSequence: number }): EncodedRecord {
+function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: ProduceMessage[], o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number; firstSequence: number }): Encoded {
   const now = Date.now();
   let first = Infinity;
   let max = -Infinity;
@@ -263,10 +269,48 @@ function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: Prod
   at += BATCH_BODY_HEADER;
   for (const r of records) at = writeRecord(buf, at, r);
   buf.writeUInt32BE(crc32c(buf, bodyStart, size), 25);
-  return { buf, get buffer() { return buf; } };
+  return encoded(buf);
 }
 
 function writeLong(buf: Buffer, at: number, v: KafkaLong): void {
   buf.writeInt32BE(v.getHighBits(), at);
   buf.writeInt32BE(v.getLowBits(), at + 4);
+}
+
+function encoded(buf: Buffer): Encoded {
+  return { buf, get buffer() { return buf; } };
+}
+
+/** The size of a Kafka STRING (int16 length, UTF-8 bytes; null is length -1). */
+function stringSize(s: string | null): number {
+  return 2 + (s === null ? 0 : Buffer.byteLength(s, 'utf8'));
+}
+
+function writeString(buf: Buffer, at: number, s: string | null): number {
+  if (s === null) return buf.writeInt16BE(-1, at);
+  const n = buf.write(s, at + 2, 'utf8');
+  buf.writeInt16BE(n, at);
+  return at + 2 + n;
+}
+
+/**
+ * kafkajs frames every request (size, api key and version, correlation id, client id, payload) through two more
+ * Encoders, each growing from 512 bytes by zero-filled doubling and copying the payload: for a transaction's produce
+ * request of a few MB, ~6 copies and as many zero-filled bytes. This writes the same frame into one buffer.
+ */
+export async function frameRequest({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
+  correlationId: number;
+  clientId: string | null;
+  request: { apiKey: number; apiVersion: number; encode(): Promise<{ buffer: Buffer }> };
+}): Promise<Encoded> {
+  const payload = (await encode()).buffer;
+  const size = 2 + 2 + 4 + stringSize(clientId) + payload.length;
+  const buf = Buffer.allocUnsafe(4 + size);
+  let at = buf.writeInt32BE(size, 0);
+  at = buf.writeInt16BE(apiKey, at);
+  at = buf.writeInt16BE(apiVersion, at);
+  at = buf.writeInt32BE(correlationId, at);
+  at = writeString(buf, at, clientId);
+  payload.copy(buf, at);
+  return encoded(buf);
 }
