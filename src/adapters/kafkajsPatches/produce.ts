@@ -212,7 +212,7 @@ export function produceRequest(kafkajs: KafkajsProtocol, original: (args: Produc
         // by zero-filled doubling and copy every batch twice more on its way in.
         const batches = topicData.map(({ partitions }) => partitions.map(({ partition, firstSequence = 0, messages }) => recordBatch(kafkajs, partition, messages, {
           transactional: transactionalId !== null, producerId, producerEpoch, firstSequence,
-        }).buf));
+        })));
         let size = stringSize(transactionalId) + 2 + 4 + 4;
         topicData.forEach(({ topic }, t) => {
           size += stringSize(topic) + 4;
@@ -235,7 +235,7 @@ export function produceRequest(kafkajs: KafkajsProtocol, original: (args: Produc
 }
 
 /** One partition's entry of a Produce request: partition, record set size, and its uncompressed record batch (v2). */
-function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: ProduceMessage[], o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number; firstSequence: number }): Encoded {
+function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: ProduceMessage[], o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number; firstSequence: number }): Buffer {
   const now = Date.now();
   let first = Infinity;
   let max = -Infinity;
@@ -269,7 +269,7 @@ function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: Prod
   at += BATCH_BODY_HEADER;
   for (const r of records) at = writeRecord(buf, at, r);
   buf.writeUInt32BE(crc32c(buf, bodyStart, size), 25);
-  return encoded(buf);
+  return buf;
 }
 
 function writeLong(buf: Buffer, at: number, v: KafkaLong): void {
