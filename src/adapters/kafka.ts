@@ -411,6 +411,7 @@ export function coPartitionedAssigner(): PartitionAssigner {
 
 // kafkajs for the rest of consentgate, only from here: its patches must be in place before it loads.
 export type { Admin, Consumer };
+export { PARTITIONS_FETCHED, type FetchedEnds } from './kafkajsPatches/fetch.ts';
 export { Kafka, KafkaLogLevel as logLevel, Partitioners };
 
 /** A plain idempotent producer (acks=all) for sources, the demo and tests. */

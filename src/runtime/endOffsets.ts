@@ -61,3 +61,77 @@ export function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
     p.then((v) => { clearTimeout(t); resolve(v); }, (e) => { clearTimeout(t); reject(e); });
   });
 }
+
+interface Waiter {
+  t: number;
+  resolve(ends: Map<string, bigint>): void;
+  reject(err: unknown): void;
+}
+
+/**
+ * End offsets from the consumer's own fetches first, a look-up second. A read_committed fetch response carries the
+ * last stable offset of every partition it fetched, computed by the broker after the request was sent: the first
+ * fetch sent at or after `t` answers `after(t)` at no cost. Under load that fetch answers within milliseconds (it
+ * returns as soon as any of its partitions has data); an idle consumer's fetch waits up to its maxWaitTime for data,
+ * so callers not answered by a fetch within `graceMs` get the look-up as well (ListOffsets), whichever answers first.
+ * Measured: the look-ups, one after another while stream records kept arriving, were a quarter of the broker's
+ * request-handling CPU at 1,000 records/s.
+ */
+export class FetchedEndOffsets implements EndOffsetsSource {
+  private latest?: { sentAt: number; ends: Map<string, bigint> };
+  private waiting: Waiter[] = [];
+  private timer?: NodeJS.Timeout;
+
+  /**
+   * `lookUp` is the fallback source; `required()` the "topic:partition" keys an answer must hold (the table
+   * partitions this instance decides for): a fetch that lacks one (not fetched: paused, being reset) answers no one.
+   */
+  constructor(private readonly lookUp: EndOffsetsSource, private readonly graceMs: number, private readonly required: () => Iterable<string>) {}
+
+  /** A fetch sent at monotonic time `sentAt` was answered with these end offsets ("topic:partition" → last stable offset). */
+  observe(sentAt: number, ends: Map<string, bigint>): void {
+    for (const key of this.required()) if (!ends.has(key)) return;
+    if (!this.latest || sentAt >= this.latest.sentAt) this.latest = { sentAt, ends };
+    const still: Waiter[] = [];
+    for (const w of this.waiting) {
+      if (w.t <= sentAt) w.resolve(ends);
+      else still.push(w);
+    }
+    this.waiting = still;
+    if (!still.length) this.clearTimer();
+  }
+
+  after(t: number): Promise<Map<string, bigint>> {
+    const latest = this.latest;
+    if (latest && latest.sentAt >= t) return Promise.resolve(latest.ends);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ t, resolve, reject });
+      this.timer ??= setTimeout(() => this.fallBack(), this.graceMs);
+    });
+  }
+
+  /** Stops the grace timer (the instance is stopping). Callers still waiting get their answer from a fetch or never. */
+  close(): void {
+    this.clearTimer();
+  }
+
+  /** The callers waiting now get a look-up too (it starts after each of their `t`); the first answer wins. */
+  private fallBack(): void {
+    this.timer = undefined;
+    const batch = this.waiting;
+    if (!batch.length) return;
+    let t = -Infinity;
+    for (const w of batch) t = Math.max(t, w.t);
+    const settle = (answer: (w: Waiter) => void) => {
+      const done = new Set(batch);
+      this.waiting = this.waiting.filter((w) => !done.has(w));
+      for (const w of batch) answer(w);
+    };
+    this.lookUp.after(t).then((ends) => settle((w) => w.resolve(ends)), (err) => settle((w) => w.reject(err)));
+  }
+
+  private clearTimer(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+}

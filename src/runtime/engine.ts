@@ -1,8 +1,9 @@
 import { EventEmitter } from 'node:events';
-import { EndOffsetReader, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
+import { EndOffsetReader, PARTITIONS_FETCHED, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
 import type { Clock } from '../domain/clock.ts';
 import { wireTask } from './blueprint.ts';
-import { EndOffsetsProbe, monotonicNow } from './endOffsets.ts';
+import { EndOffsetsProbe, FetchedEndOffsets, monotonicNow } from './endOffsets.ts';
+import type { FetchedEnds } from '../adapters/kafka.ts';
 import { series } from './metrics.ts';
 import type { RuntimeLogger, SerdeRegistry } from './records.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './deadLetters.ts';
@@ -64,6 +65,13 @@ export function metricsForLog(m: EngineMetrics): Omit<EngineMetrics, 'histograms
   return { ...rest, histograms };
 }
 
+/**
+ * How long a barrier waits for one of this instance's fetches to bring the tables' end offsets before it looks them
+ * up as well (ListOffsets). A busy consumer's next fetch answers within a few ms; an idle one's waits up to its
+ * maxWaitTimeInMs (100) for data, and a lone record should not wait that long.
+ */
+const FETCH_GRACE_MS = 20;
+
 const MAX_BACKLOG_FACTOR = 5;
 /**
  * A partition's queued stream records are bounded by bytes too: 5 × maxBatchRecords records of up to 1 MB each would
@@ -86,7 +94,10 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private readonly changelogTopics: string[];
   private readonly tableTopics: string[];
   private readonly streamTopics: string[];
-  private readonly probe: EndOffsetsProbe;
+  /** The tables' end offsets for the barriers: from this instance's fetches, else looked up (`endOffsets`). */
+  private readonly barrierEnds: FetchedEndOffsets;
+  /** "topic:partition" of every table partition assigned here: what a fetch's end offsets must cover to answer a barrier. */
+  private tablePartitions: string[] = [];
   private readonly endOffsets: EndOffsetReader;
   readonly metrics: EngineMetrics = { committedTransactions: 0, processedRecords: 0, deadLettered: 0, held: 0, unconfirmed: 0, assignedPartitions: [], counters: Object.fromEntries(ZERO_COUNTERS.map((k) => [k, 0])), histograms: {}, gauges: {} };
   /** The input topics' end offsets for the lag gauges, read every LAG_ENDS_EVERY_MS by a reader of their own. */
@@ -110,7 +121,8 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.changelogTopics = physical([...graph.stores.values()].map((s) => s.changelog));
     this.endOffsets = new EndOffsetReader(o.kafka, this.tableTopics);
     this.lagEnds = new EndOffsetReader(o.kafka, this.inputTopics);
-    this.probe = new EndOffsetsProbe(() => this.endOffsets.read(), Math.max(2000, 4 * o.consentWaitMs));
+    const lookUp = new EndOffsetsProbe(() => this.endOffsets.read(), Math.max(2000, 4 * o.consentWaitMs));
+    this.barrierEnds = new FetchedEndOffsets(lookUp, FETCH_GRACE_MS, () => this.tablePartitions);
   }
 
   get groupId(): string {
@@ -139,6 +151,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     consumer.on(consumer.events.END_BATCH_PROCESS, (e) => {
       this.tasks.get(e.payload.partition)?.advance(e.payload.topic, BigInt(e.payload.lastOffset) + 1n);
     });
+    consumer.on(PARTITIONS_FETCHED as typeof consumer.events.FETCH, (e) => this.onFetched(e.payload as unknown as FetchedEnds));
     consumer.on(consumer.events.CRASH, (e) => {
       if (this.stopping) return;
       const fields = { err: e.payload.error?.message, restart: e.payload.restart };
@@ -161,6 +174,15 @@ export class Engine<Deps = unknown> extends EventEmitter {
     });
     await this.runConsumer();
     this.gaugeTimer = setInterval(() => this.sampleGauges(), GAUGES_EVERY_MS).unref();
+  }
+
+  /** A fetch's last stable offsets of the table partitions, for the barriers (a partition without one is not reported). */
+  private onFetched({ sentAt, partitions }: FetchedEnds): void {
+    const ends = new Map<string, bigint>();
+    for (const { topic, partition, lastStableOffset } of partitions) {
+      if (lastStableOffset !== undefined && lastStableOffset !== '-1' && this.tableTopics.includes(topic)) ends.set(`${topic}:${partition}`, BigInt(lastStableOffset));
+    }
+    if (ends.size) this.barrierEnds.observe(sentAt, ends);
   }
 
   /** Refreshes `metrics.gauges` from the tasks, and the end offsets behind the lag when they are due. */
@@ -228,6 +250,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
   private onAssignment(assignment: Record<string, number[]>): void {
     const partitions = new Set(assignment[this.tableTopics[0] ?? this.inputTopics[0]!] ?? []);
     this.metrics.assignedPartitions = [...partitions].sort((a, b) => a - b);
+    this.tablePartitions = this.tableTopics.flatMap((t) => this.metrics.assignedPartitions.map((p) => `${t}:${p}`));
     this.o.logger.info({ partitions: this.metrics.assignedPartitions }, 'partitions assigned');
     for (const [p, task] of this.tasks) {
       if (partitions.has(p)) continue;
@@ -249,7 +272,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
       ...wireTask(this.o.topology.graph.instantiate(this.o.deps, this.o.serdes), this.o.topology, this.o.serdes),
       partition: p,
       groupId: this.groupId,
-      endOffsets: this.probe,
+      endOffsets: this.barrierEnds,
       clock: this.o.clock,
       logger: this.o.logger,
       consentWaitMs: this.o.consentWaitMs,
@@ -345,6 +368,7 @@ export class Engine<Deps = unknown> extends EventEmitter {
     this.tasks.clear();
     await this.consumer?.disconnect().catch(() => {});
     clearInterval(this.gaugeTimer);
+    this.barrierEnds.close();
     await Promise.all([this.endOffsets.close(), this.lagEnds.close()]);
   }
 

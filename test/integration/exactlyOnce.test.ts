@@ -3,7 +3,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { randomUUID } from 'node:crypto';
-import { committedOffsets, createKafka, TaskProducer } from '../../src/adapters/kafka.ts';
+import { committedOffsets, createKafka, EndOffsetReader, PARTITIONS_FETCHED, TaskProducer, type FetchedEnds } from '../../src/adapters/kafka.ts';
 import { createLogger } from '../../src/adapters/logger.ts';
 import { readTopic } from '../../src/adapters/topicReader.ts';
 import type { Decision } from '../../src/domain/types.ts';
@@ -64,6 +64,55 @@ it('a read_committed reader sees no aborted record when two producers\' aborted 
     assert.deepEqual((await readTopic(kafka, topic)).map((r) => r.value?.toString()), ['c']);
   } finally {
     for (const p of producers) await p.disconnect();
+    await admin.deleteTopics({ topics: [topic] }).catch(() => {});
+    await admin.disconnect();
+  }
+});
+
+it("a consumer's fetches report each partition's last stable offset, as ListOffsets does: below an open transaction until it ends", async () => {
+  const prefix = `lso${randomUUID().slice(0, 8)}.`;
+  const kafka = createKafka(testConfig(prefix).kafka, createLogger('warn'));
+  const admin = kafka.admin();
+  await admin.connect();
+  const topic = `${prefix}in`;
+  await admin.createTopics({ topics: [{ topic, numPartitions: 2 }], waitForLeaders: true });
+  const producer = kafka.producer({ transactionalId: `${prefix}tx`, maxInFlightRequests: 1 });
+  await producer.connect();
+  const consumer = kafka.consumer({ groupId: `${prefix}group`, readUncommitted: false, maxWaitTimeInMs: 100 });
+  const reports: FetchedEnds[] = [];
+  consumer.on(PARTITIONS_FETCHED as typeof consumer.events.FETCH, (e) => void reports.push(e.payload as unknown as FetchedEnds));
+  const lookUp = new EndOffsetReader(kafka, [topic]);
+  const reported = async (partition: number, since: number) => {
+    const t0 = Date.now();
+    for (;;) {
+      const r = reports.filter((x) => x.sentAt >= since).flatMap((x) => x.partitions).find((x) => x.topic === topic && x.partition === partition);
+      if (r) return BigInt(r.lastStableOffset!);
+      if (Date.now() - t0 > 10_000) throw new Error('no fetch reported the partition');
+      await new Promise((res) => setTimeout(res, 20));
+    }
+  };
+  try {
+    const committed = await producer.transaction();
+    await committed.send({ topic, messages: [{ value: 'x', partition: 0 }, { value: 'y', partition: 0 }] });
+    await committed.commit();
+    const open = await producer.transaction();
+    await open.send({ topic, messages: [{ value: 'z', partition: 0 }, { value: 'w', partition: 1 }] });
+    await consumer.connect();
+    await consumer.subscribe({ topic, fromBeginning: true });
+    await consumer.run({ eachBatch: async () => {} });
+    const whileOpen = performance.now();
+    // Partition 0: two records and a commit marker (0-2) are stable; the open transaction's record (3) is not.
+    assert.equal(await reported(0, whileOpen), 3n);
+    assert.equal(await reported(1, whileOpen), 0n);
+    assert.equal((await lookUp.read()).get(`${topic}:0`), 3n, 'ListOffsets (read_committed) says the same');
+    await open.commit();
+    const afterCommit = performance.now();
+    assert.equal(await reported(0, afterCommit), 5n, 'the record and its commit marker');
+    assert.equal(await reported(1, afterCommit), 2n);
+  } finally {
+    await consumer.disconnect();
+    await producer.disconnect();
+    await lookUp.close();
     await admin.deleteTopics({ topics: [topic] }).catch(() => {});
     await admin.disconnect();
   }

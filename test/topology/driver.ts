@@ -14,7 +14,7 @@ import type { Clock } from '../../src/domain/clock.ts';
 import type { ConsentEvent, ConversationRecord, DataKey, Decision, Purpose } from '../../src/domain/types.ts';
 import { ConsentgateError } from '../../src/errors.ts';
 import { wireTask } from '../../src/runtime/blueprint.ts';
-import { EndOffsetsProbe } from '../../src/runtime/endOffsets.ts';
+import { EndOffsetsProbe, FetchedEndOffsets, monotonicNow, type EndOffsetsSource } from '../../src/runtime/endOffsets.ts';
 import type { InRecord, OutRecord, RuntimeLogger, SerdeRegistry, TopicPartitionOffset, TransactionalProducer } from '../../src/runtime/records.ts';
 import { PartitionTask, type CycleStats } from '../../src/runtime/task.ts';
 import { loadPolicy, parsePolicy, loadVendors, type Topology } from '../../src/runtime/topology.ts';
@@ -68,6 +68,11 @@ export interface DriverOptions {
   commitIntervalMs?: number;
   /** How long an end-offset request may take before it counts as failed (the engine uses max(2 s, 4 × wait)). */
   endOffsetsTimeoutMs?: number;
+  /**
+   * End offsets as the engine gets them: from fetches (`fetched()`), with the look-up only for a barrier no fetch
+   * answered within `graceMs`. Without it, every barrier looks them up.
+   */
+  fetchedEnds?: { graceMs: number };
   /** max.message.bytes of some topics (logical names); the others take the broker's default. */
   maxMessageBytes?: Record<string, number>;
   /** Drive the replay topology of `consentgate replay` instead of the live one (its policy, cutovers, old forwards). */
@@ -95,6 +100,7 @@ export class TopologyDriver {
   failed?: Error;
   task!: PartitionTask;
   private readonly newTask: () => PartitionTask;
+  private fetchedEnds?: FetchedEndOffsets;
 
   constructor(readonly o: DriverOptions = {}) {
     const defaults = ConfigSchema.shape;
@@ -135,15 +141,17 @@ export class TopologyDriver {
       if (mode.kind === 'hang') return new Promise<Map<string, bigint>>(() => {});
       if (mode.kind === 'slow') await new Promise((r) => setTimeout(r, mode.ms));
       const tables = this.topology.graph.inputs('table').map((l) => this.name(l));
-      return new Map(tables.map((t) => [`${t}:0`, BigInt(this.log(t).length)]));
+      return this.tableEnds();
     };
     this.newTask = () => {
+      let endOffsets: EndOffsetsSource = new EndOffsetsProbe(probeFetch, this.o.endOffsetsTimeoutMs ?? 1000);
+      if (this.o.fetchedEnds) endOffsets = this.fetchedEnds = new FetchedEndOffsets(endOffsets, this.o.fetchedEnds.graceMs, () => this.tableEnds().keys());
       const consentWaitMs = this.o.consentWaitMs ?? 20;
       const task: PartitionTask = new PartitionTask({
         ...wireTask(this.topology.graph.instantiate(o.replay ? { ...deps, ...o.replay, replayId: 'replay-test' } as never : deps as never, this.serdes), this.topology, this.serdes),
         partition: 0,
         groupId: this.topology.applicationId,
-        endOffsets: new EndOffsetsProbe(probeFetch, this.o.endOffsetsTimeoutMs ?? 1000),
+        endOffsets,
         clock: this.clock,
         logger: silent,
         consentWaitMs,
@@ -162,6 +170,17 @@ export class TopologyDriver {
       });
       return task;
     };
+  }
+
+  /** Each table topic's end offset now ("topic:0" → the length of its log, fetched or not). */
+  private tableEnds(): Map<string, bigint> {
+    const tables = this.topology.graph.inputs('table').map((l) => this.name(l));
+    return new Map(tables.map((t) => [`${t}:0`, BigInt(this.log(t).length)]));
+  }
+
+  /** A fetch sent now answers (with `fetchedEnds`): the table topics' end offsets as the broker would report them. */
+  fetched(): void {
+    this.fetchedEnds!.observe(monotonicNow(), this.tableEnds());
   }
 
   name(logical: string): string {
@@ -213,6 +232,7 @@ export class TopologyDriver {
   }
 
   async stop(): Promise<void> {
+    this.fetchedEnds?.close();
     await this.task.close();
   }
 

@@ -82,6 +82,43 @@ describe('PartitionTask in memory', () => {
     assert.equal(d.unconfirmed, 0);
   });
 
+  it("a fetch sent after a record arrived answers its barrier with the fetch's end offsets: no look-up", async () => {
+    const d = await started({ consentWaitMs: 500, fetchedEnds: { graceMs: 60_000 } });
+    d.consent('c1', ALL);
+    d.fetched();
+    await d.drained('consent.events');
+    d.consent('c1', { MARKETING: false }, { deliver: false }); // acknowledged, not fetched yet
+    const late = d.record('c1'); // produced after the withdrawal
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal((await d.decisions()).filter((x) => x.recordId === late.recordId).length, 0, 'no fetch sent after the record has answered yet');
+    d.fetched(); // its end offsets count the withdrawal, which the task has not applied: it waits for it
+    await new Promise((res) => setTimeout(res, 30));
+    assert.equal((await d.decisions()).filter((x) => x.recordId === late.recordId).length, 0, 'not decided before the withdrawal is applied');
+    d.deliver('consent.events');
+    await d.drained('genesys.conversations');
+    assert.deepEqual(outcomes(await d.decisions(), late.recordId), { crm: 'BLOCKED:CONSENT_WITHDRAWN', analytics: 'FORWARDED:CONSENT_GRANTED', thirdparty: 'FORWARDED:CONSENT_GRANTED' });
+    assert.equal(d.endOffsetRequests, 0, 'the end offsets came from the fetches alone');
+    assert.equal(d.unconfirmed, 0);
+  });
+
+  it('a barrier no fetch answers within the grace looks the end offsets up; a hung look-up holds the record until a fetch answers', async () => {
+    const d = await started({ consentWaitMs: 500, fetchedEnds: { graceMs: 10 } });
+    d.consent('c1', ALL);
+    await d.drained('consent.events');
+    const first = d.record('c1');
+    await d.drained('genesys.conversations');
+    assert.equal(outcomes(await d.decisions(), first.recordId).crm, 'FORWARDED:CONSENT_GRANTED');
+    assert.ok(d.endOffsetRequests >= 1, 'looked up: no fetch answered');
+    d.endOffsets = { kind: 'hang' };
+    const second = d.record('c1');
+    await new Promise((res) => setTimeout(res, 60));
+    assert.equal((await d.decisions()).filter((x) => x.recordId === second.recordId).length, 0, 'waits: the look-up hangs');
+    d.fetched();
+    await d.drained('genesys.conversations');
+    assert.equal(outcomes(await d.decisions(), second.recordId).crm, 'FORWARDED:CONSENT_GRANTED');
+    assert.equal(d.unconfirmed, 0);
+  });
+
   it('a slow end-offset answer on a busy event loop delays records but neither holds nor blocks them', async () => {
     const d = await started({ consentWaitMs: 20 });
     d.consent('c1', ALL);

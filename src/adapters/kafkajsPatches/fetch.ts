@@ -102,3 +102,54 @@ export function filterAbortedMessages<M extends FetchedMessage>({ messages, abor
 function isAbortMarker(key: Buffer | null): boolean {
   return key !== null && key.length >= 4 && key.readInt16BE(2) === 0;
 }
+
+/** The consumer event (kafkajs' naming) that reports each fetch's end offsets; see `reportingFetchedEnds`. */
+export const PARTITIONS_FETCHED = 'consumer.partitions_fetched';
+
+/** What a PARTITIONS_FETCHED event carries: when the fetch was sent (performance.now()), and each partition's last stable offset. */
+export interface FetchedEnds {
+  sentAt: number;
+  partitions: { topic: string; partition: number; lastStableOffset?: string }[];
+}
+
+/** kafkajs' Batch, keeping the fetch response's last stable offset of its partition (kafkajs reads it, then drops it). */
+export function batchWithLastStableOffset<B extends new (...args: any[]) => object>(Batch: B): B {
+  return class extends Batch {
+    lastStableOffset?: string;
+    constructor(...args: any[]) {
+      super(...args);
+      // (topic, fetchedOffset, partitionData)
+      this.lastStableOffset = (args[2] as { lastStableOffset?: string }).lastStableOffset;
+    }
+  };
+}
+
+interface KafkajsConsumerGroup {
+  instrumentationEmitter: { emit(event: string, payload: unknown): void };
+  fetch(nodeId: number): Promise<{ topic: string; partition: number; lastStableOffset?: string }[]>;
+}
+
+/**
+ * kafkajs' ConsumerGroup, reporting what each successful fetch learnt of its partitions' end offsets: a read_committed
+ * fetch response carries every fetched partition's last stable offset, computed by the broker after the request was
+ * sent (`sentAt` is taken before), so a consumer's own fetches answer "what is the end offset now" without a
+ * ListOffsets request of their own. A fetch that failed reports nothing.
+ */
+export function reportingFetchedEnds<G extends new (...args: any[]) => KafkajsConsumerGroup>(ConsumerGroup: G): G {
+  return class extends ConsumerGroup {
+    override async fetch(nodeId: number) {
+      const sentAt = performance.now();
+      const batches = await super.fetch(nodeId);
+      if (batches.length) {
+        const report: FetchedEnds = { sentAt, partitions: batches.map((b) => ({ topic: b.topic, partition: b.partition, lastStableOffset: b.lastStableOffset })) };
+        this.instrumentationEmitter.emit(PARTITIONS_FETCHED, report);
+      }
+      return batches;
+    }
+  };
+}
+
+/** kafkajs' consumer events with PARTITIONS_FETCHED among them (its consumer.on() accepts only these). */
+export function withPartitionsFetchedEvent<E extends { events: Record<string, string> }>(module: E): E {
+  return { ...module, events: { ...module.events, PARTITIONS_FETCHED } };
+}

@@ -1,11 +1,12 @@
 import Module, { createRequire } from 'node:module';
-import { decodeRecord, filterAbortedMessages } from './fetch.ts';
+import { batchWithLastStableOffset, decodeRecord, filterAbortedMessages, reportingFetchedEnds, withPartitionsFetchedEvent } from './fetch.ts';
 import { murmur2 } from './partitioner.ts';
 import { encodeRecord, frameRequest, groupMessagesPerPartition, produceRequest, type KafkaLong, type ProduceRequestArgs } from './produce.ts';
 import { withRememberedCoordinators, type Coordinators, type EosManager } from './transactions.ts';
 
 // kafkajs 2.2.4 is its last release; six of its costs on our hot path, a partitioner quadratic in the key's length
-// and one bug (read_committed letting aborted records through) are replaced here, in the module cache, before
+// and one bug (read_committed letting aborted records through) are replaced here, and what it drops of each fetch
+// response (its partitions' last stable offsets) is reported, all in the module cache, before
 // kafkajs loads (so this must be imported before 'kafkajs': src/adapters/kafka.ts imports it first). Each cost's
 // replacement gives kafkajs the same bytes, objects or partitions as its own code (test/unit/kafkajsPatches.test.ts
 // compares them with kafkajs' originals); `npm run bench` prints the raw round trip with and without them.
@@ -39,4 +40,8 @@ replace('kafkajs/src/protocol/requests/produce/v3/request.js', (original) => {
 });
 replace('kafkajs/src/protocol/request.js', () => frameRequest);
 replace('kafkajs/src/consumer/filterAbortedMessages.js', () => filterAbortedMessages);
+// Each fetch reports its partitions' last stable offsets (consumer.on(PARTITIONS_FETCHED)): the barrier's end offsets.
+replace('kafkajs/src/consumer/instrumentationEvents.js', (original) => withPartitionsFetchedEvent(original() as { events: Record<string, string> }));
+replace('kafkajs/src/consumer/batch.js', (original) => batchWithLastStableOffset(original() as Parameters<typeof batchWithLastStableOffset>[0]));
+replace('kafkajs/src/consumer/consumerGroup.js', (original) => reportingFetchedEnds(original() as Parameters<typeof reportingFetchedEnds>[0]));
 replace('kafkajs/src/producer/eosManager/index.js', (original) => withRememberedCoordinators(original() as (o: { cluster: Coordinators }) => EosManager));
