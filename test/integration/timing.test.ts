@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { after, describe, it } from 'node:test';
 import { EndOffsetReader } from '../../src/adapters/kafka.ts';
+import { FetchedEndOffsets } from '../../src/runtime/endOffsets.ts';
 import type { Pipeline } from '../../src/app.ts';
 import type { ConsentEvent, Decision } from '../../src/domain/types.ts';
 import { startPipeline, testConfig, TopicClient, waitFor } from '../harness/pipeline.ts';
@@ -87,10 +88,13 @@ describe('read-your-revocation and fail-closed', () => {
     await waitFor('granted record forwarded', async () => (await crmDecisions(c)).get(before.recordId)?.outcome === 'FORWARDED');
 
     // The table topics' end offsets stop answering (as when the consent partition's leader is unreachable): the
-    // ListOffsets requests of this process hang.
+    // ListOffsets requests of this process hang, and its fetches report no end offsets (a fetch with a partition in
+    // error fails whole in kafkajs, and reports nothing).
     const read = EndOffsetReader.prototype.read;
+    const observe = FetchedEndOffsets.prototype.observe;
     const outage = (on: boolean) => {
       EndOffsetReader.prototype.read = on ? () => new Promise(() => {}) : read;
+      FetchedEndOffsets.prototype.observe = on ? () => {} : observe;
     };
     const send = async (n: number) => {
       const ids: string[] = [];
