@@ -1,9 +1,8 @@
 import { EventEmitter } from 'node:events';
-import { EndOffsetReader, PARTITIONS_FETCHED, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type Kafka } from '../adapters/kafka.ts';
+import { EndOffsetReader, PARTITIONS_FETCHED, TaskProducer, committedOffsets, topicMaxMessageBytes, coPartitionedAssigner, toInRecord, topicOffsets, type Admin, type Consumer, type FetchedEnds, type Kafka } from '../adapters/kafka.ts';
 import type { Clock } from '../domain/clock.ts';
 import { wireTask } from './blueprint.ts';
 import { EndOffsetsProbe, FetchedEndOffsets, monotonicNow } from './endOffsets.ts';
-import type { FetchedEnds } from '../adapters/kafka.ts';
 import { series } from './metrics.ts';
 import type { RuntimeLogger, SerdeRegistry } from './records.ts';
 import { DEFAULT_MAX_MESSAGE_BYTES } from './deadLetters.ts';
