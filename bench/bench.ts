@@ -245,6 +245,8 @@ async function steady(s: BenchStack, target: number) {
   const decided = (recordId: string) => new Promise<number>((res) => waiting.set(recordId, res));
   const endToEnd: number[] = [];
   const optOut: number[] = [];
+  /** A withdrawal's send → its acknowledgement: the producer's and broker's share of the propagation (the timestamp is taken at send). */
+  const optOutAck: number[] = [];
   const samples: Promise<void>[] = [];
   const base = runner.metrics.processedRecords;
   const before = structuredClone(runner.metrics.histograms); // an in-process engine updates its histograms in place
@@ -261,8 +263,10 @@ async function steady(s: BenchStack, target: number) {
     if (tick % 5 === 2 && tick / 5 < optOuts.length) {
       const c = optOuts[Math.floor(tick / 5)]!;
       samples.push((async () => {
+        const sending = performance.now();
         await producer.send([{ topic: p.topology.topic('consent.events').name, key: c, value: p.serdes.forTopic('consent.events').encode(consentEvent(c, 0, [{ purpose: 'ANALYTICS', granted: false, channel: null }])) }]);
         const acked = performance.now();
+        optOutAck.push(acked - sending);
         const r = watchedRecord(p, c);
         const done = decided(r.recordId);
         await producer.send([r.out]);
@@ -282,7 +286,7 @@ async function steady(s: BenchStack, target: number) {
   // barrier's wait, and a transaction's commit.
   const stages = { decision: since('decisionLatencyMs'), barrier: since('barrierWaitMs'), commit: since('transactionMs') };
   await runner.stop();
-  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, optOutTable, stages, unconfirmed };
+  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, optOutAck, optOutTable, stages, unconfirmed };
 }
 
 // (d) Genesys notifications → Kafka, on topics of their own (the pipeline does not read them).
@@ -608,6 +612,7 @@ for (const r of steadyRuns) {
   console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
   console.log(`      end-to-end ${ms(r.endToEnd)}`);
   console.log(`      opt-out propagation, the withdrawal's timestamp → applied to the table: ${histogramMs(r.optOutTable)}`);
+  console.log(`        of which the withdrawal's send → acknowledged by the broker (the bench's producer, before the pipeline can see it): ${ms(r.optOutAck)}`);
   const q = (h: Histogram) => `p50 ${quantile(h, 0.5) ?? '-'} / p99 ${quantile(h, 0.99) ?? '-'} ms`;
   console.log(`      engine stages: record timestamp → decision committed ${q(r.stages.decision)}; barrier wait ${q(r.stages.barrier)}; transaction commit ${q(r.stages.commit)} (${histogramCount(r.stages.commit)} transactions)`);
   console.log(`      opt-out to the next decision, withdrawal acknowledged → the customer's next record decided (committed, seen by a consumer): ${ms(r.optOut)}`);
