@@ -74,8 +74,9 @@ interface Waiter {
  * fetch sent at or after `t` answers `after(t)` at no cost. Under load that fetch answers within milliseconds (it
  * returns as soon as any of its partitions has data); an idle consumer's fetch waits up to its maxWaitTime for data,
  * so callers not answered by a fetch within `graceMs` get the look-up as well (ListOffsets), whichever answers first.
- * Measured: the look-ups, one after another while stream records kept arriving, were a quarter of the broker's
- * request-handling CPU at 1,000 records/s.
+ * Measured at 1,000 records/s: the look-ups, one after another while stream records kept arriving, took 41 of 385
+ * samples of the broker's Java CPU (Fetch 59); without them the broker used 5.3–5.8 s of CPU per 10 s instead of
+ * 6.3–7.5 s.
  */
 export class FetchedEndOffsets implements EndOffsetsSource {
   private latest?: { sentAt: number; ends: Map<string, bigint> };
