@@ -249,6 +249,7 @@ async function steady(s: BenchStack, target: number) {
   const optOutAck: number[] = [];
   const samples: Promise<void>[] = [];
   const base = runner.metrics.processedRecords;
+  const cpu0 = runner.cpuMicros();
   const before = structuredClone(runner.metrics.histograms); // an in-process engine updates its histograms in place
   const t0 = performance.now();
   // The first WARM_UP_MS at the target rate are not sampled (JIT, connections, the first transactions).
@@ -276,6 +277,7 @@ async function steady(s: BenchStack, target: number) {
   });
   const sendSeconds = (performance.now() - t0) / 1000;
   const behind = sent - (runner.metrics.processedRecords - base);
+  const cpuPerRecord = (runner.cpuMicros() - cpu0) / (runner.metrics.processedRecords - base);
   await Promise.race([Promise.all(samples), sleep(30_000)]);
   await watcher.disconnect();
   await producer.close();
@@ -286,7 +288,7 @@ async function steady(s: BenchStack, target: number) {
   // barrier's wait, and a transaction's commit.
   const stages = { decision: since('decisionLatencyMs'), barrier: since('barrierWaitMs'), commit: since('transactionMs') };
   await runner.stop();
-  return { target, achieved: Math.round(sent / sendSeconds), behind, endToEnd, optOut, optOutAck, optOutTable, stages, unconfirmed };
+  return { target, achieved: Math.round(sent / sendSeconds), behind, cpuPerRecord, endToEnd, optOut, optOutAck, optOutTable, stages, unconfirmed };
 }
 
 // (d) Genesys notifications → Kafka, on topics of their own (the pipeline does not read them).
@@ -342,12 +344,14 @@ async function restore(s: BenchStack) {
   const runner = await s.run(p, 1); // in a process of its own (with PostgreSQL), so that its RSS is the restore's alone
   while (!runner.started) await sleep(5);
   const booted = performance.now();
+  const cpu0 = runner.cpuMicros();
   while (!runner.ready) await sleep(20);
   const took = performance.now() - booted;
+  const cpuPerEntry = (runner.cpuMicros() - cpu0) / RESTORE_ENTRIES;
   const rss = runner.maxRssBytes();
   await runner.stop();
 
-  return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, bootSeconds: (booted - t0) / 1000, rss, graph: { contacts, perSecond: rate(contacts, graphSeconds * 1000), seconds: graphSeconds, heap: graphHeap } };
+  return { entriesPerSecond: rate(RESTORE_ENTRIES, took), seconds: took / 1000, cpuPerEntry, bootSeconds: (booted - t0) / 1000, rss, graph: { contacts, perSecond: rate(contacts, graphSeconds * 1000), seconds: graphSeconds, heap: graphHeap } };
 }
 
 // (f) `consentgate replay` after a policy change (crm now also needs THIRD_PARTY, which half of the customers
@@ -609,7 +613,7 @@ if (raw && backlogs.length) {
 }
 if (steadyRuns.length) console.log(`(c) steady load on ${workers} workers (${STEADY_SECONDS} s each after ${WARM_UP_MS / 1000} s of warm-up), producer, broker and pipeline on this machine:`);
 for (const r of steadyRuns) {
-  console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}):`);
+  console.log(`    ${r.target}/s (sent ${r.achieved}/s, ${r.behind > r.target / 2 ? `fell behind: ${r.behind} records undecided at the end` : 'kept up'}; unconfirmed ${r.unconfirmed}; the workers' CPU ${r.cpuPerRecord.toFixed(0)} µs per record):`);
   console.log(`      end-to-end ${ms(r.endToEnd)}`);
   console.log(`      opt-out propagation, the withdrawal's timestamp → applied to the table: ${histogramMs(r.optOutTable)}`);
   console.log(`        of which the withdrawal's send → acknowledged by the broker (the bench's producer, before the pipeline can see it): ${ms(r.optOutAck)}`);
@@ -625,7 +629,7 @@ if (soaked) {
   }
 }
 if (restored) {
-  console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), peak RSS ${MB(restored.rss)}`);
+  console.log(`(e) restore of ${RESTORE_ENTRIES} consent-table entries by a fresh worker: ${restored.entriesPerSecond} entries/s (${restored.seconds.toFixed(1)} s from its engine's start to ready, group join included; the process booted in ${restored.bootSeconds.toFixed(1)} s before that), ${restored.cpuPerEntry.toFixed(1)} µs CPU per entry, peak RSS ${MB(restored.rss)}`);
   console.log(`    identity graph of ${restored.graph.contacts} contacts (an e-mail and a phone each) restored by a connector process: ${restored.graph.perSecond} contacts/s (${restored.graph.seconds.toFixed(1)} s), ${MB(restored.graph.heap)} of V8 heap`);
 }
 if (replayed) {

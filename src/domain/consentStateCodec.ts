@@ -56,6 +56,8 @@ export const consentStateCodec = {
     return w.bytes();
   },
 
+  fromAvro: transcodeAvro,
+
   decode(key: string, bytes: Uint8Array): ConsentState {
     const r = new Reader(bytes);
     if (r.byte() !== FORMAT) throw new Error('not an encoded consent state');
@@ -82,6 +84,105 @@ export const consentStateCodec = {
 };
 
 const FORMAT = 1;
+
+/**
+ * The compact form of a ConsentState straight from its Avro body (ConsentState.avsc, the changelog's current schema,
+ * whose enum symbols are in the order of PURPOSES, CHANNELS, CONSENT_SOURCES and COMPLIANCE_STATUSES — a unit test
+ * holds both to it): the same bytes as `encode(key, <the body decoded>)`, without building the state's objects, for a
+ * restore that applies a million of them. The result is a view of a buffer that the next encode reuses.
+ */
+function transcodeAvro(key: string, body: Uint8Array): Uint8Array {
+  const r = new AvroReader(body);
+  const p = parsed;
+  const idStart = r.string();
+  const idEnd = r.at;
+  // Entries in the order `encode` meets them: a purpose's entry, then its channel overrides.
+  let purposes = 0;
+  let entries = 0;
+  for (let n = r.blockCount(); n > 0; n = r.blockCount()) {
+    for (; n > 0; n--, purposes++) {
+      p.purpose[purposes] = r.symbol(PURPOSES.length);
+      p.firstEntry[purposes] = entries;
+      p.hasEntry[purposes] = r.symbol(2); // the union's branch: 0 null, 1 ConsentEntry
+      if (p.hasEntry[purposes] === 1) readEntryInto(r, entries++, -1);
+      let channels = 0;
+      for (let m = r.blockCount(); m > 0; m = r.blockCount()) {
+        for (; m > 0; m--, channels++) readEntryInto(r, entries++, r.symbol(CHANNELS.length));
+      }
+      p.channels[purposes] = channels;
+    }
+  }
+  const complianceStatus = r.symbol(COMPLIANCE_STATUSES.length);
+  const version = r.long();
+  const updatedAt = r.long();
+
+  // Event ids: each entry's index among the distinct ones, in the order of first use.
+  let ids = 0;
+  for (let e = 0; e < entries; e++) {
+    let i = 0;
+    while (i < ids && !r.equal(p.idStart[p.distinct[i]!]!, p.idEnd[p.distinct[i]!]!, p.idStart[e]!, p.idEnd[e]!)) i++;
+    if (i === ids) p.distinct[ids++] = e;
+    p.idIndex[e] = i;
+  }
+
+  const w = writer;
+  w.reset();
+  const sameId = r.equalsString(idStart, idEnd, key);
+  w.byte(FORMAT);
+  w.byte(sameId ? 0 : 1);
+  w.byte(complianceStatus);
+  w.uint(version);
+  w.int(updatedAt);
+  if (!sameId) w.utf8(body, idStart, idEnd);
+  w.uint(ids);
+  for (let i = 0; i < ids; i++) {
+    const start = p.idStart[p.distinct[i]!]!;
+    const end = p.idEnd[p.distinct[i]!]!;
+    if (!w.uuidBytes(body, start, end)) {
+      w.byte(1);
+      w.utf8(body, start, end);
+    }
+  }
+  w.uint(purposes);
+  for (let i = 0; i < purposes; i++) {
+    let e = p.firstEntry[i]!;
+    w.byte(p.purpose[i]!);
+    w.byte(p.hasEntry[i]!);
+    if (p.hasEntry[i] === 1) writeParsedEntry(w, e++, updatedAt);
+    w.uint(p.channels[i]!);
+    for (let c = 0; c < p.channels[i]!; c++, e++) {
+      w.byte(p.channel[e]!);
+      writeParsedEntry(w, e, updatedAt);
+    }
+  }
+  return w.bytes();
+}
+
+/** The fields of one state as `transcodeAvro` reads them: per purpose and per entry, in arrays every call reuses. */
+const parsed = {
+  purpose: [] as number[], hasEntry: [] as number[], firstEntry: [] as number[], channels: [] as number[],
+  /** Per entry: its override's channel (-1: the purpose's own entry), the ConsentEntry's fields, its event id's bytes. */
+  channel: [] as number[], granted: [] as number[], capturedAt: [] as number[], source: [] as number[],
+  idStart: [] as number[], idEnd: [] as number[],
+  /** Per entry: the index of its event id among the distinct ones; per distinct id: its first entry. */
+  idIndex: [] as number[], distinct: [] as number[],
+};
+
+/** A ConsentEntry (after its channel, for an override) read into entry `e` of `parsed`. */
+function readEntryInto(r: AvroReader, e: number, channel: number): void {
+  parsed.channel[e] = channel;
+  parsed.granted[e] = r.byte() === 0 ? 0 : 1;
+  parsed.capturedAt[e] = r.long();
+  parsed.source[e] = r.symbol(CONSENT_SOURCES.length);
+  parsed.idStart[e] = r.string();
+  parsed.idEnd[e] = r.at;
+}
+
+function writeParsedEntry(w: Writer, e: number, updatedAt: number): void {
+  w.byte(parsed.granted[e]! | (parsed.source[e]! << 1));
+  w.int(parsed.capturedAt[e]! - updatedAt);
+  w.uint(parsed.idIndex[e]!);
+}
 
 function writeEntry(w: Writer, e: ConsentEntry, updatedAt: number, ids: string[]): void {
   w.byte((e.granted ? 1 : 0) | (indexOf(CONSENT_SOURCES, e.source) << 1));
@@ -140,6 +241,29 @@ class Writer {
     this.at += utf8.length;
   }
 
+  /** UTF-8 bytes `buf[start, end)` as a string. */
+  utf8(buf: Uint8Array, start: number, end: number): void {
+    this.uint(end - start);
+    this.grow(end - start);
+    this.buf.set(buf.subarray(start, end), this.at);
+    this.at += end - start;
+  }
+
+  /** As `uuid`, for the string in UTF-8 bytes `buf[start, end)`. */
+  uuidBytes(buf: Uint8Array, start: number, end: number): boolean {
+    if (end - start !== 36 || buf[start + 8] !== 0x2d || buf[start + 13] !== 0x2d || buf[start + 18] !== 0x2d || buf[start + 23] !== 0x2d) return false;
+    this.grow(17);
+    const at = this.at;
+    this.buf[this.at++] = 0;
+    for (let i = 0; i < 36; i += 2) {
+      if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+      const byte = (nibble(buf[start + i]!) << 4) | nibble(buf[start + i + 1]!);
+      if (byte < 0) return this.rewind(at);
+      this.buf[this.at++] = byte;
+    }
+    return true;
+  }
+
   /** A lowercase canonical UUID as 0 and its 16 bytes; false (and nothing written) for any other string. */
   uuid(id: string): boolean {
     if (id.length !== 36 || id.charCodeAt(8) !== 0x2d || id.charCodeAt(13) !== 0x2d || id.charCodeAt(18) !== 0x2d || id.charCodeAt(23) !== 0x2d) return false;
@@ -176,6 +300,71 @@ function nibble(c: number): number {
 }
 
 const writer = new Writer();
+
+/** Reads an Avro binary body: longs and ints as zigzag varints, strings as spans of their UTF-8 bytes. */
+class AvroReader {
+  at = 0;
+
+  constructor(private readonly buf: Uint8Array) {}
+
+  byte(): number {
+    if (this.at >= this.buf.length) throw new Error('Avro consent state is truncated');
+    return this.buf[this.at++]!;
+  }
+
+  /** A long (or int, enum index, union branch); exact for safe integers. */
+  long(): number {
+    let n = 0;
+    let scale = 1;
+    for (;;) {
+      const b = this.byte();
+      n += (b & 0x7f) * scale;
+      if (b < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
+      scale *= 0x80;
+    }
+  }
+
+  /** An enum symbol's (or a union branch's) index, below `count`. */
+  symbol(count: number): number {
+    const i = this.long();
+    if (i < 0 || i >= count) throw new Error(`Avro consent state has an enum or union index ${i} out of range`);
+    return i;
+  }
+
+  /** An array block's item count (0: the array ended); a negative count is followed by the block's size. */
+  blockCount(): number {
+    const n = this.long();
+    if (n >= 0) return n;
+    this.long();
+    return -n;
+  }
+
+  /** Skips a string; returns where its bytes start (they end at `at`). */
+  string(): number {
+    const length = this.long();
+    const start = this.at;
+    if (length < 0 || start + length > this.buf.length) throw new Error('Avro consent state is truncated');
+    this.at += length;
+    return start;
+  }
+
+  equal(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+    if (aEnd - aStart !== bEnd - bStart) return false;
+    for (let i = 0; i < aEnd - aStart; i++) if (this.buf[aStart + i] !== this.buf[bStart + i]) return false;
+    return true;
+  }
+
+  /** Whether bytes `[start, end)` are the UTF-8 of `s`. */
+  equalsString(start: number, end: number, s: string): boolean {
+    if (end - start < s.length) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return UTF8_DECODER.decode(this.buf.subarray(start, end)) === s;
+      if (this.buf[start + i] !== c) return false;
+    }
+    return end - start === s.length;
+  }
+}
 const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));

@@ -130,8 +130,11 @@ export class BytesTable {
     const at = this.end;
     chunk.writeUInt16LE(keyLength, at);
     chunk.writeUInt32LE(value.length, at + 2);
-    this.scratch.copy(chunk, at + BytesTable.HEADER, 0, keyLength);
-    chunk.set(value, at + BytesTable.HEADER + keyLength);
+    const keyAt = at + BytesTable.HEADER;
+    // A key of a few bytes: a loop costs a third of Buffer#copy's checks and view.
+    if (keyLength <= 32) for (let i = 0; i < keyLength; i++) chunk[keyAt + i] = this.scratch[i]!;
+    else this.scratch.copy(chunk, keyAt, 0, keyLength);
+    chunk.set(value, keyAt + keyLength);
     this.end = size > BytesTable.CHUNK_BYTES ? BytesTable.CHUNK_BYTES : at + size;
     this.usedBytes += size;
     return 1 + index * BytesTable.CHUNK_BYTES + at;

@@ -7,6 +7,8 @@ import type { Serde } from './records.ts';
 export interface StoreCodec<V> {
   encode(key: string, value: V): Uint8Array;
   decode(key: string, bytes: Uint8Array): V;
+  /** Optionally, `encode` straight from an Avro body in the store's value schema (a restore's fast path). */
+  fromAvro?(key: string, body: Uint8Array): Uint8Array;
 }
 
 /**
@@ -105,8 +107,14 @@ export class StagedStore<V> implements KeyValueStore<V> {
   /** Applies one changelog record (its value as written, null for a tombstone) during restore. */
   restore(key: string, bytes: Buffer | null, serde: Serde<V>): Promise<void> | void {
     if (bytes === null) return this.setCommitted(key, null);
-    // Bytes in the current schema decode at once; older ones are resolved against their writer schema first.
-    if (bytes.length >= 5 && bytes.readInt32BE(1) === serde.schemaId) return this.setCommitted(key, serde.decodeCurrent(bytes));
+    // Bytes in the current schema decode at once (or go straight to the codec's bytes); older ones are resolved
+    // against their writer schema first.
+    if (bytes.length >= 5 && bytes[0] === 0 && bytes.readInt32BE(1) === serde.schemaId) {
+      const fromAvro = this.compact?.codec.fromAvro;
+      if (!fromAvro) return this.setCommitted(key, serde.decodeCurrent(bytes));
+      this.decoded.delete(key);
+      return this.bytes.set(key, fromAvro(key, bytes.subarray(5)));
+    }
     return serde.decode(bytes).then((v) => this.setCommitted(key, v));
   }
 
