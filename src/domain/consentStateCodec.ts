@@ -94,7 +94,7 @@ const FORMAT = 1;
 function transcodeAvro(key: string, body: Uint8Array): Uint8Array {
   const r = new AvroReader(body);
   const p = parsed;
-  const idStart = r.string();
+  const idStart = r.skipString();
   const idEnd = r.at;
   // Entries in the order `encode` meets them: a purpose's entry, then its channel overrides.
   let purposes = 0;
@@ -113,8 +113,8 @@ function transcodeAvro(key: string, body: Uint8Array): Uint8Array {
     }
   }
   const complianceStatus = r.symbol(COMPLIANCE_STATUSES.length);
-  const version = r.long();
-  const updatedAt = r.long();
+  const version = r.int();
+  const updatedAt = r.int();
 
   // Event ids: each entry's index among the distinct ones, in the order of first use.
   let ids = 0;
@@ -172,9 +172,9 @@ const parsed = {
 function readEntryInto(r: AvroReader, e: number, channel: number): void {
   parsed.channel[e] = channel;
   parsed.granted[e] = r.byte() === 0 ? 0 : 1;
-  parsed.capturedAt[e] = r.long();
+  parsed.capturedAt[e] = r.int();
   parsed.source[e] = r.symbol(CONSENT_SOURCES.length);
-  parsed.idStart[e] = r.string();
+  parsed.idStart[e] = r.skipString();
   parsed.idEnd[e] = r.at;
 }
 
@@ -301,78 +301,14 @@ function nibble(c: number): number {
 
 const writer = new Writer();
 
-/** Reads an Avro binary body: longs and ints as zigzag varints, strings as spans of their UTF-8 bytes. */
-class AvroReader {
-  at = 0;
-
-  constructor(private readonly buf: Uint8Array) {}
-
-  byte(): number {
-    if (this.at >= this.buf.length) throw new Error('Avro consent state is truncated');
-    return this.buf[this.at++]!;
-  }
-
-  /** A long (or int, enum index, union branch); exact for safe integers. */
-  long(): number {
-    let n = 0;
-    let scale = 1;
-    for (;;) {
-      const b = this.byte();
-      n += (b & 0x7f) * scale;
-      if (b < 0x80) return n % 2 === 0 ? n / 2 : -(n + 1) / 2;
-      scale *= 0x80;
-    }
-  }
-
-  /** An enum symbol's (or a union branch's) index, below `count`. */
-  symbol(count: number): number {
-    const i = this.long();
-    if (i < 0 || i >= count) throw new Error(`Avro consent state has an enum or union index ${i} out of range`);
-    return i;
-  }
-
-  /** An array block's item count (0: the array ended); a negative count is followed by the block's size. */
-  blockCount(): number {
-    const n = this.long();
-    if (n >= 0) return n;
-    this.long();
-    return -n;
-  }
-
-  /** Skips a string; returns where its bytes start (they end at `at`). */
-  string(): number {
-    const length = this.long();
-    const start = this.at;
-    if (length < 0 || start + length > this.buf.length) throw new Error('Avro consent state is truncated');
-    this.at += length;
-    return start;
-  }
-
-  equal(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
-    if (aEnd - aStart !== bEnd - bStart) return false;
-    for (let i = 0; i < aEnd - aStart; i++) if (this.buf[aStart + i] !== this.buf[bStart + i]) return false;
-    return true;
-  }
-
-  /** Whether bytes `[start, end)` are the UTF-8 of `s`. */
-  equalsString(start: number, end: number, s: string): boolean {
-    if (end - start < s.length) return false;
-    for (let i = 0; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) return UTF8_DECODER.decode(this.buf.subarray(start, end)) === s;
-      if (this.buf[start + i] !== c) return false;
-    }
-    return end - start === s.length;
-  }
-}
 const UTF8_ENCODER = new TextEncoder();
 const UTF8_DECODER = new TextDecoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
 class Reader {
-  private at = 0;
+  at = 0;
 
-  constructor(private readonly buf: Uint8Array) {}
+  constructor(protected readonly buf: Uint8Array) {}
 
   byte(): number {
     if (this.at >= this.buf.length) throw new Error('encoded consent state is truncated');
@@ -409,5 +345,49 @@ class Reader {
       if (i === 3 || i === 5 || i === 7 || i === 9) h += '-';
     }
     return h;
+  }
+}
+
+/** Reads an Avro binary body: a long (int, enum index, union branch) is a zigzag varint, as `int` reads it. */
+class AvroReader extends Reader {
+  /** An enum symbol's (or a union branch's) index, below `count`. */
+  symbol(count: number): number {
+    const i = this.int();
+    if (i < 0 || i >= count) throw new Error(`Avro consent state has an enum or union index ${i} out of range`);
+    return i;
+  }
+
+  /** An array block's item count (0: the array ended); a negative count is followed by the block's size. */
+  blockCount(): number {
+    const n = this.int();
+    if (n >= 0) return n;
+    this.int();
+    return -n;
+  }
+
+  /** Skips a string; returns where its bytes start (they end at `at`). */
+  skipString(): number {
+    const length = this.int();
+    const start = this.at;
+    if (length < 0 || start + length > this.buf.length) throw new Error('encoded consent state is truncated');
+    this.at += length;
+    return start;
+  }
+
+  equal(aStart: number, aEnd: number, bStart: number, bEnd: number): boolean {
+    if (aEnd - aStart !== bEnd - bStart) return false;
+    for (let i = 0; i < aEnd - aStart; i++) if (this.buf[aStart + i] !== this.buf[bStart + i]) return false;
+    return true;
+  }
+
+  /** Whether bytes `[start, end)` are the UTF-8 of `s`. */
+  equalsString(start: number, end: number, s: string): boolean {
+    if (end - start < s.length) return false;
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) return UTF8_DECODER.decode(this.buf.subarray(start, end)) === s;
+      if (this.buf[start + i] !== c) return false;
+    }
+    return end - start === s.length;
   }
 }
