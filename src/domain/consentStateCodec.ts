@@ -235,10 +235,7 @@ class Writer {
 
   string(s: string): void {
     const utf8 = UTF8_ENCODER.encode(s);
-    this.uint(utf8.length);
-    this.grow(utf8.length);
-    this.buf.set(utf8, this.at);
-    this.at += utf8.length;
+    this.utf8(utf8, 0, utf8.length);
   }
 
   /** UTF-8 bytes `buf[start, end)` as a string. */
@@ -249,6 +246,13 @@ class Writer {
     this.at += end - start;
   }
 
+  /** A lowercase canonical UUID as 0 and its 16 bytes; false (and nothing written) for any other string. */
+  uuid(id: string): boolean {
+    if (id.length !== 36) return false;
+    const { read, written } = UTF8_ENCODER.encodeInto(id, UUID_SCRATCH);
+    return read === 36 && written === 36 && this.uuidBytes(UUID_SCRATCH, 0, 36);
+  }
+
   /** As `uuid`, for the string in UTF-8 bytes `buf[start, end)`. */
   uuidBytes(buf: Uint8Array, start: number, end: number): boolean {
     if (end - start !== 36 || buf[start + 8] !== 0x2d || buf[start + 13] !== 0x2d || buf[start + 18] !== 0x2d || buf[start + 23] !== 0x2d) return false;
@@ -256,24 +260,9 @@ class Writer {
     const at = this.at;
     this.buf[this.at++] = 0;
     for (let i = 0; i < 36; i += 2) {
-      if (i === 8 || i === 13 || i === 18 || i === 23) i++;
+      if (i === 8 || i === 13 || i === 18 || i === 23) i++; // a hyphen
       const byte = (nibble(buf[start + i]!) << 4) | nibble(buf[start + i + 1]!);
       if (byte < 0) return this.rewind(at);
-      this.buf[this.at++] = byte;
-    }
-    return true;
-  }
-
-  /** A lowercase canonical UUID as 0 and its 16 bytes; false (and nothing written) for any other string. */
-  uuid(id: string): boolean {
-    if (id.length !== 36 || id.charCodeAt(8) !== 0x2d || id.charCodeAt(13) !== 0x2d || id.charCodeAt(18) !== 0x2d || id.charCodeAt(23) !== 0x2d) return false;
-    this.grow(17);
-    const start = this.at;
-    this.buf[this.at++] = 0;
-    for (let i = 0; i < 36; i += 2) {
-      if (i === 8 || i === 13 || i === 18 || i === 23) i++; // a hyphen
-      const byte = (nibble(id.charCodeAt(i)) << 4) | nibble(id.charCodeAt(i + 1));
-      if (byte < 0) return this.rewind(start);
       this.buf[this.at++] = byte;
     }
     return true;
@@ -300,8 +289,9 @@ function nibble(c: number): number {
 }
 
 const writer = new Writer();
-
 const UTF8_ENCODER = new TextEncoder();
+/** A candidate UUID's bytes, for `Writer.uuid`. */
+const UUID_SCRATCH = new Uint8Array(36);
 const UTF8_DECODER = new TextDecoder();
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
 
