@@ -129,6 +129,10 @@ it("kafkajs' produce requests are written with one buffer per partition, byte fo
     { acks: -1, timeout: 30000, transactionalId: 'app-3', producerId: Long.fromNumber(4711), producerEpoch: 2, topicData: [
       { topic: 'sink.crm', partitions: [{ partition: 3, firstSequence: 17, messages: [message(1, 1_790_000_000_500), message(2, 1_790_000_000_100), message(3, '1790000000900')] }] },
       { topic: 'audit.decisions', partitions: [{ partition: 3, messages: [message(4, 1_790_000_000_000)] }, { partition: 5, messages: Array.from({ length: 300 }, (_, i) => message(i, 1_790_000_000_000 + i)) }] },
+      // Strings are written in place: non-ASCII ones, ASCII ones past the short-string loop, numbers as strings.
+      { topic: 'sink.analytics', partitions: [{ partition: 0, messages: [
+        { key: 'ünï-😀-\ud800', value: 'ß'.repeat(100), headers: { 'x-long': 'a'.repeat(65), 'x-64': 'b'.repeat(64), 'x-n': 42 as unknown as string, 'x-list': ['é', Buffer.from('raw')], 'x-null': null } },
+      ] }] },
     ] },
     { acks: 1, timeout: 100, topicData: [{ topic: 't', partitions: [{ partition: 0, messages: [{ key: null, value: null }] }] }] }, // no timestamps: now
   ];
@@ -142,6 +146,18 @@ it("kafkajs' produce requests are written with one buffer per partition, byte fo
       const [x, y] = [(await a.encode()).buffer, (await b.encode()).buffer];
       const differs = x.findIndex((byte, i) => byte !== y[i]);
       assert.ok(x.length === y.length && differs < 0, `${x.length} vs ${y.length} bytes, first difference at ${differs}`);
+    }
+  } finally {
+    Date.now = now;
+  }
+  // Framed in place (the request leaves room for its header), as kafkajs frames its own request.
+  const framePath = require.resolve('kafkajs/src/protocol/request.js');
+  const kafkajsFrame = kafkajsOriginal(framePath) as (o: object) => Promise<{ buffer: Buffer }>;
+  Date.now = () => 1_790_000_001_234;
+  try {
+    for (const clientId of ['consentgate-worker-1', 'c'.repeat(100), 'c'.repeat(101), null]) {
+      const [x, y] = [await frameRequest({ correlationId: 7, clientId, request: ours(requests[0]!) }), await kafkajsFrame({ correlationId: 7, clientId, request: kafkajsRequest(requests[0]!) })];
+      assert.ok(x.buffer.equals(y.buffer), `client id of ${clientId?.length ?? 'null'} characters`);
     }
   } finally {
     Date.now = now;

@@ -19,10 +19,17 @@ export function groupMessagesPerPartition<M>({ topic, partitionMetadata, message
 }
 
 type Bytes = Buffer | string | null | undefined;
+/**
+ * A key, value or header value as it is written: bytes, or a string written as UTF-8 straight into the request (no
+ * Buffer made for it: a sink record's key and its three header values were four Buffer.from calls), or null.
+ */
+type Field = Buffer | string | null;
 /** Encoded bytes as kafkajs takes them from an Encoder (a record into its batch, a payload into its frame). */
 interface Encoded {
   buf: Buffer;
   readonly buffer: Buffer;
+  /** Bytes free in `buf` before `buffer` (a produce request leaves room for its frame's header there). */
+  headroom?: number;
 }
 
 /**
@@ -47,30 +54,30 @@ interface RecordFields {
   headers?: Record<string, Bytes | Bytes[]>;
 }
 
-/** A record's parts as bytes, and the size of its encoding (length prefix included). */
+/** A record's parts, and the size of its encoding (length prefix included). */
 interface PreparedRecord {
   size: number;
   body: number;
   offsetDelta: number;
   timestampDelta: number;
-  key: Buffer | null;
-  value: Buffer | null;
+  key: Field;
+  value: Field;
   /** Header name, value, name, value, … */
-  headers: (Buffer | null)[];
+  headers: Field[];
 }
 
 function prepareRecord({ offsetDelta = 0, timestampDelta = 0, key, value, headers = {} }: RecordFields): PreparedRecord {
-  const k = bytesOf(key);
-  const v = bytesOf(value);
-  const hs: (Buffer | null)[] = [];
+  const k = fieldOf(key);
+  const v = fieldOf(value);
+  const hs: Field[] = [];
   for (const name in headers) {
     const h = headers[name];
     const nameBytes = headerName(name);
-    if (Array.isArray(h)) for (const one of h) hs.push(nameBytes, bytesOf(one));
-    else hs.push(nameBytes, bytesOf(h));
+    if (Array.isArray(h)) for (const one of h) hs.push(nameBytes, fieldOf(one));
+    else hs.push(nameBytes, fieldOf(h));
   }
-  let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + bytesSize(k) + bytesSize(v) + varintSize(hs.length / 2);
-  for (const b of hs) body += bytesSize(b);
+  let body = 1 + varintSize(timestampDelta) + varintSize(offsetDelta) + fieldSize(k) + fieldSize(v) + varintSize(hs.length / 2);
+  for (const b of hs) body += fieldSize(b);
   return { size: varintSize(body) + body, body, offsetDelta, timestampDelta, key: k, value: v, headers: hs };
 }
 
@@ -80,10 +87,10 @@ function writeRecord(buf: Buffer, at: number, r: PreparedRecord): number {
   buf[at++] = 0; // attributes
   at = writeVarint(buf, at, r.timestampDelta);
   at = writeVarint(buf, at, r.offsetDelta);
-  at = writeBytes(buf, at, r.key);
-  at = writeBytes(buf, at, r.value);
+  at = writeField(buf, at, r.key);
+  at = writeField(buf, at, r.value);
   at = writeVarint(buf, at, r.headers.length / 2);
-  for (const b of r.headers) at = writeBytes(buf, at, b);
+  for (const b of r.headers) at = writeField(buf, at, b);
   return at;
 }
 
@@ -98,9 +105,9 @@ function headerName(name: string): Buffer {
   return bytes;
 }
 
-function bytesOf(x: Bytes): Buffer | null {
+function fieldOf(x: Bytes): Field {
   if (x === null || x === undefined) return null;
-  return Buffer.isBuffer(x) ? x : Buffer.from(String(x), 'utf8');
+  return typeof x === 'string' || Buffer.isBuffer(x) ? x : String(x);
 }
 
 /** Zigzag of a safe integer (exact beyond 32 bits, where bit operations are not). */
@@ -116,7 +123,11 @@ function varintSize(n: number): number {
   return size;
 }
 
-const bytesSize = (b: Buffer | null) => (b === null ? 1 : varintSize(b.length) + b.length);
+function fieldSize(f: Field): number {
+  if (f === null) return 1;
+  const n = typeof f === 'string' ? Buffer.byteLength(f, 'utf8') : f.length;
+  return varintSize(n) + n;
+}
 
 function writeVarint(buf: Buffer, at: number, n: number): number {
   let z = zigzag(n);
@@ -128,11 +139,22 @@ function writeVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-function writeBytes(buf: Buffer, at: number, b: Buffer | null): number {
-  if (b === null) return writeVarint(buf, at, -1);
-  at = writeVarint(buf, at, b.length);
-  b.copy(buf, at);
-  return at + b.length;
+function writeField(buf: Buffer, at: number, f: Field): number {
+  if (f === null) return writeVarint(buf, at, -1);
+  if (typeof f === 'string') {
+    const n = Buffer.byteLength(f, 'utf8');
+    at = writeVarint(buf, at, n);
+    if (n === f.length && n <= 64) {
+      // ASCII and short (keys, ids, versions): a loop is several times faster than Buffer#write's call.
+      for (let i = 0; i < n; i++) buf[at + i] = f.charCodeAt(i);
+    } else {
+      buf.write(f, at, n, 'utf8');
+    }
+    return at + n;
+  }
+  at = writeVarint(buf, at, f.length);
+  f.copy(buf, at);
+  return at + f.length;
 }
 
 /** CRC-32C (Castagnoli), eight bytes a step (kafkajs' own goes byte by byte: 3% of the pipeline's CPU). */
@@ -195,7 +217,8 @@ const BATCH_BODY_HEADER = 2 + 4 + 8 + 8 + 8 + 2 + 4 + 4; // attributes … first
  * kafkajs' Produce request (v3, which v4–v7 reuse) without compression, written as kafkajs writes it but into one
  * buffer of its exact size: kafkajs copies each record batch five times on its way into the request, sorts the
  * messages' timestamps as strings to find the first and the largest, and spreads every message into a new object.
- * Compressed requests go to kafkajs' own encoder.
+ * Each record is written once, in place; the buffer leaves FRAME_HEADROOM bytes in front for the frame's header
+ * (frameRequest), so the request is not copied into its frame either. Compressed requests go to kafkajs' own encoder.
  */
 export function produceRequest(kafkajs: KafkajsProtocol, original: (args: ProduceRequestArgs) => unknown) {
   return (args: ProduceRequestArgs) => {
@@ -210,32 +233,43 @@ export function produceRequest(kafkajs: KafkajsProtocol, original: (args: Produc
       encode: async () => {
         // The request's fields and its batches written once into a buffer of the exact size: kafkajs' Encoders grow
         // by zero-filled doubling and copy every batch twice more on its way in.
-        const batches = topicData.map(({ partitions }) => partitions.map(({ partition, firstSequence = 0, messages }) => recordBatch(kafkajs, partition, messages, {
-          transactional: transactionalId !== null, producerId, producerEpoch, firstSequence,
-        })));
+        const batches = topicData.map(({ partitions }) => partitions.map(({ partition, firstSequence = 0, messages }) => prepareBatch(partition, messages, firstSequence)));
         let size = stringSize(transactionalId) + 2 + 4 + 4;
         topicData.forEach(({ topic }, t) => {
           size += stringSize(topic) + 4;
-          for (const b of batches[t]!) size += b.length;
+          for (const b of batches[t]!) size += b.size;
         });
-        const buf = Buffer.allocUnsafe(size);
-        let at = writeString(buf, 0, transactionalId);
+        const buf = Buffer.allocUnsafe(FRAME_HEADROOM + size);
+        let at = writeString(buf, FRAME_HEADROOM, transactionalId);
         at = buf.writeInt16BE(acks, at);
         at = buf.writeInt32BE(timeout, at);
         at = buf.writeInt32BE(topicData.length, at);
+        const ids = { transactional: transactionalId !== null, producerId, producerEpoch };
         topicData.forEach(({ topic }, t) => {
           at = writeString(buf, at, topic);
           at = buf.writeInt32BE(batches[t]!.length, at);
-          for (const b of batches[t]!) at += b.copy(buf, at);
+          for (const b of batches[t]!) at = writeBatch(kafkajs, buf, at, b, ids);
         });
-        return encoded(buf);
+        return { buf, buffer: buf.subarray(FRAME_HEADROOM), headroom: FRAME_HEADROOM };
       },
     };
   };
 }
 
-/** One partition's entry of a Produce request: partition, record set size, and its uncompressed record batch (v2). */
-function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: ProduceMessage[], o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number; firstSequence: number }): Buffer {
+/** Room left in front of a produce request for its frame's header: sizes, api key and version, correlation id, a client id of up to 100 bytes. */
+const FRAME_HEADROOM = 4 + 2 + 2 + 4 + 2 + 100;
+
+/** One partition's entry of a Produce request, its records prepared: their first and largest timestamps and the entry's size. */
+interface PreparedBatch {
+  partition: number;
+  firstSequence: number;
+  first: number;
+  max: number;
+  records: PreparedRecord[];
+  size: number;
+}
+
+function prepareBatch(partition: number, messages: ProduceMessage[], firstSequence: number): PreparedBatch {
   const now = Date.now();
   let first = Infinity;
   let max = -Infinity;
@@ -249,27 +283,32 @@ function recordBatch(kafkajs: KafkajsProtocol, partition: number, messages: Prod
   const records = messages.map((m, i) => prepareRecord({ key: m.key, value: m.value, headers: m.headers, offsetDelta: i, timestampDelta: Number(m.timestamp || now) - first }));
   let size = BATCH_HEADER + BATCH_BODY_HEADER;
   for (const r of records) size += r.size;
-  const buf = Buffer.allocUnsafe(size);
-  buf.writeInt32BE(partition, 0);
-  buf.writeInt32BE(size - 8, 4); // the record set: everything after this field
-  writeLong(buf, 8, kafkajs.longOf(0)); // first offset
-  buf.writeInt32BE(size - 20, 16); // batch length: everything after this field
-  buf.writeInt32BE(0, 20); // partition leader epoch
-  buf.writeInt8(2, 24); // magic
-  let at = BATCH_HEADER;
+  return { partition, firstSequence, first, max, records, size };
+}
+
+/** Writes a partition's entry at `start`: partition, record set size, and its uncompressed record batch (v2). Returns where it ends. */
+function writeBatch(kafkajs: KafkajsProtocol, buf: Buffer, start: number, b: PreparedBatch, o: { transactional: boolean; producerId: KafkaLong; producerEpoch: number }): number {
+  const end = start + b.size;
+  buf.writeInt32BE(b.partition, start);
+  buf.writeInt32BE(b.size - 8, start + 4); // the record set: everything after this field
+  writeLong(buf, start + 8, kafkajs.longOf(0)); // first offset
+  buf.writeInt32BE(b.size - 20, start + 16); // batch length: everything after this field
+  buf.writeInt32BE(0, start + 20); // partition leader epoch
+  buf.writeInt8(2, start + 24); // magic
+  let at = start + BATCH_HEADER;
   const bodyStart = at;
   buf.writeInt16BE(o.transactional ? 16 : 0, at); // attributes: no compression, create time, transactional bit
-  buf.writeInt32BE(records.length - 1, at + 2); // last offset delta
-  writeLong(buf, at + 6, kafkajs.longOf(first));
-  writeLong(buf, at + 14, kafkajs.longOf(max));
+  buf.writeInt32BE(b.records.length - 1, at + 2); // last offset delta
+  writeLong(buf, at + 6, kafkajs.longOf(b.first));
+  writeLong(buf, at + 14, kafkajs.longOf(b.max));
   writeLong(buf, at + 22, o.producerId);
   buf.writeInt16BE(o.producerEpoch, at + 30);
-  buf.writeInt32BE(o.firstSequence, at + 32);
-  buf.writeInt32BE(records.length, at + 36);
+  buf.writeInt32BE(b.firstSequence, at + 32);
+  buf.writeInt32BE(b.records.length, at + 36);
   at += BATCH_BODY_HEADER;
-  for (const r of records) at = writeRecord(buf, at, r);
-  buf.writeUInt32BE(crc32c(buf, bodyStart, size), 25);
-  return buf;
+  for (const r of b.records) at = writeRecord(buf, at, r);
+  buf.writeUInt32BE(crc32c(buf, bodyStart, end), start + 25);
+  return end;
 }
 
 function writeLong(buf: Buffer, at: number, v: KafkaLong): void {
@@ -296,21 +335,25 @@ function writeString(buf: Buffer, at: number, s: string | null): number {
 /**
  * kafkajs frames every request (size, api key and version, correlation id, client id, payload) through two more
  * Encoders, each growing from 512 bytes by zero-filled doubling and copying the payload: for a transaction's produce
- * request of a few MB, ~6 copies and as many zero-filled bytes. This writes the same frame into one buffer.
+ * request of a few MB, ~6 copies and as many zero-filled bytes. This writes the same frame into one buffer: in front
+ * of a produce request, into the room it left (no copy at all), else into a buffer of the exact size.
  */
 export async function frameRequest({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
   correlationId: number;
   clientId: string | null;
-  request: { apiKey: number; apiVersion: number; encode(): Promise<{ buffer: Buffer }> };
+  request: { apiKey: number; apiVersion: number; encode(): Promise<Encoded | { buffer: Buffer }> };
 }): Promise<Encoded> {
-  const payload = (await encode()).buffer;
-  const size = 2 + 2 + 4 + stringSize(clientId) + payload.length;
-  const buf = Buffer.allocUnsafe(4 + size);
+  const payload = await encode();
+  const header = 4 + 2 + 2 + 4 + stringSize(clientId);
+  const size = header - 4 + payload.buffer.length;
+  // A payload written with room in front (a produce request) gets its header there; any other is copied behind one.
+  const inPlace = 'headroom' in payload && payload.headroom !== undefined && payload.headroom >= header;
+  const buf = inPlace ? payload.buf.subarray(payload.headroom! - header) : Buffer.allocUnsafe(4 + size);
   let at = buf.writeInt32BE(size, 0);
   at = buf.writeInt16BE(apiKey, at);
   at = buf.writeInt16BE(apiVersion, at);
   at = buf.writeInt32BE(correlationId, at);
   at = writeString(buf, at, clientId);
-  payload.copy(buf, at);
+  if (!inPlace) payload.buffer.copy(buf, at);
   return encoded(buf);
 }
