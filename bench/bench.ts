@@ -77,8 +77,8 @@ const DPIA_TERRAFORM = Number(process.env.BENCH_DPIA_TERRAFORM ?? 200);
  * Section (c) samples a steady flow once the pipeline has caught up with it: after at least WARM_UP_MS at the target
  * rate, and once at most CAUGHT_UP_SECONDS' worth of records are undecided (about a commit cycle's in flight), or
  * after MAX_WARM_UP_MS whatever the backlog. Fresh workers compile their hot path under the flow and fall behind at
- * first: sampled from the 5th second, two thirds of the 10,000/s runs' p99 came from the seconds in which that
- * start-up backlog drained (end-to-end p50 1.9 s in seconds 5–10, 0.13–0.26 s from the 12th on).
+ * first: in two traced runs at 10,000/s, records sent in seconds 5–12 took p50 0.36–1.9 s end to end, those sent
+ * later 0.13–0.34 s; sampled from the 5th second, that start-up drain set the p99.
  */
 const WARM_UP_MS = 5000;
 const CAUGHT_UP_SECONDS = 0.5;
