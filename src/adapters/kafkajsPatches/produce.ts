@@ -341,19 +341,19 @@ function writeString(buf: Buffer, at: number, s: string | null): number {
 export async function frameRequest({ correlationId, clientId, request: { apiKey, apiVersion, encode } }: {
   correlationId: number;
   clientId: string | null;
-  request: { apiKey: number; apiVersion: number; encode(): Promise<Encoded | { buffer: Buffer }> };
+  request: { apiKey: number; apiVersion: number; encode(): Promise<Pick<Encoded, 'buffer'> & Partial<Encoded>> };
 }): Promise<Encoded> {
-  const payload = await encode();
+  const { buffer: payload, buf: whole, headroom = 0 } = await encode();
   const header = 4 + 2 + 2 + 4 + stringSize(clientId);
-  const size = header - 4 + payload.buffer.length;
+  const size = header - 4 + payload.length;
   // A payload written with room in front (a produce request) gets its header there; any other is copied behind one.
-  const inPlace = 'headroom' in payload && payload.headroom !== undefined && payload.headroom >= header;
-  const buf = inPlace ? payload.buf.subarray(payload.headroom! - header) : Buffer.allocUnsafe(4 + size);
+  const inPlace = whole !== undefined && headroom >= header;
+  const buf = inPlace ? whole.subarray(headroom - header) : Buffer.allocUnsafe(4 + size);
   let at = buf.writeInt32BE(size, 0);
   at = buf.writeInt16BE(apiKey, at);
   at = buf.writeInt16BE(apiVersion, at);
   at = buf.writeInt32BE(correlationId, at);
   at = writeString(buf, at, clientId);
-  if (!inPlace) payload.buffer.copy(buf, at);
+  if (!inPlace) payload.copy(buf, at);
   return encoded(buf);
 }
