@@ -1,4 +1,4 @@
-import type { FieldAction, PersonalField, SinkPolicy } from './policy.ts';
+import { shreds, type FieldAction, type PersonalField, type SinkPolicy } from './policy.ts';
 import type { ConversationRecord } from './types.ts';
 
 /**
@@ -14,6 +14,8 @@ export interface SinkRecord extends ConversationRecord {
 
 /** The reference a shredded field holds: the index of its value in the record's sealed `shredded` list. */
 export const SHRED_REF_PREFIX = 'shr:v2#';
+/** How every shredded form begins (references, and fields sealed on their own): what a reader decrypts. */
+const SHREDDED_LOOKALIKE = 'shr:';
 
 /** Keyed transforms supplied by an adapter (HMAC pseudonyms, authenticated encryption): the domain holds no keys. */
 export interface FieldTransforms {
@@ -38,7 +40,8 @@ function transform(action: Exclude<FieldAction, 'shred'>, value: string, t: Fiel
 
 /**
  * Applies a sink's field rules; a dropped field becomes null (a dropped `attributes` map becomes empty), and the
- * values of shredded fields are sealed together into `shredded`, each field holding its reference.
+ * values of shredded fields are sealed together into `shredded`, each field holding its reference. In a sink that
+ * shreds, a kept value beginning `shr:` is sealed too (see apply).
  */
 export function reduceForSink(record: SinkRecord, sink: SinkPolicy, t: FieldTransforms): SinkRecord {
   const action = (f: PersonalField): FieldAction => sink.fields[f] ?? sink.defaultAction;
@@ -46,7 +49,9 @@ export function reduceForSink(record: SinkRecord, sink: SinkPolicy, t: FieldTran
   const apply = (f: PersonalField, v: string | null): string | null => {
     if (v === null) return null;
     const a = action(f);
-    if (a !== 'shred') return transform(a, v, t, record.customerId);
+    // A kept value that a reader would take for a shredded one (a caller can say `shr:v2#0` into a transcript) is
+    // sealed like one where the sink shreds: decrypted, it reads back as itself, not as another field's value.
+    if (a !== 'shred' && !(a === 'keep' && v.startsWith(SHREDDED_LOOKALIKE) && shreds(sink))) return transform(a, v, t, record.customerId);
     shredded.push(v);
     return SHRED_REF_PREFIX + (shredded.length - 1);
   };

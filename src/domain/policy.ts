@@ -34,10 +34,13 @@ export interface Policy {
 
 export type Grant = 'granted' | 'withdrawn' | 'unknown';
 
+/** Whether a sink has a shred rule (its records are forwarded with a data key bound, else not at all). */
+export const shreds = (s: SinkPolicy): boolean => [s.defaultAction, ...Object.values(s.fields)].includes('shred');
+
 /** Sinks with a shred rule, and the purpose whose data key they use (the first they require). */
 export function shreddingSinks(policy: Policy): { sink: SinkPolicy; purpose: Purpose }[] {
   return policy.sinks
-    .filter((s) => [s.defaultAction, ...Object.values(s.fields)].includes('shred'))
+    .filter(shreds)
     .map((sink) => ({ sink, purpose: sink.requires[0]! }));
 }
 

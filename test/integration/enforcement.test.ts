@@ -52,6 +52,19 @@ describe('enforcement on a real broker', () => {
     for (const pii of ['Ann Example', '+15550001', 'ann@example.com', 'cancel my order']) assert.ok(!text.includes(pii));
   });
 
+  it('a kept value that looks crypto-shredded reaches a shredding sink sealed, and decrypts as itself', async () => {
+    await c.consent('fay', { MARKETING: true, ANALYTICS: true, THIRD_PARTY: true });
+    // crm keeps dnis and attributes and shreds the name, address and ANI; a caller typed what looks like a reference.
+    const r = await c.record('fay', { dnis: 'shr:v2#0', attributes: { note: 'shr:v1:x:AAAA', email: 'fay@example.com' } });
+    await decided(r.recordId);
+    const [crm] = await inSink('crm', r.recordId);
+    assert.match(crm!.value.dnis!, /^shr:v2#\d+$/);
+    assert.equal(crm!.value.attributes.email, 'fay@example.com', 'a kept value stays in the clear');
+    const readable = await decryptSinkRecord(crm!.value, p.keyStore!);
+    assert.equal(readable.failures, 0);
+    assert.deepEqual([readable.record.dnis, readable.record.attributes.note, readable.record.ani, readable.record.participants[0]!.name], ['shr:v2#0', 'shr:v1:x:AAAA', '+15550001', 'Ann Example']);
+  });
+
   it('blocks unknown customers and records without a subject, with their reasons; exports too', async () => {
     const unknown = await c.record('nobody-knows-me');
     const anonymous = await c.record(null);

@@ -79,6 +79,20 @@ describe('field rules', () => {
     assert.equal(reduceForSink(rec, crm, t).shredded, null, 'nothing shredded, nothing sealed');
   });
 
+  it('seals a kept value that looks shredded where the sink shreds, so that it reads back as itself; elsewhere keeps it', () => {
+    const sink = { ...crm, fields: { ani: 'shred', transcript: 'keep', attributes: 'keep' } } as SinkPolicy;
+    const sealed: string[][] = [];
+    const input = { ...rec, transcript: `${SHRED_REF_PREFIX}0`, attributes: { v1: 'shr:v1:k:AAAA', plain: 'a@b.c' } };
+    const out = reduceForSink(input, sink, { ...t, shred: (values) => (sealed.push(values), 'SEALED') });
+    const at = (ref: string | null | undefined) => sealed[0]![Number(ref!.slice(SHRED_REF_PREFIX.length))];
+    assert.deepEqual([at(out.ani), at(out.transcript), at(out.attributes.v1)], ['+1555', `${SHRED_REF_PREFIX}0`, 'shr:v1:k:AAAA']);
+    assert.equal(sealed[0]!.length, 3);
+    assert.equal(out.attributes.plain, 'a@b.c', 'other kept values stay in the clear');
+    const elsewhere = reduceForSink(input, { ...crm, fields: { ...crm.fields, transcript: 'keep' } }, t);
+    assert.equal(elsewhere.transcript, `${SHRED_REF_PREFIX}0`, 'a sink that shreds nothing has no seal to put it in');
+    assert.equal(elsewhere.shredded, null);
+  });
+
   it('pseudonymizes as HMAC-SHA256 under the derived key, remembered or not', () => {
     const macKey = Buffer.from(hkdfSync('sha256', Buffer.alloc(32), Buffer.alloc(0), 'consentgate pseudonym v1', 32));
     const expected = (v: string) => 'psn:' + createHmac('sha256', macKey).update(v).digest('base64url').slice(0, 22);
