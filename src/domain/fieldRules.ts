@@ -51,7 +51,8 @@ export function reduceForSink(record: SinkRecord, sink: SinkPolicy, t: FieldTran
     const a = action(f);
     // A kept value that a reader would take for a shredded one (a caller can say `shr:v2#0` into a transcript) is
     // sealed like one where the sink shreds: decrypted, it reads back as itself, not as another field's value.
-    if (a !== 'shred' && !(a === 'keep' && v.startsWith(SHREDDED_LOOKALIKE) && shreds(sink))) return transform(a, v, t, record.customerId);
+    const seal = a === 'shred' || (a === 'keep' && v.startsWith(SHREDDED_LOOKALIKE) && shreds(sink));
+    if (!seal) return transform(a, v, t, record.customerId);
     shredded.push(v);
     return SHRED_REF_PREFIX + (shredded.length - 1);
   };
